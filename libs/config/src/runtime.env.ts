@@ -1,0 +1,32 @@
+// The process-level settings every service shares (where Kafka and the database are); read once, in each main.ts.
+import { resolve } from 'node:path';
+
+export interface RuntimeEnv {
+  configFile: string;
+  /** Kafka bootstrap brokers; empty means the embedded in-process bus. */
+  kafkaBrokers: string[];
+  /** PostgreSQL URL; undefined means SQLite under dataDir. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Low in tests against the mock cluster, which does not wake a waiting fetch early. */
+  kafkaMaxWaitMs: number;
+  instanceId: string;
+  env: Record<string, string | undefined>;
+}
+
+export function readRuntimeEnv(env: Record<string, string | undefined>): RuntimeEnv {
+  const brokers = (env.KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  const maxWait = Number(env.KAFKA_MAX_WAIT_MS ?? '100');
+  return {
+    configFile: resolve(env.STEPGATE_CONFIG ?? 'config/stepgate.yaml'),
+    kafkaBrokers: brokers,
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: resolve(env.STEPGATE_DATA_DIR ?? 'data'),
+    kafkaMaxWaitMs: Number.isFinite(maxWait) && maxWait > 0 ? maxWait : 100,
+    instanceId: env.STEPGATE_INSTANCE_ID ?? `${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    env,
+  };
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { deviceId, id, ip, isoTime, riskLevel, subject } from '../common';
+
+export const ACCESS_DECISIONS = ['allow', 'step_up', 'deny', 'unauthenticated'] as const;
+
+/** Published by the gateway for every request, allowed or not; keyed by subject (or client IP when anonymous). */
+export const accessEvent = z.strictObject({
+  eventId: id,
+  time: isoTime,
+  correlationId: id,
+  subject: subject.nullable(),
+  sessionId: id.nullable(),
+  deviceId: deviceId.nullable(),
+  clientIp: ip,
+  userAgent: z.string().max(1024),
+  method: z.string().min(1).max(16),
+  host: z.string().min(1).max(255),
+  path: z.string().min(1).max(4096),
+  route: z.string().max(128).nullable(),
+  decision: z.enum(ACCESS_DECISIONS),
+  reason: z.string().max(256),
+  status: z.number().int().min(100).max(599),
+  riskScore: z.number().min(0).max(100).nullable(),
+  riskLevel: riskLevel.nullable(),
+  acr: z.string().max(128).nullable(),
+});
+export type AccessEvent = z.infer<typeof accessEvent>;
+export type AccessDecision = AccessEvent['decision'];
+export const accessEventKey = (e: AccessEvent): string => e.subject ?? `ip:${e.clientIp}`;

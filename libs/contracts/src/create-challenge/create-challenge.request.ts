@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { deviceId, id, isoTime, riskLevel, riskSignal, subject } from '../common';
+import { challengeMethod } from '../challenge-outcome/challenge-outcome.event';
+
+/** The gateway asks challenge to open a step-up challenge; it carries the risk snapshot and the route's requirement. */
+export const createChallengeRequest = z.strictObject({
+  correlationId: id,
+  subject,
+  sessionId: id.nullable(),
+  deviceId: deviceId.nullable(),
+  route: z.string().max(128),
+  requiredAcr: z.string().min(1).max(128),
+  maxAgeSeconds: z.number().int().positive(),
+  risk: z.strictObject({ score: z.number().min(0).max(100), level: riskLevel, signals: z.array(riskSignal).max(64) }),
+});
+export type CreateChallengeRequest = z.infer<typeof createChallengeRequest>;
+
+export const createChallengeReply = z.union([
+  z.strictObject({
+    status: z.literal('open'),
+    challengeId: id,
+    methods: z.array(challengeMethod).min(1),
+    expiresAt: isoTime,
+  }),
+  z.strictObject({
+    status: z.enum(['enrolment_required', 'denied']),
+    reason: z.string().max(500),
+  }),
+]);
+export type CreateChallengeReply = z.infer<typeof createChallengeReply>;

@@ -1,0 +1,11 @@
+// Public surface of the contracts library: topics, schemas and their types. No Nest imports here.
+export * from './topics';
+export * from './common';
+export * from './contract-map';
+export * from './access/access.event';
+export * from './risk-assessment/risk-assessment.event';
+export * from './challenge-outcome/challenge-outcome.event';
+export * from './factor-changed/factor-changed.event';
+export * from './dead-letter/dead-letter.event';
+export * from './assess-risk/assess-risk.request';
+export * from './create-challenge/create-challenge.request';

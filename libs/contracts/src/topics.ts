@@ -1,0 +1,17 @@
+// Every Kafka topic StepGate uses, versioned: a breaking change is a new version, never an edit.
+export const TOPICS = {
+  access: 'stepgate.access.v1',
+  riskAssessment: 'stepgate.risk.assessment.v1',
+  challengeOutcome: 'stepgate.challenge.outcome.v1',
+  factorChanged: 'stepgate.factor.changed.v1',
+  deadLetter: 'stepgate.deadletter.v1',
+} as const;
+
+/** Request/reply patterns; the reply travels on `<pattern>.reply` (the @nestjs/microservices convention). */
+export const REQUESTS = {
+  assessRisk: 'stepgate.risk.assess.v1',
+  createChallenge: 'stepgate.challenge.create.v1',
+} as const;
+
+export type Topic = (typeof TOPICS)[keyof typeof TOPICS];
+export type RequestPattern = (typeof REQUESTS)[keyof typeof REQUESTS];

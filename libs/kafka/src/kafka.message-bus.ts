@@ -1,0 +1,76 @@
+// MessageBus over Kafka through @nestjs/microservices' ClientKafka (kafkajs underneath): idempotent
+// producer with acks=-1, and request/reply on `<pattern>.reply` for the patterns the service asks.
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { ClientKafka } from '@nestjs/microservices';
+import type { EventOf, EventTopic, ReplyOf, RequestOf, RequestPattern } from '@stepgate/contracts';
+import { lastValueFrom, timeout, TimeoutError } from 'rxjs';
+import { assertEvent, assertRequest, keyOf, parseReply } from './contract.validation';
+import { headersOf } from './in-process.message-bus';
+import { MessageBus, type PublishMeta, RequestTimeoutError } from './message-bus';
+import { kafkaClientConfig, type KafkaSettings } from './kafka.options';
+
+export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown {
+  private readonly logger = new Logger(KafkaMessageBus.name);
+  private readonly client: ClientKafka;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    settings: KafkaSettings,
+    private readonly requestPatterns: RequestPattern[],
+  ) {
+    super();
+    this.client = new ClientKafka({
+      client: kafkaClientConfig(settings, `${settings.clientId}-client`),
+      consumer: {
+        groupId: `${settings.groupId}-replies`,
+        maxWaitTimeInMs: settings.maxWaitMs,
+        allowAutoTopicCreation: true,
+      },
+      producer: { idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true },
+      send: { acks: -1 },
+      postfixId: '',
+      producerOnlyMode: requestPatterns.length === 0,
+    });
+    for (const pattern of requestPatterns) this.client.subscribeToResponseOf(pattern);
+  }
+
+  async connect(): Promise<void> {
+    await this.client.connect();
+  }
+
+  async publish<T extends EventTopic>(topic: T, value: EventOf<T>, meta: PublishMeta = {}): Promise<void> {
+    const valid = assertEvent(topic, value);
+    const sent = lastValueFrom(
+      this.client.emit(topic, { key: keyOf(topic, valid), value: JSON.stringify(valid), headers: headersOf(meta) }),
+      { defaultValue: undefined },
+    );
+    this.inFlight.add(sent);
+    try {
+      await sent;
+    } finally {
+      this.inFlight.delete(sent);
+    }
+  }
+
+  async request<P extends RequestPattern>(pattern: P, payload: RequestOf<P>, timeoutMs: number): Promise<ReplyOf<P>> {
+    if (!this.requestPatterns.includes(pattern)) throw new Error(`${pattern} was not declared as a request pattern`);
+    assertRequest(pattern, payload);
+    try {
+      const reply: unknown = await lastValueFrom(
+        this.client
+          .send(pattern, { key: payload.correlationId, value: JSON.stringify(payload), headers: headersOf(payload) })
+          .pipe(timeout(timeoutMs)),
+      );
+      return parseReply(pattern, reply);
+    } catch (err) {
+      if (err instanceof TimeoutError) throw new RequestTimeoutError(pattern, timeoutMs);
+      throw err;
+    }
+  }
+
+  /** Waits for every accepted publish to be acknowledged, then disconnects. */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+    await this.client.close().catch((err: unknown) => this.logger.warn(`closing Kafka client: ${String(err)}`));
+  }
+}

@@ -1,0 +1,50 @@
+// The one typed way services publish events and make requests; Kafka and in-process implementations behind it.
+import type { EventOf, EventTopic, ReplyOf, RequestOf, RequestPattern } from '@stepgate/contracts';
+
+export interface MessagingOptions {
+  /** Kafka client id prefix and log name, e.g. `stepgate-risk`. */
+  clientId: string;
+  /** Consumer group; every instance of one service shares it. */
+  groupId: string;
+  /** Request patterns this service sends (it consumes their replies). */
+  requests: RequestPattern[];
+  /** Kafka bootstrap brokers; empty selects the in-process bus. */
+  brokers: string[];
+  maxWaitMs: number;
+  /** Where a new consumer group starts: true for services that must see every event. */
+  fromBeginning: boolean;
+}
+
+export const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
+
+export interface PublishMeta {
+  correlationId?: string;
+  causationId?: string;
+}
+
+export abstract class MessageBus {
+  /** Validates, then publishes keyed by the contract's key function. Resolves when the broker acknowledged it. */
+  abstract publish<T extends EventTopic>(topic: T, value: EventOf<T>, meta?: PublishMeta): Promise<void>;
+  /** Request/reply with a deadline; rejects with RequestTimeoutError when no reply comes in time. */
+  abstract request<P extends RequestPattern>(
+    pattern: P,
+    payload: RequestOf<P>,
+    timeoutMs: number,
+  ): Promise<ReplyOf<P>>;
+}
+
+export class RequestTimeoutError extends Error {
+  readonly code = 'request_timeout';
+  constructor(pattern: string, timeoutMs: number) {
+    super(`no reply to ${pattern} within ${timeoutMs} ms`);
+  }
+}
+
+export class InvalidReplyError extends Error {
+  readonly code = 'invalid_reply';
+}
+
+export const HEADERS = {
+  correlationId: 'x-correlation-id',
+  causationId: 'x-causation-id',
+} as const;
