@@ -3,28 +3,30 @@ import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 const alias = Object.fromEntries(
-  ['contracts', 'kafka', 'config', 'database', 'observability'].map((lib) => [
+  ['contracts', 'kafka', 'config', 'database', 'observability', 'identity'].map((lib) => [
     `@stepgate/${lib}`,
-    resolve(__dirname, `libs/${lib}/src/index.ts`),
+    resolve(import.meta.dirname, `libs/${lib}/src/index.ts`),
   ]),
 );
 
-// SWC keeps decorator metadata, which Nest's dependency injection needs.
-const plugins = [swc.vite({ jsc: { transform: { legacyDecorator: true, decoratorMetadata: true } } })];
-
 export default defineConfig({
-  plugins,
+  // SWC keeps decorator metadata, which Nest's dependency injection needs; ES modules for Vitest.
+  plugins: [
+    swc.vite({
+      swcrc: false,
+      module: { type: 'es6' },
+      jsc: { target: 'es2023', transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false } },
+    }),
+  ],
   resolve: { alias },
   test: {
     projects: [
       {
-        plugins,
-        resolve: { alias },
+        extends: true,
         test: { name: 'unit', include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts'], environment: 'node' },
       },
       {
-        plugins,
-        resolve: { alias },
+        extends: true,
         test: {
           name: 'integration',
           include: ['test/**/*.spec.ts'],
