@@ -10,6 +10,8 @@ export interface RuntimeEnv {
   dataDir: string;
   /** Low in tests against the mock cluster, which does not wake a waiting fetch early. */
   kafkaMaxWaitMs: number;
+  /** KAFKA_IDEMPOTENT=false turns the idempotent producer off (only for librdkafka's mock cluster). */
+  kafkaIdempotent: boolean;
   instanceId: string;
   env: Record<string, string | undefined>;
 }
@@ -26,6 +28,7 @@ export function readRuntimeEnv(env: Record<string, string | undefined>): Runtime
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: resolve(env.STEPGATE_DATA_DIR ?? 'data'),
     kafkaMaxWaitMs: Number.isFinite(maxWait) && maxWait > 0 ? maxWait : 100,
+    kafkaIdempotent: env.KAFKA_IDEMPOTENT !== 'false',
     instanceId: env.STEPGATE_INSTANCE_ID ?? `${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     env,
   };

@@ -57,7 +57,11 @@ export class InProcessBroker {
 
   async request(message: Omit<InProcessMessage, 'offset'>, timeoutMs: number): Promise<unknown> {
     const handler = this.requestHandlers.get(message.topic);
-    if (!handler) throw new Error(`no handler for ${message.topic}`);
+    if (!handler) {
+      // Like Kafka with no consumer for the pattern: nobody answers, and the caller's deadline decides.
+      await sleep(timeoutMs);
+      throw new RequestTimeout();
+    }
     const ac = new AbortController();
     try {
       return await Promise.race([

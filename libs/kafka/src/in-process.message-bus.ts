@@ -8,10 +8,9 @@ export class InProcessMessageBus extends MessageBus {
     super();
   }
 
-  publish<T extends EventTopic>(topic: T, value: EventOf<T>, meta: PublishMeta = {}): Promise<void> {
+  async publish<T extends EventTopic>(topic: T, value: EventOf<T>, meta: PublishMeta = {}): Promise<void> {
     const valid = assertEvent(topic, value);
     this.broker.publish({ topic, key: keyOf(topic, valid), value: JSON.stringify(valid), headers: headersOf(meta) });
-    return Promise.resolve();
   }
 
   async request<P extends RequestPattern>(pattern: P, payload: RequestOf<P>, timeoutMs: number): Promise<ReplyOf<P>> {

@@ -7,7 +7,7 @@ import { lastValueFrom, timeout, TimeoutError } from 'rxjs';
 import { assertEvent, assertRequest, keyOf, parseReply } from './contract.validation';
 import { headersOf } from './in-process.message-bus';
 import { MessageBus, type PublishMeta, RequestTimeoutError } from './message-bus';
-import { kafkaClientConfig, type KafkaSettings } from './kafka.options';
+import { kafkaClientConfig, producerConfig, type KafkaSettings } from './kafka.options';
 
 export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown {
   private readonly logger = new Logger(KafkaMessageBus.name);
@@ -26,7 +26,7 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
         maxWaitTimeInMs: settings.maxWaitMs,
         allowAutoTopicCreation: true,
       },
-      producer: { idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true },
+      producer: producerConfig(settings),
       send: { acks: -1 },
       postfixId: '',
       producerOnlyMode: requestPatterns.length === 0,

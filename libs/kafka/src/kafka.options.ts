@@ -1,6 +1,6 @@
 import type { KafkaOptions } from '@nestjs/microservices';
 import { Transport } from '@nestjs/microservices';
-import type { KafkaConfig } from 'kafkajs';
+import type { KafkaConfig, ProducerConfig } from 'kafkajs';
 
 export interface KafkaSettings {
   brokers: string[];
@@ -8,6 +8,14 @@ export interface KafkaSettings {
   /** Consumer group of the service; instances of one service share it. */
   groupId: string;
   maxWaitMs: number;
+  idempotent: boolean;
+}
+
+/** acks=-1 always; idempotence (which kafkajs allows only with one request in flight) when enabled. */
+export function producerConfig(settings: KafkaSettings): ProducerConfig {
+  return settings.idempotent
+    ? { idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true }
+    : { allowAutoTopicCreation: true };
 }
 
 export function kafkaClientConfig(settings: KafkaSettings, clientId: string): KafkaConfig {
@@ -33,7 +41,7 @@ export function kafkaServerOptions(settings: KafkaSettings, fromBeginning: boole
         heartbeatInterval: 3_000,
       },
       subscribe: { fromBeginning },
-      producer: { idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: true },
+      producer: producerConfig(settings),
       send: { acks: -1 },
       postfixId: '',
     },

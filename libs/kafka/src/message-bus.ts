@@ -11,6 +11,11 @@ export interface MessagingOptions {
   /** Kafka bootstrap brokers; empty selects the in-process bus. */
   brokers: string[];
   maxWaitMs: number;
+  /**
+   * Idempotent producer (needs InitProducerId from the cluster controller). On by default; only
+   * librdkafka's mock cluster, which reports no controller, needs it off.
+   */
+  idempotent: boolean;
   /** Where a new consumer group starts: true for services that must see every event. */
   fromBeginning: boolean;
 }
