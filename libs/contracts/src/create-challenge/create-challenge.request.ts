@@ -15,16 +15,16 @@ export const createChallengeRequest = z.strictObject({
 });
 export type CreateChallengeRequest = z.infer<typeof createChallengeRequest>;
 
-export const createChallengeReply = z.union([
+export const createChallengeReply = z.discriminatedUnion('status', [
   z.strictObject({
     status: z.literal('open'),
     challengeId: id,
     methods: z.array(challengeMethod).min(1),
     expiresAt: isoTime,
   }),
-  z.strictObject({
-    status: z.enum(['enrolment_required', 'denied']),
-    reason: z.string().max(500),
-  }),
+  /** The policy allows methods the subject has not enrolled: enrol first (never a silent downgrade). */
+  z.strictObject({ status: z.literal('enrolment_required'), reason: z.string().max(500) }),
+  /** No method may satisfy this risk level (critical): denied with the reason. */
+  z.strictObject({ status: z.literal('denied'), reason: z.string().max(500) }),
 ]);
 export type CreateChallengeReply = z.infer<typeof createChallengeReply>;

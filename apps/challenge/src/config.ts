@@ -1,0 +1,200 @@
+// The challenge service's configuration: its own `challenge:` section, the token issuers it shares with the
+// gateway, the acr levels of the policy, and the secrets it takes from the environment. The only place the
+// service reads environment variables.
+import { createHash } from 'node:crypto';
+import { ConfigError, loadConfig, type RuntimeEnv } from '@stepgate/config';
+import { describeIssues } from '@stepgate/contracts';
+import { z } from 'zod';
+
+/** Methods this build can verify; the config may only name these. */
+export const SUPPORTED_METHODS = ['totp'] as const;
+export type SupportedMethod = (typeof SUPPORTED_METHODS)[number];
+
+// Coerced: a number may come from an ${ENV} reference, which is always a string.
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const port = int(0, 65535);
+const seconds = int;
+const methodList = z.array(z.enum(SUPPORTED_METHODS)).max(SUPPORTED_METHODS.length);
+// Asymmetric only: a shared-secret algorithm in this list would let anyone holding the JWKS forge tokens.
+const signatureAlgorithm = z.enum(['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA']);
+
+const challengeSection = z.strictObject({
+  http: z.strictObject({ host: z.string().min(1), port }),
+  ttlSeconds: seconds(30, 3600),
+  maxAttempts: int(1, 20),
+  firstFactorEnrolment: z.enum(['seen-device', 'any-device', 'never']),
+  enrolment: z
+    .strictObject({
+      /** What a stepped-up token must show to add a factor when one is already active. */
+      stepUpAcr: z.string().min(1).default('urn:stepgate:acr:mfa'),
+      stepUpMaxAgeSeconds: seconds(30, 3600).default(300),
+      /** A pending factor must be activated within this time, from the device that enrolled it. */
+      pendingTtlSeconds: seconds(60, 86_400).default(600),
+      riskTimeoutMs: int(50, 10_000).default(1000),
+    })
+    .prefault({}),
+  /** Failed codes a subject may make across all its challenges in the window before verification locks. */
+  subjectLockout: z
+    .strictObject({ maxFailures: int(1, 1000).default(20), windowSeconds: seconds(60, 86_400).default(900) })
+    .prefault({}),
+  tokens: z.strictObject({
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    ttlSeconds: seconds(30, 3600),
+  }),
+  totp: z.strictObject({
+    issuer: z.string().min(1).max(64),
+    digits: int(6, 8),
+    periodSeconds: seconds(15, 120),
+    window: int(0, 1),
+  }),
+  /** The strongest acr each method can attest: TOTP is phishable, so it must not satisfy a phishing-resistant level. */
+  methodAcr: z.strictObject({ totp: z.string().min(1) }).prefault({ totp: 'urn:stepgate:acr:mfa' }),
+  methods: z.strictObject({ low: methodList, medium: methodList, high: methodList, critical: methodList }),
+});
+
+const issuer = z.object({
+  issuer: z.string().min(1),
+  jwksUri: z.url({ protocol: /^https?$/ }),
+  audience: z.string().min(1),
+  algorithms: z.array(signatureAlgorithm).min(1),
+});
+
+const fileSchema = z
+  .object({
+    // Read from the gateway's section: the bearer tokens this service accepts are the ones the gateway accepts.
+    gateway: z.object({ issuers: z.array(issuer).min(1), clockSkewSeconds: seconds(0, 300).default(30) }),
+    policy: z.object({ acr: z.object({ levels: z.array(z.string().min(1)).min(1) }) }),
+    challenge: challengeSection,
+  })
+  .superRefine((c, ctx) => {
+    const known = new Set(c.policy.acr.levels);
+    const check = (value: string, path: (string | number)[]) => {
+      if (!known.has(value)) ctx.addIssue({ code: 'custom', path, message: `"${value}" is not one of policy.acr.levels` });
+    };
+    check(c.challenge.enrolment.stepUpAcr, ['challenge', 'enrolment', 'stepUpAcr']);
+    check(c.challenge.methodAcr.totp, ['challenge', 'methodAcr', 'totp']);
+  });
+
+type FileConfig = z.infer<typeof fileSchema>;
+export type ChallengeSection = FileConfig['challenge'];
+export type IssuerConfig = FileConfig['gateway']['issuers'][number];
+
+export interface FactorKey {
+  id: string;
+  key: Buffer;
+}
+
+export interface ChallengeSecrets {
+  /** The key new secrets are encrypted with, and retired keys still needed to decrypt old rows; null in development. */
+  factorKeys: { current: FactorKey; previous: FactorKey[] } | null;
+  /** A private EC P-256 JWK; null means generate one and share it through the database. */
+  signingJwk: SigningJwk | null;
+}
+
+export interface ChallengeSettings {
+  challenge: ChallengeSection;
+  issuers: IssuerConfig[];
+  clockSkewSeconds: number;
+  acrLevels: string[];
+  secrets: ChallengeSecrets;
+}
+
+const signingJwk = z.object({
+  kty: z.literal('EC'),
+  crv: z.literal('P-256'),
+  x: z.string().min(1),
+  y: z.string().min(1),
+  d: z.string().min(1),
+  kid: z.string().min(1).max(128).optional(),
+});
+export type SigningJwk = z.infer<typeof signingJwk>;
+
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Loads and validates everything at once; throws ConfigError listing every problem of the file and the environment. */
+export function loadChallengeSettings(runtime: RuntimeEnv): ChallengeSettings {
+  const problems: string[] = [];
+  let file: FileConfig | undefined;
+  try {
+    file = loadConfig(fileSchema, { file: runtime.configFile, env: runtime.env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  const secrets = readSecrets(runtime.env, problems);
+  if (!file || problems.length > 0) throw new ConfigError(`${runtime.configFile} and the environment`, problems);
+  return {
+    challenge: file.challenge,
+    issuers: file.gateway.issuers,
+    clockSkewSeconds: file.gateway.clockSkewSeconds,
+    acrLevels: file.policy.acr.levels,
+    secrets,
+  };
+}
+
+function readSecrets(env: Record<string, string | undefined>, problems: string[]): ChallengeSecrets {
+  const current = env.STEPGATE_FACTOR_KEY
+    ? parseKey('STEPGATE_FACTOR_KEY', env.STEPGATE_FACTOR_KEY, env.STEPGATE_FACTOR_KEY_ID, problems)
+    : null;
+  if (!current && env.NODE_ENV === 'production') {
+    problems.push('STEPGATE_FACTOR_KEY: required when NODE_ENV=production (base64 of 32 random bytes)');
+  }
+  const previous = (env.STEPGATE_FACTOR_PREVIOUS_KEYS ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .flatMap((entry) => {
+      const [id, material] = entry.split(':', 2);
+      if (!id || !material) {
+        problems.push('STEPGATE_FACTOR_PREVIOUS_KEYS: expected a comma-separated list of keyId:base64');
+        return [];
+      }
+      const key = parseKey('STEPGATE_FACTOR_PREVIOUS_KEYS', material, id, problems);
+      return key ? [key] : [];
+    });
+  if (previous.length > 0 && !current) {
+    problems.push('STEPGATE_FACTOR_PREVIOUS_KEYS: set only together with STEPGATE_FACTOR_KEY');
+  }
+  return {
+    factorKeys: current ? { current, previous } : null,
+    signingJwk: env.STEPGATE_TOKEN_SIGNING_KEY ? parseSigningJwk(env.STEPGATE_TOKEN_SIGNING_KEY, problems) : null,
+  };
+}
+
+function parseKey(name: string, base64: string, id: string | undefined, problems: string[]): FactorKey | null {
+  const key = Buffer.from(base64, 'base64');
+  if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== base64.trim().replace(/=+$/, '')) {
+    problems.push(`${name}: must be the base64 encoding of exactly 32 bytes`);
+    return null;
+  }
+  if (id !== undefined && !KEY_ID.test(id)) {
+    problems.push(`${name}: key id "${id}" must match ${KEY_ID.source}`);
+    return null;
+  }
+  return { id: id ?? derivedKeyId(key), key };
+}
+
+/** A stable id that names a key without revealing it, so rows say which key encrypted them. */
+export function derivedKeyId(key: Buffer): string {
+  return `k-${createHash('sha256').update('stepgate-factor-key-id\0').update(key).digest('hex').slice(0, 16)}`;
+}
+
+function parseSigningJwk(text: string, problems: string[]): SigningJwk | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    problems.push('STEPGATE_TOKEN_SIGNING_KEY: not valid JSON (expected a private EC P-256 JWK)');
+    return null;
+  }
+  const result = signingJwk.safeParse(raw);
+  if (!result.success) {
+    problems.push(`STEPGATE_TOKEN_SIGNING_KEY: not a private EC P-256 JWK (${describeIssues(result.error)})`);
+    return null;
+  }
+  return result.data;
+}
+
+/** DI token for the loaded ChallengeSettings. */
+export const CHALLENGE_SETTINGS = Symbol('CHALLENGE_SETTINGS');

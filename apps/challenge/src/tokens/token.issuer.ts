@@ -1,0 +1,54 @@
+// Issues stepped-up tokens: short-lived, bound to the device that passed the challenge, in the shape the
+// gateway's TokenVerifier (libs/identity) accepts.
+import { Inject, Injectable } from '@nestjs/common';
+import { STEP_UP_TOKEN_TYPE } from '@stepgate/identity';
+import { SignJWT } from 'jose';
+import { CHALLENGE_SETTINGS, type ChallengeSettings } from '../config';
+import { newId } from '../ids';
+import { SIGNING_ALGORITHM, SigningKeys } from './signing-keys';
+
+export interface StepUpGrant {
+  subject: string;
+  acr: string;
+  amr: string[];
+  deviceId: string;
+  sessionId: string | null;
+  /** The route's freshness requirement: the token never outlives it. */
+  maxAgeSeconds: number;
+}
+
+export interface IssuedToken {
+  token: string;
+  expiresIn: number;
+}
+
+@Injectable()
+export class TokenIssuer {
+  constructor(
+    private readonly keys: SigningKeys,
+    @Inject(CHALLENGE_SETTINGS) private readonly settings: ChallengeSettings,
+  ) {}
+
+  async issue(grant: StepUpGrant, nowMs: number): Promise<IssuedToken> {
+    const { issuer, audience, ttlSeconds } = this.settings.challenge.tokens;
+    const now = Math.floor(nowMs / 1000);
+    const expiresIn = Math.max(1, Math.min(ttlSeconds, grant.maxAgeSeconds));
+    const claims: Record<string, unknown> = {
+      acr: grant.acr,
+      amr: grant.amr,
+      auth_time: now,
+      device_id: grant.deviceId,
+    };
+    if (grant.sessionId) claims.sid = grant.sessionId;
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: SIGNING_ALGORITHM, typ: STEP_UP_TOKEN_TYPE, kid: this.keys.kid })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setSubject(grant.subject)
+      .setIssuedAt(now)
+      .setExpirationTime(now + expiresIn)
+      .setJti(newId(16))
+      .sign(this.keys.privateKey);
+    return { token, expiresIn };
+  }
+}

@@ -1,0 +1,33 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import type { DevIssuerConfig } from './config';
+import type { DevIssuerKey } from './dev-issuer.keys';
+
+export interface DevTokenRequest {
+  sub: string;
+  acr?: string;
+  ttlSeconds?: number;
+  sid?: string;
+  claims?: Record<string, unknown>;
+}
+
+/** A signed RFC 9068-style access token, as a real issuer's login would produce (password level). */
+export async function signDevToken(config: DevIssuerConfig, key: DevIssuerKey, req: DevTokenRequest): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({
+    ...req.claims,
+    acr: req.acr ?? 'urn:stepgate:acr:basic',
+    amr: ['pwd'],
+    auth_time: now,
+    sid: req.sid ?? randomUUID(),
+    scope: 'openid',
+  })
+    .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })
+    .setIssuer(config.issuer)
+    .setAudience(config.audience)
+    .setSubject(req.sub)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (req.ttlSeconds ?? config.tokenTtlSeconds))
+    .setJti(randomUUID())
+    .sign(key.privateKey);
+}

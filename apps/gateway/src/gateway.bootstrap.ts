@@ -1,0 +1,56 @@
+// Builds and starts the gateway: Fastify under Nest, the proxy route, and the assessment consumer.
+import type { LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { RuntimeEnv } from '@stepgate/config';
+import { messagingTransport } from '@stepgate/kafka';
+import { HttpExceptionFilter } from '@stepgate/observability';
+import { REQUESTS } from '@stepgate/contracts';
+import { loadGatewayConfig, type GatewayConfig } from './config';
+import { GatewayModule } from './gateway.module';
+import { GatewayHandler } from './proxy/gateway.handler';
+import { ALLOWED_METHODS } from './proxy/canonical-request';
+
+export async function createGatewayApp(
+  runtime: RuntimeEnv,
+  logger?: LoggerService,
+  config: GatewayConfig = loadGatewayConfig(runtime),
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.gateway.maxBodyBytes,
+    maxParamLength: 2048,
+    // Client addresses come from the socket; forwarding headers are never trusted by default.
+    trustProxy: false,
+    http: { maxHeaderSize: config.gateway.maxHeaderBytes },
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.register(config, runtime), adapter, {
+    logger: logger ?? ['error', 'warn', 'log'],
+    bodyParser: false,
+  });
+  app.useGlobalFilters(new HttpExceptionFilter());
+
+  const fastify = app.getHttpAdapter().getInstance();
+  // Bodies are streamed to the upstream untouched: no parsing, whatever the content type.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  const handler = app.get(GatewayHandler);
+  fastify.route({ method: [...ALLOWED_METHODS], url: '/*', handler: (req, reply) => handler.handle(req, reply) });
+  fastify.route({ method: [...ALLOWED_METHODS], url: '/', handler: (req, reply) => handler.handle(req, reply) });
+
+  app.connectMicroservice(
+    messagingTransport({
+      clientId: 'stepgate-gateway',
+      groupId: `stepgate-gateway-${runtime.instanceId}`,
+      requests: [REQUESTS.assessRisk, REQUESTS.createChallenge],
+      brokers: runtime.kafkaBrokers,
+      maxWaitMs: runtime.kafkaMaxWaitMs,
+      idempotent: runtime.kafkaIdempotent,
+      fromBeginning: false,
+    }),
+    { inheritAppConfig: true },
+  );
+  await app.startAllMicroservices();
+  await app.listen({ host: config.gateway.listen.host, port: config.gateway.listen.port });
+  return app;
+}

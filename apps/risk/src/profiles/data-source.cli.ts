@@ -1,0 +1,6 @@
+// Entry point for the TypeORM CLI, e.g. `npx typeorm migration:show -d dist/apps/risk/src/profiles/data-source.cli.js`.
+import { readRuntimeEnv } from '@stepgate/config';
+import { DataSource } from 'typeorm';
+import { riskDataSourceOptions } from './risk.data-source';
+
+export default new DataSource({ ...riskDataSourceOptions(readRuntimeEnv(process.env)), migrationsRun: false });

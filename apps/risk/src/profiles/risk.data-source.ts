@@ -1,0 +1,28 @@
+// The risk service's one DataSource definition, shared by the app (TypeOrmModule) and the migration CLI.
+import type { RuntimeEnv } from '@stepgate/config';
+import { dataSourceOptions } from '@stepgate/database';
+import type { DataSourceOptions } from 'typeorm';
+import { AssessmentRecord } from './assessment.entity';
+import { ChallengeAttempt } from './challenge-attempt.entity';
+import { Device } from './device.entity';
+import { RiskInitial1764300000000 } from './migrations/1764300000000-risk-initial';
+import { ProcessedMessage } from './processed-message.entity';
+import { Sighting } from './sighting.entity';
+
+/** Named, so risk's DataSource never collides with another service's in the embedded one-process mode. */
+export const RISK_DB = 'risk';
+
+export const RISK_ENTITIES = [Device, Sighting, ChallengeAttempt, AssessmentRecord, ProcessedMessage];
+
+export function riskDataSourceOptions(runtime: Pick<RuntimeEnv, 'databaseUrl' | 'dataDir'>): DataSourceOptions {
+  return {
+    ...dataSourceOptions({
+      service: 'risk',
+      databaseUrl: runtime.databaseUrl,
+      dataDir: runtime.dataDir,
+      entities: RISK_ENTITIES,
+      migrations: [RiskInitial1764300000000],
+    }),
+    name: RISK_DB,
+  };
+}

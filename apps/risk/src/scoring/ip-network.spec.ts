@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { formatIp, isGlobalAddress, networkOf, parseIp } from './ip-network';
+
+describe('ip-network', () => {
+  describe(networkOf.name, () => {
+    it.each([
+      ['203.0.113.7', '203.0.113.0/24'],
+      ['10.1.2.3', '10.1.2.0/24'],
+      ['::ffff:198.51.100.9', '198.51.100.0/24'],
+      ['2001:db8:1:2::5', '2001:db8:1::/48'],
+      ['2001:0DB8:0001:ffff:0:0:0:1', '2001:db8:1::/48'],
+      ['2001:db8::1', '2001:db8::/48'],
+      ['::1', '::/48'],
+      ['fe80::1%eth0', 'fe80::/48'],
+    ])('puts %s in %s', (ip, network) => {
+      expect(networkOf(ip)).toBe(network);
+    });
+
+    it.each(['', 'not-an-ip', '1.2.3', '256.1.1.1', '01.2.3.4', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::'])(
+      'refuses %j',
+      (ip) => {
+        expect(networkOf(ip)).toBeNull();
+      },
+    );
+  });
+
+  describe(formatIp.name, () => {
+    it.each([
+      ['2001:0db8:0000:0000:0001:0000:0000:0001', '2001:db8::1:0:0:1'],
+      ['0:0:0:0:0:0:0:1', '::1'],
+      ['::', '::'],
+      ['1:0:2:3:4:5:6:7', '1:0:2:3:4:5:6:7'],
+      ['::ffff:1.2.3.4', '1.2.3.4'],
+    ])('writes %s as %s', (ip, canonical) => {
+      const parsed = parseIp(ip);
+      expect(parsed).not.toBeNull();
+      expect(formatIp(parsed!)).toBe(canonical);
+    });
+  });
+
+  describe(isGlobalAddress.name, () => {
+    it.each(['8.8.8.8', '81.2.69.142', '2a00:1450:4001::1', '::ffff:8.8.8.8'])('%s is global', (ip) => {
+      expect(isGlobalAddress(ip)).toBe(true);
+    });
+
+    it.each(['127.0.0.1', '10.0.0.1', '172.16.5.4', '192.168.1.1', '169.254.0.1', '100.64.0.1', '::1', '::', 'fd00::1', 'fe80::1', '::ffff:10.0.0.1', 'garbage'])(
+      '%s is not global',
+      (ip) => {
+        expect(isGlobalAddress(ip)).toBe(false);
+      },
+    );
+  });
+});

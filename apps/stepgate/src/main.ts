@@ -1,0 +1,92 @@
+// `npm start`: the whole of StepGate in one process — demo upstream, dev OIDC issuer, risk, challenge and
+// gateway — over the in-process bus and SQLite, or over Kafka when KAFKA_BROKERS is set. This launcher is
+// the one composition root allowed to import the apps (docs/adr/0002); the apps never import each other.
+import type { INestApplication } from '@nestjs/common';
+import { ConfigError, readRuntimeEnv, type RuntimeEnv } from '@stepgate/config';
+import { inProcessBroker } from '@stepgate/kafka';
+import { createLogger } from '@stepgate/observability';
+import { createChallengeApp } from '../../challenge/src/challenge.bootstrap';
+import { loadChallengeConfig } from '../../challenge/src/config';
+import { loadDemoUpstreamConfig } from '../../demo-upstream/src/config';
+import { startDemoUpstream } from '../../demo-upstream/src/demo-upstream.server';
+import { loadDevIssuerConfig } from '../../dev-issuer/src/config';
+import { loadOrCreateDevIssuerKey } from '../../dev-issuer/src/dev-issuer.keys';
+import { startDevIssuer } from '../../dev-issuer/src/dev-issuer.server';
+import { loadGatewayConfig } from '../../gateway/src/config';
+import { createGatewayApp } from '../../gateway/src/gateway.bootstrap';
+import { loadRiskConfig } from '../../risk/src/config';
+import { createRiskApp } from '../../risk/src/risk.bootstrap';
+
+/** Validates every section; reports all problems of all services at once. */
+function checkConfig(runtime: RuntimeEnv): string[] {
+  const problems: string[] = [];
+  for (const load of [loadGatewayConfig, loadRiskConfig, loadChallengeConfig, loadDevIssuerConfig, loadDemoUpstreamConfig]) {
+    try {
+      load(runtime);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      for (const p of err.problems) if (!problems.includes(p)) problems.push(p);
+    }
+  }
+  return problems;
+}
+
+async function main(): Promise<void> {
+  const runtime = readRuntimeEnv(process.env);
+  const problems = checkConfig(runtime);
+  if (process.argv.includes('--check-config')) {
+    if (problems.length > 0) throw new ConfigError(runtime.configFile, problems);
+    console.log(`${runtime.configFile}: valid`);
+    return;
+  }
+  if (problems.length > 0) throw new ConfigError(runtime.configFile, problems);
+
+  const started = Date.now();
+  const env = process.env;
+  const upstreamConfig = loadDemoUpstreamConfig(runtime);
+  const upstream = await startDemoUpstream(upstreamConfig.http.host, upstreamConfig.http.port);
+  const issuerConfig = loadDevIssuerConfig(runtime);
+  const issuer = await startDevIssuer(issuerConfig, await loadOrCreateDevIssuerKey(runtime.dataDir));
+  const apps: INestApplication[] = [];
+  apps.push(await createRiskApp(runtime, createLogger('risk', env)));
+  apps.push(await createChallengeApp(runtime, createLogger('challenge', env)));
+  const gatewayConfig = loadGatewayConfig(runtime);
+  apps.push(await createGatewayApp(runtime, createLogger('gateway', env), gatewayConfig));
+
+  const url = `http://${gatewayConfig.gateway.listen.host}:${gatewayConfig.gateway.listen.port}`;
+  const bus = runtime.kafkaBrokers.length > 0 ? `Kafka at ${runtime.kafkaBrokers.join(',')}` : 'the in-process bus';
+  const db = runtime.databaseUrl ? 'PostgreSQL' : `SQLite under ${runtime.dataDir}`;
+  console.log(
+    [
+      '',
+      `StepGate is up at ${url} in ${Date.now() - started} ms (${bus}, ${db}).`,
+      `The dev issuer (development only) is on port ${issuer.port}; the demo upstream on port ${upstream.port}.`,
+      'Try it:',
+      '  TOKEN=$(npm run -s token -- --sub alice)',
+      `  curl -s -H "Authorization: Bearer $TOKEN" -H "X-Device-Id: laptop" ${url}/api/reports/q3`,
+      `  curl -si -H "Authorization: Bearer $TOKEN" -H "X-Device-Id: laptop" ${url}/api/payments/42   # step-up`,
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping (gateway first, so every accepted access event is flushed)`);
+    // Reverse start order: the gateway stops taking requests and flushes, then the consumers finish.
+    for (const app of apps.reverse()) await app.close();
+    await inProcessBroker.drain();
+    inProcessBroker.close();
+    await issuer.close();
+    upstream.server.closeAllConnections();
+    upstream.server.close();
+    process.exit(0);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});
