@@ -1,5 +1,6 @@
 // Builds and starts the gateway: Fastify under Nest, the proxy route, and the assessment consumer.
 import type { LoggerService } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { RuntimeEnv } from '@stepgate/config';
@@ -34,9 +35,14 @@ export async function createGatewayApp(
   // Bodies are streamed to the upstream untouched: no parsing, whatever the content type.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('*', (_req, _payload, done) => done(null));
-  const handler = app.get(GatewayHandler);
-  fastify.route({ method: [...ALLOWED_METHODS], url: '/*', handler: (req, reply) => handler.handle(req, reply) });
-  fastify.route({ method: [...ALLOWED_METHODS], url: '/', handler: (req, reply) => handler.handle(req, reply) });
+  const gateway = app.get(GatewayHandler);
+  // Returning the reply tells Fastify the handler answered (possibly with a stream still flowing).
+  const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    await gateway.handle(req, reply);
+    return reply;
+  };
+  fastify.route({ method: [...ALLOWED_METHODS], url: '/*', handler });
+  fastify.route({ method: [...ALLOWED_METHODS], url: '/', handler });
 
   app.connectMicroservice(
     messagingTransport({

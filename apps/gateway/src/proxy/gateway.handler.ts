@@ -103,6 +103,9 @@ export class GatewayHandler {
     if (!host) throw new BadRequestPath('missing or invalid Host header');
     const forwardCtx = { clientIp, host, proto: 'http' as const, correlationId };
     const pathAndQuery = target.upstreamPath + stripOverrideParams(target.query);
+    const device = deviceOf(req.headers, wantsHtml(req.headers));
+    outcome.deviceId = device.deviceId;
+    if (device.issueCookie) void reply.header('set-cookie', deviceCookie(device.issueCookie));
 
     // StepGate's own API: the challenge service authenticates these itself.
     if (CHALLENGE_PATHS.test(target.path)) {
@@ -121,11 +124,6 @@ export class GatewayHandler {
       return;
     }
     outcome.route = route.id;
-
-    const browser = wantsHtml(req.headers);
-    const device = deviceOf(req.headers, browser);
-    outcome.deviceId = device.deviceId;
-    if (device.issueCookie) void reply.header('set-cookie', deviceCookie(device.issueCookie));
 
     const token = await this.authenticate(req, reply, outcome);
     if (!token) return;

@@ -1,0 +1,241 @@
+// The gateway alone, over the in-process bus with a scripted risk and challenge service: the ways such
+// proxies get bypassed (tokens, paths, methods, headers) and what happens when risk does not answer.
+import { randomUUID } from 'node:crypto';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { readRuntimeEnv } from '@stepgate/config';
+import { REQUESTS, TOPICS, type AccessEvent, type RiskLevel } from '@stepgate/contracts';
+import { inProcessBroker } from '@stepgate/kafka';
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoUpstream } from '../../apps/demo-upstream/src/demo-upstream.server';
+import type { DevIssuerConfig } from '../../apps/dev-issuer/src/config';
+import { loadOrCreateDevIssuerKey, type DevIssuerKey } from '../../apps/dev-issuer/src/dev-issuer.keys';
+import { startDevIssuer, type RunningServer } from '../../apps/dev-issuer/src/dev-issuer.server';
+import { signDevToken } from '../../apps/dev-issuer/src/dev-token';
+import { createGatewayApp } from '../../apps/gateway/src/gateway.bootstrap';
+import { freePort, ROOT, eventually } from '../support/processes';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { request as rawRequest } from 'node:http';
+
+let riskLevel: RiskLevel | 'silent' = 'low';
+const events: AccessEvent[] = [];
+
+describe('gateway', () => {
+  let app: NestFastifyApplication;
+  let base: string;
+  let issuer: RunningServer;
+  let upstream: Server;
+  let issuerConfig: DevIssuerConfig;
+  let key: DevIssuerKey;
+  let gatewayPort: number;
+  const token = (sub = 'alice', claims: Record<string, unknown> = {}) => signDevToken(issuerConfig, key, { sub, claims });
+
+  beforeAll(async () => {
+    const issuerPort = await freePort();
+    const challengePort = await freePort();
+    gatewayPort = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'stepgate-gw-'));
+    const issuerUrl = `http://127.0.0.1:${issuerPort}`;
+    issuerConfig = { http: { host: '127.0.0.1', port: issuerPort }, issuer: issuerUrl, audience: 'stepgate', tokenTtlSeconds: 300 };
+    key = await loadOrCreateDevIssuerKey(dataDir);
+    issuer = await startDevIssuer(issuerConfig, key);
+    const demo = await startDemoUpstream('127.0.0.1', 0);
+    upstream = demo.server;
+
+    inProcessBroker.handle(REQUESTS.assessRisk, 'fake-risk', async (m) => {
+      if (riskLevel === 'silent') return new Promise(() => {});
+      const req = JSON.parse(m.value) as { subject: string; deviceId: string | null; correlationId: string };
+      const score = { low: 5, medium: 45, high: 70, critical: 95 }[riskLevel];
+      return {
+        assessmentId: randomUUID(),
+        time: new Date().toISOString(),
+        correlationId: req.correlationId,
+        causationId: null,
+        subject: req.subject,
+        deviceId: req.deviceId,
+        score,
+        level: riskLevel,
+        signals: [{ name: 'scripted', weight: score, detail: `scripted ${riskLevel}` }],
+        deviceStatus: 'seen',
+        modelVersion: 'test',
+      };
+    });
+    inProcessBroker.handle(REQUESTS.createChallenge, 'fake-challenge', async () => ({
+      status: 'open',
+      challengeId: randomUUID(),
+      methods: ['totp'],
+      expiresAt: new Date(Date.now() + 300_000).toISOString(),
+    }));
+    inProcessBroker.subscribe(TOPICS.access, 'recorder', async (m) => {
+      events.push(JSON.parse(m.value) as AccessEvent);
+    });
+
+    const runtime = readRuntimeEnv({
+      STEPGATE_CONFIG: join(ROOT, 'config/stepgate.yaml'),
+      STEPGATE_DATA_DIR: dataDir,
+      STEPGATE_GATEWAY_PORT: String(gatewayPort),
+      STEPGATE_DEV_ISSUER_URL: issuerUrl,
+      STEPGATE_DEV_ISSUER_JWKS: `${issuerUrl}/jwks.json`,
+      STEPGATE_CHALLENGE_URL: `http://127.0.0.1:${challengePort}`,
+      STEPGATE_CHALLENGE_JWKS: `http://127.0.0.1:${challengePort}/jwks.json`,
+      STEPGATE_DEMO_UPSTREAM_URL: `http://127.0.0.1:${demo.port}`,
+    });
+    app = await createGatewayApp(runtime, { log() {}, error() {}, warn() {} });
+    base = `http://127.0.0.1:${gatewayPort}`;
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await issuer?.close();
+    upstream?.closeAllConnections();
+    upstream?.close();
+  });
+
+  const get = async (path: string, headers: Record<string, string> = {}, method = 'GET') => {
+    const res = await fetch(base + path, { method, headers, redirect: 'manual' });
+    const text = await res.text();
+    if (process.env.DEBUG_GW) console.log(path, res.status, [...res.headers], text.slice(0, 300));
+    return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  };
+  const auth = async (extra: Record<string, string> = {}) => ({ authorization: `Bearer ${await token()}`, 'x-device-id': 'd1', ...extra });
+
+  describe('tokens', () => {
+    it('answers 401 with a Bearer challenge when there is no token', async () => {
+      const r = await get('/api/reports/1');
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toBe('Bearer realm="stepgate"');
+    });
+
+    it.each([
+      ['alg none', async () => `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: issuerConfig.issuer, sub: 'alice', aud: 'stepgate', exp: 9e9 })).toString('base64url')}.`],
+      ['a foreign key', async () => {
+        const { privateKey } = await generateKeyPair('ES256');
+        return new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'ES256', kid: key.kid }).setIssuer(issuerConfig.issuer).setAudience('stepgate').setExpirationTime('5m').sign(privateKey);
+      }],
+      ['HS256 keyed with the public key (key confusion)', async () => {
+        const secret = new TextEncoder().encode(JSON.stringify(key.publicJwk));
+        return new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256', kid: key.kid }).setIssuer(issuerConfig.issuer).setAudience('stepgate').setExpirationTime('5m').sign(secret);
+      }],
+      ['the wrong audience', async () => signWith(key.privateKey, key.kid, { aud: 'other' })],
+      ['an unknown issuer', async () => signWith(key.privateKey, key.kid, { iss: 'https://evil.example' })],
+      ['an expired token', async () => signWith(key.privateKey, key.kid, { exp: Math.floor(Date.now() / 1000) - 600 })],
+      ['an ID token', async () => signWith(key.privateKey, key.kid, { nonce: 'n' })],
+      ['a token whose jku points elsewhere', async () => new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'ES256', kid: 'x', jku: 'http://127.0.0.1:1/keys' }).setIssuer(issuerConfig.issuer).setAudience('stepgate').setExpirationTime('5m').sign((await generateKeyPair('ES256')).privateKey)],
+      ['garbage', async () => 'not.a.jwt'],
+    ])('refuses %s', async (_name, make) => {
+      const r = await get('/api/reports/1', { authorization: `Bearer ${await make()}`, 'x-device-id': 'd1' });
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    });
+
+    function signWith(k: CryptoKey, kid: string, over: Record<string, unknown>): Promise<string> {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT({ iss: issuerConfig.issuer, aud: 'stepgate', sub: 'alice', iat: now, exp: now + 300, ...over })
+        .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
+        .sign(k);
+    }
+  });
+
+  describe('paths and methods', () => {
+    it('denies by default: a path no route covers', async () => {
+      expect((await get('/internal/secret', await auth())).status).toBe(404);
+    });
+
+    it.each(['/api/reports/..%2f..%2fadmin', '/api/reports/%2e%2e/%2e%2e/x/..;/admin', '/api\\admin', '/api/reports/%00'])('refuses %s with 400', async (path) => {
+      const res = await new Promise<number>((resolve, reject) => {
+        const req = rawRequest({ host: '127.0.0.1', port: gatewayPort, path, headers: { host: 'localhost' } }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(res).toBe(400);
+    });
+
+    it('judges the path the upstream receives', async () => {
+      const r = await get('/api/admin/../reports//q3', await auth());
+      expect(r.status).toBe(200);
+      expect(r.body.path).toBe('/api/reports/q3');
+    });
+
+    it('strips method-override headers and parameters', async () => {
+      const r = await get('/api/reports/1?_method=DELETE&x=1', await auth({ 'x-http-method-override': 'DELETE' }));
+      expect(r.status).toBe(200);
+      expect(r.body.method).toBe('GET');
+      expect(r.body.path).toBe('/api/reports/1?x=1');
+      expect((r.body.headers as Record<string, string>)['x-http-method-override']).toBeUndefined();
+    });
+
+    it('refuses unknown methods', async () => {
+      expect([404, 405]).toContain((await get('/api/reports/1', await auth(), 'PROPFIND')).status);
+    });
+  });
+
+  describe('headers', () => {
+    it('drops spoofed forwarding and identity headers and sets its own from the socket', async () => {
+      const r = await get('/api/reports/1', await auth({ 'x-forwarded-for': '1.2.3.4', forwarded: 'for=1.2.3.4', 'x-real-ip': '1.2.3.4', 'x-stepgate-subject': 'root', x_forwarded_for: '9.9.9.9', 'x-user': 'root' }));
+      const h = r.body.headers as Record<string, string>;
+      expect(h['x-forwarded-for']).toBe('127.0.0.1');
+      expect(h.forwarded).toBeUndefined();
+      expect(h['x-real-ip']).toBeUndefined();
+      expect(h['x-stepgate-subject']).toBeUndefined();
+      expect(h.x_forwarded_for).toBeUndefined();
+      expect(h['x-user']).toBeUndefined();
+    });
+
+    it('refuses a malformed device id', async () => {
+      expect((await get('/api/reports/1', await auth({ 'x-device-id': 'bad id' }))).status).toBe(400);
+    });
+  });
+
+  describe('risk decisions', () => {
+    it('steps up with RFC 9470 when the route asks for it', async () => {
+      riskLevel = 'medium';
+      const r = await get('/api/payments/1', await auth({ 'x-device-id': `d-${randomUUID()}` }));
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toBe(
+        'Bearer realm="stepgate", error="insufficient_user_authentication", error_description="step-up authentication required", acr_values="urn:stepgate:acr:mfa", max_age=300',
+      );
+      expect(r.body).toMatchObject({ error: 'insufficient_user_authentication', risk: { score: 45, level: 'medium', reasons: ['scripted medium'] } });
+      expect((r.body.challenge as { href: string }).href).toMatch(/^\/\.stepgate\/challenges\/[\w-]+\/verify$/);
+    });
+
+    it('redirects a browser to the challenge page with a same-origin return_to', async () => {
+      riskLevel = 'medium';
+      const r = await get('/api/payments/1?x=2', await auth({ 'x-device-id': `d-${randomUUID()}`, accept: 'text/html' }));
+      expect(r.status).toBe(303);
+      expect(r.headers.get('location')).toMatch(/^\/\.stepgate\/challenges\/[\w-]+\?return_to=%2Fapi%2Fpayments%2F1%3Fx%3D2$/);
+    });
+
+    it('denies at critical risk', async () => {
+      riskLevel = 'critical';
+      expect((await get('/api/reports/1', await auth({ 'x-device-id': `d-${randomUUID()}` }))).status).toBe(403);
+    });
+
+    it('fails closed when risk does not answer in time, and open only where the route says so', async () => {
+      riskLevel = 'silent';
+      expect((await get('/api/payments/1', await auth({ 'x-device-id': `d-${randomUUID()}` }))).status).toBe(403);
+      expect((await get('/api/reports/1', await auth({ 'x-device-id': `d-${randomUUID()}` }))).status).toBe(200);
+    });
+
+    it('publishes one access event per request, whatever the outcome', async () => {
+      riskLevel = 'low';
+      const device = `d-${randomUUID()}`;
+      await get('/api/reports/7', await auth({ 'x-device-id': device }));
+      await get('/nowhere', await auth({ 'x-device-id': device }));
+      const ev = await eventually(async () => {
+        const mine = events.filter((e) => e.deviceId === device);
+        return mine.length === 2 ? mine : undefined;
+      }, 'two access events');
+      expect(ev.map((e) => [e.path, e.decision, e.status]).sort()).toEqual([
+        ['/api/reports/7', 'allow', 200],
+        ['/nowhere', 'deny', 404],
+      ]);
+      expect(ev[0]!.subject).toBe('alice');
+    });
+  });
+});
