@@ -15,7 +15,10 @@ export default defineConfig({
     swc.vite({
       swcrc: false,
       module: { type: 'es6' },
-      jsc: { target: 'es2023', transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false } },
+      jsc: {
+        target: 'es2023',
+        transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
+      },
     }),
   ],
   resolve: { alias },

@@ -5,7 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testKafkaBrokers } from '../support/env';
 import { probeTopics, type Probe } from '../support/kafka-probe';
 import { createTestDatabase, databaseBackends, type TestDatabase } from '../support/postgres';
-import { entry, freePorts, startService, stepgateEnv, waitForHealthy, type Service } from '../support/processes';
+import {
+  entry,
+  freePorts,
+  startService,
+  stepgateEnv,
+  waitForHealthy,
+  type Service,
+} from '../support/processes';
 import { walkStepUpFlow } from './step-up-flow';
 
 describe.each(databaseBackends())('distributed StepGate over Kafka on %s', (backend) => {
@@ -52,12 +59,16 @@ describe.each(databaseBackends())('distributed StepGate over Kafka on %s', (back
   });
 
   it('publishes every request as a JSON access event on stepgate.access.v1, keyed by subject', async () => {
-    const event = await probe.waitFor<AccessEvent>((e) => e.subject === `bob-${backend}` && e.route === 'payments' && e.decision === 'step_up');
+    const event = await probe.waitFor<AccessEvent>(
+      (e) => e.subject === `bob-${backend}` && e.route === 'payments' && e.decision === 'step_up',
+    );
     expect(event.path).toBe('/api/payments/42');
     expect(event.riskLevel).not.toBeNull();
     const raw = probe.messages.find((m) => m.value.includes(event.eventId));
     expect(raw?.key).toBe(`bob-${backend}`);
-    const anonymous = await probe.waitFor<AccessEvent>((e) => e.subject === null && e.decision === 'unauthenticated');
+    const anonymous = await probe.waitFor<AccessEvent>(
+      (e) => e.subject === null && e.decision === 'unauthenticated',
+    );
     expect(anonymous.status).toBe(401);
   });
 });

@@ -1,7 +1,14 @@
 // The embedded default (`npm start`'s entry point): one process, in-process bus, SQLite or PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, databaseBackends, type TestDatabase } from '../support/postgres';
-import { entry, freePorts, startService, stepgateEnv, waitForHealthy, type Service } from '../support/processes';
+import {
+  entry,
+  freePorts,
+  startService,
+  stepgateEnv,
+  waitForHealthy,
+  type Service,
+} from '../support/processes';
 import { walkStepUpFlow } from './step-up-flow';
 
 describe.each(databaseBackends())('embedded StepGate on %s', (backend) => {

@@ -22,7 +22,9 @@ describe('npm start', () => {
     service = startService('npm start', ['start'], env, 'npm');
     await waitForHealthy('http://127.0.0.1:8080/.stepgate/healthz', service, 60_000);
     const token = devToken(env, 'newcomer');
-    const res = await fetch('http://127.0.0.1:8080/api/reports/q3', { headers: { authorization: `Bearer ${token}`, 'x-device-id': 'first' } });
+    const res = await fetch('http://127.0.0.1:8080/api/reports/q3', {
+      headers: { authorization: `Bearer ${token}`, 'x-device-id': 'first' },
+    });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ method: 'GET', path: '/api/reports/q3' });
   });

@@ -12,13 +12,24 @@ export interface FlowTarget {
 }
 
 export function devToken(env: Record<string, string>, sub: string): string {
-  return execFileSync(process.execPath, [entry('dev-issuer', 'token.cli.js'), '--sub', sub], { env, cwd: ROOT }).toString().trim();
+  return execFileSync(process.execPath, [entry('dev-issuer', 'token.cli.js'), '--sub', sub], {
+    env,
+    cwd: ROOT,
+  })
+    .toString()
+    .trim();
 }
 
 async function call(
   base: string,
   path: string,
-  opts: { token?: string; device?: string; method?: string; body?: unknown; headers?: Record<string, string> } = {},
+  opts: {
+    token?: string;
+    device?: string;
+    method?: string;
+    body?: unknown;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<{ status: number; headers: Headers; json: Record<string, unknown> }> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -58,7 +69,11 @@ export async function walkStepUpFlow({ gateway, env }: FlowTarget, subject: stri
   expect(broken.headers.get('www-authenticate')).toContain('error="invalid_token"');
 
   // Low sensitivity: a new device is medium risk, still allowed. The demo upstream echoes what it got.
-  const reports = await call(gateway, '/api/reports/q3', { token, device, headers: { 'x-forwarded-for': '6.6.6.6', 'x-stepgate-subject': 'root' } });
+  const reports = await call(gateway, '/api/reports/q3', {
+    token,
+    device,
+    headers: { 'x-forwarded-for': '6.6.6.6', 'x-stepgate-subject': 'root' },
+  });
   expect(reports.status).toBe(200);
   expect(reports.json.path).toBe('/api/reports/q3');
   const echoed = reports.json.headers as Record<string, string>;
@@ -68,7 +83,9 @@ export async function walkStepUpFlow({ gateway, env }: FlowTarget, subject: stri
   // Payments from a device risk has not confirmed: step-up, and with no factor yet, enrol first.
   const needsEnrolment = await call(gateway, '/api/payments/42', { token, device });
   expect(needsEnrolment.status).toBe(401);
-  expect(needsEnrolment.headers.get('www-authenticate')).toMatch(/error="insufficient_user_authentication".*acr_values="urn:stepgate:acr:mfa".*max_age=300/);
+  expect(needsEnrolment.headers.get('www-authenticate')).toMatch(
+    /error="insufficient_user_authentication".*acr_values="urn:stepgate:acr:mfa".*max_age=300/,
+  );
   expect((needsEnrolment.json.risk as { level: string }).level).toMatch(/medium|high/);
 
   // First factor from a device that already made a successful request (risk learns it asynchronously).
@@ -76,9 +93,18 @@ export async function walkStepUpFlow({ gateway, env }: FlowTarget, subject: stri
     const r = await call(gateway, '/.stepgate/factors/totp', { token, device, method: 'POST', body: {} });
     return r.status === 201 ? r : undefined;
   }, 'TOTP enrolment accepted');
-  const { id: factorId, secret, otpauth_uri } = enrolled.json as { id: string; secret: string; otpauth_uri: string };
+  const {
+    id: factorId,
+    secret,
+    otpauth_uri,
+  } = enrolled.json as { id: string; secret: string; otpauth_uri: string };
   expect(otpauth_uri).toMatch(/^otpauth:\/\/totp\//);
-  const activated = await call(gateway, `/.stepgate/factors/totp/${factorId}/activate`, { token, device, method: 'POST', body: { code: totpFor(secret, 0) } });
+  const activated = await call(gateway, `/.stepgate/factors/totp/${factorId}/activate`, {
+    token,
+    device,
+    method: 'POST',
+    body: { code: totpFor(secret, 0) },
+  });
   expect(activated.status).toBe(200);
 
   // Now the step-up names a challenge.
@@ -89,13 +115,23 @@ export async function walkStepUpFlow({ gateway, env }: FlowTarget, subject: stri
   expect(challenge.href).toBe(`/.stepgate/challenges/${challenge.id}/verify`);
   expect((stepUp.json.risk as { reasons: string[] }).reasons.length).toBeGreaterThan(0);
 
-  const wrong = await call(gateway, challenge.href, { token, device, method: 'POST', body: { method: 'totp', code: '000000' === totpFor(secret, 1) ? '111111' : '000000' } });
+  const wrong = await call(gateway, challenge.href, {
+    token,
+    device,
+    method: 'POST',
+    body: { method: 'totp', code: '000000' === totpFor(secret, 1) ? '111111' : '000000' },
+  });
   expect(wrong.status).toBe(401);
   expect(wrong.json.attempts_left).toBe(4);
 
   // The activation used this step's code; the next step's is inside the ±1 window and not yet used.
   const code = totpFor(secret, 1);
-  const passed = await call(gateway, challenge.href, { token, device, method: 'POST', body: { method: 'totp', code } });
+  const passed = await call(gateway, challenge.href, {
+    token,
+    device,
+    method: 'POST',
+    body: { method: 'totp', code },
+  });
   expect(passed.status).toBe(200);
   expect(passed.json).toMatchObject({ token_type: 'Bearer', acr: 'urn:stepgate:acr:mfa' });
   const stepped = passed.json.access_token as string;
@@ -103,14 +139,21 @@ export async function walkStepUpFlow({ gateway, env }: FlowTarget, subject: stri
   // A used code is never accepted twice, even on a fresh challenge.
   const again = await call(gateway, '/api/payments/43', { token, device });
   if (again.status === 401 && again.json.challenge) {
-    const replay = await call(gateway, (again.json.challenge as { href: string }).href, { token, device, method: 'POST', body: { method: 'totp', code } });
+    const replay = await call(gateway, (again.json.challenge as { href: string }).href, {
+      token,
+      device,
+      method: 'POST',
+      body: { method: 'totp', code },
+    });
     expect(replay.status).toBe(401);
   }
 
   // The stepped-up token passes payments and admin, only from its own device.
   expect((await call(gateway, '/api/payments/42', { token: stepped, device })).status).toBe(200);
   expect((await call(gateway, '/api/admin/users', { token: stepped, device })).status).toBe(200);
-  expect((await call(gateway, '/api/admin/users', { token: stepped, device: 'other-device' })).status).toBe(401);
+  expect((await call(gateway, '/api/admin/users', { token: stepped, device: 'other-device' })).status).toBe(
+    401,
+  );
   // Admin always wants a stepped-up token; the plain one is refused with the RFC 9470 challenge.
   const adminPlain = await call(gateway, '/api/admin/users', { token, device });
   expect(adminPlain.status).toBe(401);

@@ -13,7 +13,15 @@ import {
   type EventTopic,
   type RiskAssessment,
 } from '@stepgate/contracts';
-import { inProcessBroker, MessageBus, MessagingModule, messagingTransport, RequestTimeoutError, ValidPayload, type MessagingOptions } from '@stepgate/kafka';
+import {
+  inProcessBroker,
+  MessageBus,
+  MessagingModule,
+  messagingTransport,
+  RequestTimeoutError,
+  ValidPayload,
+  type MessagingOptions,
+} from '@stepgate/kafka';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testKafkaBrokers } from '../support/env';
@@ -42,14 +50,20 @@ class RecordingController {
   }
   @MessagePattern(REQUESTS.assessRisk)
   assess(@ValidPayload(REQUESTS.assessRisk) req: AssessRiskRequest): RiskAssessment {
-    return factories.assessment({ subject: req.subject, deviceId: req.deviceId, correlationId: req.correlationId });
+    return factories.assessment({
+      subject: req.subject,
+      deviceId: req.deviceId,
+      correlationId: req.correlationId,
+    });
   }
 }
 
 async function startApp(options: MessagingOptions): Promise<NestFastifyApplication> {
   @Module({ imports: [MessagingModule.forRoot(options)], controllers: [RecordingController] })
   class TestModule {}
-  const app = await NestFactory.create<NestFastifyApplication>(TestModule, new FastifyAdapter(), { logger: ['error'] });
+  const app = await NestFactory.create<NestFastifyApplication>(TestModule, new FastifyAdapter(), {
+    logger: ['error'],
+  });
   app.connectMicroservice(messagingTransport(options), { inheritAppConfig: true });
   await app.startAllMicroservices();
   await app.init();
@@ -81,7 +95,8 @@ describe.each(['kafka', 'in-process'] as const)('contracts over %s', (mode) => {
 
   beforeAll(async () => {
     const brokers = mode === 'kafka' ? testKafkaBrokers().split(',') : [];
-    if (mode === 'kafka') probe = await probeTopics(brokers.join(','), [TOPICS.deadLetter, ...Object.values(TOPICS)]);
+    if (mode === 'kafka')
+      probe = await probeTopics(brokers.join(','), [TOPICS.deadLetter, ...Object.values(TOPICS)]);
     app = await startApp({
       clientId: 'contracts-test',
       groupId: group,
@@ -103,7 +118,9 @@ describe.each(['kafka', 'in-process'] as const)('contracts over %s', (mode) => {
     for (const [topic, value] of samples()) {
       // Consumer group joins take a moment on a fresh group: publish until the first one arrives.
       await bus.publish(topic, value as never);
-      const got = await until(() => received.find((r) => (r.value as { correlationId?: string }).correlationId === value.correlationId));
+      const got = await until(() =>
+        received.find((r) => (r.value as { correlationId?: string }).correlationId === value.correlationId),
+      );
       expect(got.topic).toBe(topic);
       expect(got.value).toEqual(value);
     }
@@ -117,24 +134,34 @@ describe.each(['kafka', 'in-process'] as const)('contracts over %s', (mode) => {
   });
 
   it('refuses to publish a value that breaks its contract', async () => {
-    await expect(bus.publish(TOPICS.access, { ...factories.access(), clientIp: 'not-an-ip' })).rejects.toThrow(/clientIp/);
+    await expect(
+      bus.publish(TOPICS.access, { ...factories.access(), clientIp: 'not-an-ip' }),
+    ).rejects.toThrow(/clientIp/);
   });
 
   it('dead-letters malformed messages with a reason and keeps consuming', async () => {
     const marker = randomUUID();
     const next = factories.outcome({ subject: 'x' });
     const deadLetters: DeadLetter[] = [];
-    const raw = [`not json ${marker}`, JSON.stringify({ ...factories.outcome(), result: 'maybe', correlationId: marker }), JSON.stringify(next)];
+    const raw = [
+      `not json ${marker}`,
+      JSON.stringify({ ...factories.outcome(), result: 'maybe', correlationId: marker }),
+      JSON.stringify(next),
+    ];
     if (mode === 'kafka') {
       const producer = kafkaClient(testKafkaBrokers()).producer({ allowAutoTopicCreation: true });
       await producer.connect();
-      await producer.send({ topic: TOPICS.challengeOutcome, messages: raw.map((value) => ({ key: 'x', value })) });
+      await producer.send({
+        topic: TOPICS.challengeOutcome,
+        messages: raw.map((value) => ({ key: 'x', value })),
+      });
       await producer.disconnect();
     } else {
       inProcessBroker.subscribe(TOPICS.deadLetter, `capture-${marker}`, async (m) => {
         deadLetters.push(JSON.parse(m.value) as DeadLetter);
       });
-      for (const value of raw) inProcessBroker.publish({ topic: TOPICS.challengeOutcome, key: 'x', value, headers: {} });
+      for (const value of raw)
+        inProcessBroker.publish({ topic: TOPICS.challengeOutcome, key: 'x', value, headers: {} });
     }
     const find = (pred: (d: DeadLetter) => boolean) =>
       mode === 'kafka'
@@ -147,7 +174,9 @@ describe.each(['kafka', 'in-process'] as const)('contracts over %s', (mode) => {
     expect(notJson.consumer).toBe(group);
     const badEnum = await find((d) => d.value.includes(marker) && d.reason.includes('result'));
     expect(badEnum.offset).not.toBeNull();
-    await until(() => received.find((r) => (r.value as { correlationId?: string }).correlationId === next.correlationId));
+    await until(() =>
+      received.find((r) => (r.value as { correlationId?: string }).correlationId === next.correlationId),
+    );
   });
 
   it('times out a request nobody answers', async () => {
@@ -161,7 +190,9 @@ describe.each(['kafka', 'in-process'] as const)('contracts over %s', (mode) => {
       maxAgeSeconds: 60,
       risk: { score: 1, level: 'low' as const, signals: [] },
     };
-    await expect(bus.request(REQUESTS.createChallenge, request, 300)).rejects.toBeInstanceOf(RequestTimeoutError);
+    await expect(bus.request(REQUESTS.createChallenge, request, 300)).rejects.toBeInstanceOf(
+      RequestTimeoutError,
+    );
   });
 });
 

@@ -5,7 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { readRuntimeEnv } from '@stepgate/config';
 import { REQUESTS, TOPICS, type AccessEvent, type RiskLevel } from '@stepgate/contracts';
 import { inProcessBroker } from '@stepgate/kafka';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { SignJWT, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoUpstream } from '../../apps/demo-upstream/src/demo-upstream.server';
 import type { DevIssuerConfig } from '../../apps/dev-issuer/src/config';
@@ -31,7 +31,8 @@ describe('gateway', () => {
   let issuerConfig: DevIssuerConfig;
   let key: DevIssuerKey;
   let gatewayPort: number;
-  const token = (sub = 'alice', claims: Record<string, unknown> = {}) => signDevToken(issuerConfig, key, { sub, claims });
+  const token = (sub = 'alice', claims: Record<string, unknown> = {}) =>
+    signDevToken(issuerConfig, key, { sub, claims });
 
   beforeAll(async () => {
     const issuerPort = await freePort();
@@ -39,7 +40,12 @@ describe('gateway', () => {
     gatewayPort = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), 'stepgate-gw-'));
     const issuerUrl = `http://127.0.0.1:${issuerPort}`;
-    issuerConfig = { http: { host: '127.0.0.1', port: issuerPort }, issuer: issuerUrl, audience: 'stepgate', tokenTtlSeconds: 300 };
+    issuerConfig = {
+      http: { host: '127.0.0.1', port: issuerPort },
+      issuer: issuerUrl,
+      audience: 'stepgate',
+      tokenTtlSeconds: 300,
+    };
     key = await loadOrCreateDevIssuerKey(dataDir);
     issuer = await startDevIssuer(issuerConfig, key);
     const demo = await startDemoUpstream('127.0.0.1', 0);
@@ -98,9 +104,17 @@ describe('gateway', () => {
     const res = await fetch(base + path, { method, headers, redirect: 'manual' });
     const text = await res.text();
     if (process.env.DEBUG_GW) console.log(path, res.status, [...res.headers], text.slice(0, 300));
-    return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+    };
   };
-  const auth = async (extra: Record<string, string> = {}) => ({ authorization: `Bearer ${await token()}`, 'x-device-id': 'd1', ...extra });
+  const auth = async (extra: Record<string, string> = {}) => ({
+    authorization: `Bearer ${await token()}`,
+    'x-device-id': 'd1',
+    ...extra,
+  });
 
   describe('tokens', () => {
     it('answers 401 with a Bearer challenge when there is no token', async () => {
@@ -110,20 +124,52 @@ describe('gateway', () => {
     });
 
     it.each([
-      ['alg none', async () => `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: issuerConfig.issuer, sub: 'alice', aud: 'stepgate', exp: 9e9 })).toString('base64url')}.`],
-      ['a foreign key', async () => {
-        const { privateKey } = await generateKeyPair('ES256');
-        return new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'ES256', kid: key.kid }).setIssuer(issuerConfig.issuer).setAudience('stepgate').setExpirationTime('5m').sign(privateKey);
-      }],
-      ['HS256 keyed with the public key (key confusion)', async () => {
-        const secret = new TextEncoder().encode(JSON.stringify(key.publicJwk));
-        return new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256', kid: key.kid }).setIssuer(issuerConfig.issuer).setAudience('stepgate').setExpirationTime('5m').sign(secret);
-      }],
+      [
+        'alg none',
+        async () =>
+          `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: issuerConfig.issuer, sub: 'alice', aud: 'stepgate', exp: 9e9 })).toString('base64url')}.`,
+      ],
+      [
+        'a foreign key',
+        async () => {
+          const { privateKey } = await generateKeyPair('ES256');
+          return new SignJWT({ sub: 'alice' })
+            .setProtectedHeader({ alg: 'ES256', kid: key.kid })
+            .setIssuer(issuerConfig.issuer)
+            .setAudience('stepgate')
+            .setExpirationTime('5m')
+            .sign(privateKey);
+        },
+      ],
+      [
+        'HS256 keyed with the public key (key confusion)',
+        async () => {
+          const secret = new TextEncoder().encode(JSON.stringify(key.publicJwk));
+          return new SignJWT({ sub: 'alice' })
+            .setProtectedHeader({ alg: 'HS256', kid: key.kid })
+            .setIssuer(issuerConfig.issuer)
+            .setAudience('stepgate')
+            .setExpirationTime('5m')
+            .sign(secret);
+        },
+      ],
       ['the wrong audience', async () => signWith(key.privateKey, key.kid, { aud: 'other' })],
       ['an unknown issuer', async () => signWith(key.privateKey, key.kid, { iss: 'https://evil.example' })],
-      ['an expired token', async () => signWith(key.privateKey, key.kid, { exp: Math.floor(Date.now() / 1000) - 600 })],
+      [
+        'an expired token',
+        async () => signWith(key.privateKey, key.kid, { exp: Math.floor(Date.now() / 1000) - 600 }),
+      ],
       ['an ID token', async () => signWith(key.privateKey, key.kid, { nonce: 'n' })],
-      ['a token whose jku points elsewhere', async () => new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'ES256', kid: 'x', jku: 'http://127.0.0.1:1/keys' }).setIssuer(issuerConfig.issuer).setAudience('stepgate').setExpirationTime('5m').sign((await generateKeyPair('ES256')).privateKey)],
+      [
+        'a token whose jku points elsewhere',
+        async () =>
+          new SignJWT({ sub: 'alice' })
+            .setProtectedHeader({ alg: 'ES256', kid: 'x', jku: 'http://127.0.0.1:1/keys' })
+            .setIssuer(issuerConfig.issuer)
+            .setAudience('stepgate')
+            .setExpirationTime('5m')
+            .sign((await generateKeyPair('ES256')).privateKey),
+      ],
       ['garbage', async () => 'not.a.jwt'],
     ])('refuses %s', async (_name, make) => {
       const r = await get('/api/reports/1', { authorization: `Bearer ${await make()}`, 'x-device-id': 'd1' });
@@ -133,7 +179,14 @@ describe('gateway', () => {
 
     function signWith(k: CryptoKey, kid: string, over: Record<string, unknown>): Promise<string> {
       const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ iss: issuerConfig.issuer, aud: 'stepgate', sub: 'alice', iat: now, exp: now + 300, ...over })
+      return new SignJWT({
+        iss: issuerConfig.issuer,
+        aud: 'stepgate',
+        sub: 'alice',
+        iat: now,
+        exp: now + 300,
+        ...over,
+      })
         .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
         .sign(k);
     }
@@ -144,12 +197,20 @@ describe('gateway', () => {
       expect((await get('/internal/secret', await auth())).status).toBe(404);
     });
 
-    it.each(['/api/reports/..%2f..%2fadmin', '/api/reports/%2e%2e/%2e%2e/x/..;/admin', '/api\\admin', '/api/reports/%00'])('refuses %s with 400', async (path) => {
+    it.each([
+      '/api/reports/..%2f..%2fadmin',
+      '/api/reports/%2e%2e/%2e%2e/x/..;/admin',
+      '/api\\admin',
+      '/api/reports/%00',
+    ])('refuses %s with 400', async (path) => {
       const res = await new Promise<number>((resolve, reject) => {
-        const req = rawRequest({ host: '127.0.0.1', port: gatewayPort, path, headers: { host: 'localhost' } }, (r) => {
-          r.resume();
-          resolve(r.statusCode ?? 0);
-        });
+        const req = rawRequest(
+          { host: '127.0.0.1', port: gatewayPort, path, headers: { host: 'localhost' } },
+          (r) => {
+            r.resume();
+            resolve(r.statusCode ?? 0);
+          },
+        );
         req.on('error', reject);
         req.end();
       });
@@ -163,7 +224,10 @@ describe('gateway', () => {
     });
 
     it('strips method-override headers and parameters', async () => {
-      const r = await get('/api/reports/1?_method=DELETE&x=1', await auth({ 'x-http-method-override': 'DELETE' }));
+      const r = await get(
+        '/api/reports/1?_method=DELETE&x=1',
+        await auth({ 'x-http-method-override': 'DELETE' }),
+      );
       expect(r.status).toBe(200);
       expect(r.body.method).toBe('GET');
       expect(r.body.path).toBe('/api/reports/1?x=1');
@@ -177,7 +241,17 @@ describe('gateway', () => {
 
   describe('headers', () => {
     it('drops spoofed forwarding and identity headers and sets its own from the socket', async () => {
-      const r = await get('/api/reports/1', await auth({ 'x-forwarded-for': '1.2.3.4', forwarded: 'for=1.2.3.4', 'x-real-ip': '1.2.3.4', 'x-stepgate-subject': 'root', x_forwarded_for: '9.9.9.9', 'x-user': 'root' }));
+      const r = await get(
+        '/api/reports/1',
+        await auth({
+          'x-forwarded-for': '1.2.3.4',
+          forwarded: 'for=1.2.3.4',
+          'x-real-ip': '1.2.3.4',
+          'x-stepgate-subject': 'root',
+          x_forwarded_for: '9.9.9.9',
+          'x-user': 'root',
+        }),
+      );
       const h = r.body.headers as Record<string, string>;
       expect(h['x-forwarded-for']).toBe('127.0.0.1');
       expect(h.forwarded).toBeUndefined();
@@ -200,26 +274,42 @@ describe('gateway', () => {
       expect(r.headers.get('www-authenticate')).toBe(
         'Bearer realm="stepgate", error="insufficient_user_authentication", error_description="step-up authentication required", acr_values="urn:stepgate:acr:mfa", max_age=300',
       );
-      expect(r.body).toMatchObject({ error: 'insufficient_user_authentication', risk: { score: 45, level: 'medium', reasons: ['scripted medium'] } });
-      expect((r.body.challenge as { href: string }).href).toMatch(/^\/\.stepgate\/challenges\/[\w-]+\/verify$/);
+      expect(r.body).toMatchObject({
+        error: 'insufficient_user_authentication',
+        risk: { score: 45, level: 'medium', reasons: ['scripted medium'] },
+      });
+      expect((r.body.challenge as { href: string }).href).toMatch(
+        /^\/\.stepgate\/challenges\/[\w-]+\/verify$/,
+      );
     });
 
     it('redirects a browser to the challenge page with a same-origin return_to', async () => {
       riskLevel = 'medium';
-      const r = await get('/api/payments/1?x=2', await auth({ 'x-device-id': `d-${randomUUID()}`, accept: 'text/html' }));
+      const r = await get(
+        '/api/payments/1?x=2',
+        await auth({ 'x-device-id': `d-${randomUUID()}`, accept: 'text/html' }),
+      );
       expect(r.status).toBe(303);
-      expect(r.headers.get('location')).toMatch(/^\/\.stepgate\/challenges\/[\w-]+\?return_to=%2Fapi%2Fpayments%2F1%3Fx%3D2$/);
+      expect(r.headers.get('location')).toMatch(
+        /^\/\.stepgate\/challenges\/[\w-]+\?return_to=%2Fapi%2Fpayments%2F1%3Fx%3D2$/,
+      );
     });
 
     it('denies at critical risk', async () => {
       riskLevel = 'critical';
-      expect((await get('/api/reports/1', await auth({ 'x-device-id': `d-${randomUUID()}` }))).status).toBe(403);
+      expect((await get('/api/reports/1', await auth({ 'x-device-id': `d-${randomUUID()}` }))).status).toBe(
+        403,
+      );
     });
 
     it('fails closed when risk does not answer in time, and open only where the route says so', async () => {
       riskLevel = 'silent';
-      expect((await get('/api/payments/1', await auth({ 'x-device-id': `d-${randomUUID()}` }))).status).toBe(403);
-      expect((await get('/api/reports/1', await auth({ 'x-device-id': `d-${randomUUID()}` }))).status).toBe(200);
+      expect((await get('/api/payments/1', await auth({ 'x-device-id': `d-${randomUUID()}` }))).status).toBe(
+        403,
+      );
+      expect((await get('/api/reports/1', await auth({ 'x-device-id': `d-${randomUUID()}` }))).status).toBe(
+        200,
+      );
     });
 
     it('publishes one access event per request, whatever the outcome', async () => {

@@ -1,4 +1,4 @@
 import { inject } from 'vitest';
 
 /** Bootstrap brokers of the Kafka that global setup started or found. */
-export const testKafkaBrokers = (): string => inject('kafkaBrokers' as never) as string;
+export const testKafkaBrokers = (): string => inject('kafkaBrokers' as never);

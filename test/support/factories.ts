@@ -26,7 +26,9 @@ export const factories = {
     acr: null,
     ...over,
   }),
-  assessment: (over: Partial<EventOf<'stepgate.risk.assessment.v1'>> = {}): EventOf<'stepgate.risk.assessment.v1'> => ({
+  assessment: (
+    over: Partial<EventOf<'stepgate.risk.assessment.v1'>> = {},
+  ): EventOf<'stepgate.risk.assessment.v1'> => ({
     assessmentId: randomUUID(),
     time: now(),
     correlationId: randomUUID(),
@@ -40,7 +42,9 @@ export const factories = {
     modelVersion: 'test',
     ...over,
   }),
-  outcome: (over: Partial<EventOf<'stepgate.challenge.outcome.v1'>> = {}): EventOf<'stepgate.challenge.outcome.v1'> => ({
+  outcome: (
+    over: Partial<EventOf<'stepgate.challenge.outcome.v1'>> = {},
+  ): EventOf<'stepgate.challenge.outcome.v1'> => ({
     challengeId: randomUUID(),
     time: now(),
     correlationId: randomUUID(),
@@ -51,7 +55,9 @@ export const factories = {
     attemptsLeft: 4,
     ...over,
   }),
-  factorChanged: (over: Partial<EventOf<'stepgate.factor.changed.v1'>> = {}): EventOf<'stepgate.factor.changed.v1'> => ({
+  factorChanged: (
+    over: Partial<EventOf<'stepgate.factor.changed.v1'>> = {},
+  ): EventOf<'stepgate.factor.changed.v1'> => ({
     eventId: randomUUID(),
     time: now(),
     correlationId: randomUUID(),
@@ -62,7 +68,9 @@ export const factories = {
     change: 'enrolled',
     ...over,
   }),
-  assessRequest: (over: Partial<RequestOf<'stepgate.risk.assess.v1'>> = {}): RequestOf<'stepgate.risk.assess.v1'> => ({
+  assessRequest: (
+    over: Partial<RequestOf<'stepgate.risk.assess.v1'>> = {},
+  ): RequestOf<'stepgate.risk.assess.v1'> => ({
     correlationId: randomUUID(),
     subject: 'alice',
     deviceId: 'dev-1',

@@ -15,7 +15,7 @@ export async function startKafkaForTests(env: Record<string, string | undefined>
   if (spawnSync('kcat', ['-V']).error) {
     throw new Error(
       'The tests need Kafka. Set KAFKA_BROKERS=host:port for a real cluster, or install kcat ' +
-        '(Debian: apt-get install -y kcat) so the tests can start librdkafka\'s mock cluster.',
+        "(Debian: apt-get install -y kcat) so the tests can start librdkafka's mock cluster.",
     );
   }
   const dir = mkdtempSync(join(tmpdir(), 'stepgate-kafka-'));

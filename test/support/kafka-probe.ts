@@ -10,7 +10,11 @@ export interface Probe {
 }
 
 export function kafkaClient(brokers: string): Kafka {
-  return new Kafka({ clientId: `probe-${randomUUID()}`, brokers: brokers.split(','), logLevel: logLevel.NOTHING });
+  return new Kafka({
+    clientId: `probe-${randomUUID()}`,
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  });
 }
 
 export async function probeTopics(brokers: string, topics: string[]): Promise<Probe> {
@@ -24,7 +28,12 @@ export async function probeTopics(brokers: string, topics: string[]): Promise<Pr
   const messages: Probe['messages'] = [];
   await consumer.run({
     eachMessage: async ({ topic, message }) => {
-      messages.push({ topic, key: message.key?.toString() ?? null, value: message.value?.toString() ?? '', message });
+      messages.push({
+        topic,
+        key: message.key?.toString() ?? null,
+        value: message.value?.toString() ?? '',
+        message,
+      });
     },
   });
   return {

@@ -26,7 +26,13 @@ export interface Ports {
 }
 
 export async function freePorts(): Promise<Ports> {
-  return { gateway: await freePort(), risk: await freePort(), challenge: await freePort(), issuer: await freePort(), upstream: await freePort() };
+  return {
+    gateway: await freePort(),
+    risk: await freePort(),
+    challenge: await freePort(),
+    issuer: await freePort(),
+    upstream: await freePort(),
+  };
 }
 
 /** The environment that points every service at the given ports, data directory and backends. */
@@ -60,11 +66,16 @@ export interface Service {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startService(name: string, args: string[], env: Record<string, string>, command = process.execPath): Service {
+export function startService(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  command = process.execPath,
+): Service {
   const child = spawn(command, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   return {
     name,
     child,
@@ -83,7 +94,8 @@ export function startService(name: string, args: string[], env: Record<string, s
 export async function waitForHealthy(url: string, service: Service, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (service.child.exitCode !== null) throw new Error(`${service.name} exited (${service.child.exitCode}):\n${service.output()}`);
+    if (service.child.exitCode !== null)
+      throw new Error(`${service.name} exited (${service.child.exitCode}):\n${service.output()}`);
     try {
       const res = await fetch(url);
       if (res.ok) return;
@@ -95,7 +107,11 @@ export async function waitForHealthy(url: string, service: Service, timeoutMs = 
   throw new Error(`${service.name} not healthy at ${url} within ${timeoutMs} ms:\n${service.output()}`);
 }
 
-export async function eventually<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  fn: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -107,5 +123,5 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, what: stri
     }
     await sleep(100);
   }
-  throw new Error(`timed out: ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+  throw new Error(`timed out: ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
 }

@@ -3,7 +3,10 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export async function startDemoUpstream(host: string, port: number): Promise<{ server: Server; port: number }> {
+export async function startDemoUpstream(
+  host: string,
+  port: number,
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     // Drain any body so keep-alive connections stay usable.
     req.resume();

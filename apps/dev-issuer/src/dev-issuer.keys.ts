@@ -18,7 +18,12 @@ export async function loadOrCreateDevIssuerKey(dataDir: string): Promise<DevIssu
   } catch {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-    const fresh = { ...(await exportJWK(privateKey)), kid: `dev-${Date.now().toString(36)}`, alg: 'ES256', use: 'sig' };
+    const fresh = {
+      ...(await exportJWK(privateKey)),
+      kid: `dev-${Date.now().toString(36)}`,
+      alg: 'ES256',
+      use: 'sig',
+    };
     try {
       writeFileSync(file, JSON.stringify(fresh), { mode: 0o600, flag: 'wx' });
       jwk = fresh;

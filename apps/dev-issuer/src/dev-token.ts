@@ -12,7 +12,11 @@ export interface DevTokenRequest {
 }
 
 /** A signed RFC 9068-style access token, as a real issuer's login would produce (password level). */
-export async function signDevToken(config: DevIssuerConfig, key: DevIssuerKey, req: DevTokenRequest): Promise<string> {
+export async function signDevToken(
+  config: DevIssuerConfig,
+  key: DevIssuerKey,
+  req: DevTokenRequest,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({
     ...req.claims,

@@ -7,8 +7,11 @@ async function main(): Promise<void> {
   const runtime = readRuntimeEnv(process.env);
   const config = loadDevIssuerConfig(runtime);
   const server = await startDevIssuer(config, await loadOrCreateDevIssuerKey(runtime.dataDir));
-  console.warn(`dev issuer ${config.issuer} listening on ${config.http.host}:${server.port} - for development only`);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.close().then(() => process.exit(0)));
+  console.warn(
+    `dev issuer ${config.issuer} listening on ${config.http.host}:${server.port} - for development only`,
+  );
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void server.close().then(() => process.exit(0)));
 }
 
 main().catch((err: unknown) => {

@@ -7,16 +7,25 @@ import { signDevToken } from './dev-token';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { sub: { type: 'string' }, acr: { type: 'string' }, ttl: { type: 'string' }, sid: { type: 'string' } },
+    options: {
+      sub: { type: 'string' },
+      acr: { type: 'string' },
+      ttl: { type: 'string' },
+      sid: { type: 'string' },
+    },
     strict: true,
   });
-  if (!values.sub) throw new Error('usage: npm run -s token -- --sub SUBJECT [--acr URN] [--ttl SECONDS] [--sid ID]');
+  if (!values.sub)
+    throw new Error('usage: npm run -s token -- --sub SUBJECT [--acr URN] [--ttl SECONDS] [--sid ID]');
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
-  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0)) throw new Error('--ttl must be a positive integer');
+  if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0))
+    throw new Error('--ttl must be a positive integer');
   const runtime = readRuntimeEnv(process.env);
   const config = loadDevIssuerConfig(runtime);
   const key = await loadOrCreateDevIssuerKey(runtime.dataDir);
-  process.stdout.write(`${await signDevToken(config, key, { sub: values.sub, acr: values.acr, ttlSeconds: ttl, sid: values.sid })}\n`);
+  process.stdout.write(
+    `${await signDevToken(config, key, { sub: values.sub, acr: values.acr, ttlSeconds: ttl, sid: values.sid })}\n`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -15,7 +15,12 @@ const route = z
     methods: z.array(z.string().toUpperCase()).optional(),
     host: z.string().optional(),
     upstream: z.string(),
-    decisions: z.strictObject(Object.fromEntries(RISK_LEVELS.map((l) => [l, decision])) as Record<(typeof RISK_LEVELS)[number], typeof decision>),
+    decisions: z.strictObject(
+      Object.fromEntries(RISK_LEVELS.map((l) => [l, decision])) as Record<
+        (typeof RISK_LEVELS)[number],
+        typeof decision
+      >,
+    ),
     stepUp: z.strictObject({ acr: z.string(), maxAgeSeconds: z.number().int().positive() }).optional(),
     onRiskUnavailable: z.enum(['allow', 'step_up', 'deny']).default('deny'),
   })
@@ -37,15 +42,27 @@ export const gatewaySection = z.strictObject({
     )
     .min(1),
   /** The challenge service: where /.stepgate/factors|challenges go, and whose stepped-up tokens are accepted. */
-  challenge: z.strictObject({ url: httpUrl, jwksUri: httpUrl, issuer: z.string().min(1), audience: z.string().min(1) }),
-  upstreams: z.record(z.string(), z.strictObject({ url: httpUrl, timeoutMs: z.number().int().positive().default(30_000) })),
+  challenge: z.strictObject({
+    url: httpUrl,
+    jwksUri: httpUrl,
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+  }),
+  upstreams: z.record(
+    z.string(),
+    z.strictObject({ url: httpUrl, timeoutMs: z.number().int().positive().default(30_000) }),
+  ),
   risk: z.strictObject({
     timeoutMs: z.number().int().positive().max(10_000),
     cacheTtlSeconds: z.number().int().min(0).max(3600),
   }),
   clockSkewSeconds: z.number().int().min(0).max(300),
   maxHeaderBytes: z.number().int().positive().default(16_384),
-  maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
 });
 
 export const policySection = z.strictObject({
@@ -53,22 +70,33 @@ export const policySection = z.strictObject({
   routes: z.array(route),
 });
 
-const schema = z
-  .looseObject({ gateway: gatewaySection, policy: policySection })
-  .superRefine((c, ctx) => {
-    c.policy.routes.forEach((r, i) => {
-      if (!(r.upstream in c.gateway.upstreams)) {
-        ctx.addIssue({ code: 'custom', path: ['policy', 'routes', i, 'upstream'], message: `unknown upstream "${r.upstream}"` });
-      }
-      if (r.stepUp && !c.policy.acr.levels.includes(r.stepUp.acr)) {
-        ctx.addIssue({ code: 'custom', path: ['policy', 'routes', i, 'stepUp', 'acr'], message: `"${r.stepUp.acr}" is not in policy.acr.levels` });
-      }
-    });
-    const ids = c.policy.routes.map((r) => r.id);
-    ids.forEach((id, i) => {
-      if (ids.indexOf(id) !== i) ctx.addIssue({ code: 'custom', path: ['policy', 'routes', i, 'id'], message: `duplicate route id "${id}"` });
-    });
+const schema = z.looseObject({ gateway: gatewaySection, policy: policySection }).superRefine((c, ctx) => {
+  c.policy.routes.forEach((r, i) => {
+    if (!(r.upstream in c.gateway.upstreams)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policy', 'routes', i, 'upstream'],
+        message: `unknown upstream "${r.upstream}"`,
+      });
+    }
+    if (r.stepUp && !c.policy.acr.levels.includes(r.stepUp.acr)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policy', 'routes', i, 'stepUp', 'acr'],
+        message: `"${r.stepUp.acr}" is not in policy.acr.levels`,
+      });
+    }
   });
+  const ids = c.policy.routes.map((r) => r.id);
+  ids.forEach((id, i) => {
+    if (ids.indexOf(id) !== i)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['policy', 'routes', i, 'id'],
+        message: `duplicate route id "${id}"`,
+      });
+  });
+});
 
 export type GatewayConfig = z.infer<typeof schema>;
 export type RoutePolicy = GatewayConfig['policy']['routes'][number];

@@ -25,10 +25,14 @@ export async function createGatewayApp(
     http: { maxHeaderSize: config.gateway.maxHeaderBytes },
     return503OnClosing: true,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.register(config, runtime), adapter, {
-    logger: logger ?? ['error', 'warn', 'log'],
-    bodyParser: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    GatewayModule.register(config, runtime),
+    adapter,
+    {
+      logger: logger ?? ['error', 'warn', 'log'],
+      bodyParser: false,
+    },
+  );
   app.useGlobalFilters(new HttpExceptionFilter());
 
   const fastify = app.getHttpAdapter().getInstance();

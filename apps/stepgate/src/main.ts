@@ -20,7 +20,13 @@ import { createRiskApp } from '../../risk/src/risk.bootstrap';
 /** Validates every section; reports all problems of all services at once. */
 function checkConfig(runtime: RuntimeEnv): string[] {
   const problems: string[] = [];
-  for (const load of [loadGatewayConfig, loadRiskConfig, loadChallengeConfig, loadDevIssuerConfig, loadDemoUpstreamConfig]) {
+  for (const load of [
+    loadGatewayConfig,
+    loadRiskConfig,
+    loadChallengeConfig,
+    loadDevIssuerConfig,
+    loadDemoUpstreamConfig,
+  ]) {
     try {
       load(runtime);
     } catch (err) {
@@ -54,7 +60,8 @@ async function main(): Promise<void> {
   apps.push(await createGatewayApp(runtime, createLogger('gateway', env), gatewayConfig));
 
   const url = `http://${gatewayConfig.gateway.listen.host}:${gatewayConfig.gateway.listen.port}`;
-  const bus = runtime.kafkaBrokers.length > 0 ? `Kafka at ${runtime.kafkaBrokers.join(',')}` : 'the in-process bus';
+  const bus =
+    runtime.kafkaBrokers.length > 0 ? `Kafka at ${runtime.kafkaBrokers.join(',')}` : 'the in-process bus';
   const db = runtime.databaseUrl ? 'PostgreSQL' : `SQLite under ${runtime.dataDir}`;
   console.log(
     [

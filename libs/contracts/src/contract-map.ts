@@ -38,7 +38,5 @@ export function schemaFor(pattern: string): z.ZodType | undefined {
 
 /** A readable, complete list of what is wrong with a value: `path: message; ...`. */
 export function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`)
-    .join('; ');
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
 }

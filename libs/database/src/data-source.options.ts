@@ -25,7 +25,13 @@ export function dataSourceOptions(s: DatabaseSettings): DataSourceOptions {
     logging: ['error', 'warn'] as ('error' | 'warn')[],
   };
   if (s.databaseUrl) {
-    return { ...common, type: 'postgres', url: s.databaseUrl, poolSize: 10, migrationsTransactionMode: 'each' };
+    return {
+      ...common,
+      type: 'postgres',
+      url: s.databaseUrl,
+      poolSize: 10,
+      migrationsTransactionMode: 'each',
+    };
   }
   mkdirSync(s.dataDir, { recursive: true });
   return {
@@ -44,5 +50,6 @@ export function dataSourceOptions(s: DatabaseSettings): DataSourceOptions {
 /** Tests refuse to touch a database whose name does not say test. */
 export function assertTestDatabaseUrl(url: string): void {
   const name = new URL(url).pathname.replace(/^\//, '');
-  if (!/test/i.test(name)) throw new Error(`refusing to run tests against database "${name}": its name must contain "test"`);
+  if (!/test/i.test(name))
+    throw new Error(`refusing to run tests against database "${name}": its name must contain "test"`);
 }

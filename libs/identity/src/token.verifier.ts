@@ -4,6 +4,7 @@
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  decodeJwt,
   decodeProtectedHeader,
   errors,
   jwtVerify,
@@ -63,7 +64,10 @@ export class TokenVerifier {
       this.issuers.set(settings.issuer, {
         settings,
         // jose caches the key set, refetches on an unknown kid, and rate-limits refetches (cooldown).
-        keys: createRemoteJWKSet(new URL(settings.jwksUri), { cooldownDuration: 30_000, cacheMaxAge: 600_000 }),
+        keys: createRemoteJWKSet(new URL(settings.jwksUri), {
+          cooldownDuration: 30_000,
+          cacheMaxAge: 600_000,
+        }),
       });
     }
     if (stepUp) this.stepUp = { settings: stepUp, keys: keySetOf(stepUp.jwks) };
@@ -74,14 +78,15 @@ export class TokenVerifier {
     let unverifiedIssuer: unknown;
     try {
       header = decodeProtectedHeader(token);
-      unverifiedIssuer = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')).iss;
+      unverifiedIssuer = decodeJwt(token).iss;
     } catch {
       throw new TokenError('malformed token');
     }
     if (typeof unverifiedIssuer !== 'string') throw new TokenError('token has no issuer');
     try {
       if (this.stepUp && unverifiedIssuer === this.stepUp.settings.issuer) {
-        if (header.typ !== STEP_UP_TOKEN_TYPE) throw new TokenError('wrong token type for a stepped-up token');
+        if (header.typ !== STEP_UP_TOKEN_TYPE)
+          throw new TokenError('wrong token type for a stepped-up token');
         const { payload } = await jwtVerify(token, this.stepUp.keys, {
           issuer: this.stepUp.settings.issuer,
           audience: this.stepUp.settings.audience,
@@ -94,7 +99,10 @@ export class TokenVerifier {
       }
       const issuer = this.issuers.get(unverifiedIssuer);
       if (!issuer) throw new TokenError('untrusted issuer');
-      if (header.typ === STEP_UP_TOKEN_TYPE || (header.typ !== undefined && !ACCESS_TOKEN_TYPES.has(header.typ))) {
+      if (
+        header.typ === STEP_UP_TOKEN_TYPE ||
+        (header.typ !== undefined && !ACCESS_TOKEN_TYPES.has(header.typ))
+      ) {
         throw new TokenError(`token type ${header.typ} is not an access token`);
       }
       const { payload } = await jwtVerify(token, issuer.keys, {
@@ -105,7 +113,8 @@ export class TokenVerifier {
         requiredClaims: ['sub', 'exp'],
       });
       // An ID token is for the client, not for calling APIs: refuse it as a bearer.
-      if (payload.nonce !== undefined || payload.at_hash !== undefined) throw new TokenError('ID tokens are not access tokens');
+      if (payload.nonce !== undefined || payload.at_hash !== undefined)
+        throw new TokenError('ID tokens are not access tokens');
       return toVerified('access', payload);
     } catch (err) {
       if (err instanceof TokenError) throw err;

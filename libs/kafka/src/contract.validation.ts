@@ -1,21 +1,32 @@
-import { EVENT_CONTRACTS, REQUEST_CONTRACTS, describeIssues, type EventOf, type EventTopic, type ReplyOf, type RequestPattern } from '@stepgate/contracts';
+import {
+  EVENT_CONTRACTS,
+  REQUEST_CONTRACTS,
+  describeIssues,
+  type EventOf,
+  type EventTopic,
+  type ReplyOf,
+  type RequestPattern,
+} from '@stepgate/contracts';
 import { InvalidReplyError } from './message-bus';
 
 /** Throws when a value about to be produced breaks its contract: a bug in the producer, never sent. */
 export function assertEvent<T extends EventTopic>(topic: T, value: unknown): EventOf<T> {
   const result = EVENT_CONTRACTS[topic].schema.safeParse(value);
-  if (!result.success) throw new Error(`refusing to publish an invalid ${topic}: ${describeIssues(result.error)}`);
+  if (!result.success)
+    throw new Error(`refusing to publish an invalid ${topic}: ${describeIssues(result.error)}`);
   return result.data as EventOf<T>;
 }
 
 export function assertRequest(pattern: RequestPattern, value: unknown): void {
   const result = REQUEST_CONTRACTS[pattern].request.safeParse(value);
-  if (!result.success) throw new Error(`refusing to send an invalid ${pattern}: ${describeIssues(result.error)}`);
+  if (!result.success)
+    throw new Error(`refusing to send an invalid ${pattern}: ${describeIssues(result.error)}`);
 }
 
 export function parseReply<P extends RequestPattern>(pattern: P, value: unknown): ReplyOf<P> {
   const result = REQUEST_CONTRACTS[pattern].reply.safeParse(value);
-  if (!result.success) throw new InvalidReplyError(`invalid reply to ${pattern}: ${describeIssues(result.error)}`);
+  if (!result.success)
+    throw new InvalidReplyError(`invalid reply to ${pattern}: ${describeIssues(result.error)}`);
   return result.data as ReplyOf<P>;
 }
 

@@ -5,7 +5,6 @@ import { from, type Observable } from 'rxjs';
 import { InvalidMessageError } from './contract.pipe';
 import { MESSAGING_OPTIONS, MessageBus, type MessagingOptions } from './message-bus';
 
-
 interface MessageContextLike {
   getTopic?(): string;
   getPartition?(): number | null;
@@ -26,8 +25,18 @@ export class DeadLetterFilter implements ExceptionFilter<InvalidMessageError> {
     const message = ctx.getMessage?.() ?? {};
     const topic = ctx.getTopic?.() ?? 'unknown';
     const raw = message.value;
-    const value = typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('utf8') : JSON.stringify(raw ?? null);
-    const key = message.key == null ? null : Buffer.isBuffer(message.key) ? message.key.toString('utf8') : String(message.key);
+    const value =
+      typeof raw === 'string'
+        ? raw
+        : Buffer.isBuffer(raw)
+          ? raw.toString('utf8')
+          : JSON.stringify(raw ?? null);
+    const key =
+      message.key == null
+        ? null
+        : Buffer.isBuffer(message.key)
+          ? message.key.toString('utf8')
+          : JSON.stringify(message.key);
     this.logger.warn(`dead-lettering ${topic}@${message.offset ?? '?'}: ${error.message}`);
     const published = this.bus.publish(TOPICS.deadLetter, {
       time: new Date().toISOString(),

@@ -30,14 +30,15 @@ export class InProcessBroker {
 
   subscribe(topic: string, group: string, handler: EventHandler): void {
     let byGroup = this.groups.get(topic);
-    if (!byGroup) this.groups.set(topic, (byGroup = new Map()));
+    if (!byGroup) this.groups.set(topic, (byGroup = new Map<string, GroupQueue>()));
     if (!byGroup.has(group)) byGroup.set(group, { handler, tail: Promise.resolve(), pending: 0 });
   }
 
   unsubscribeGroup(group: string): void {
     for (const byGroup of this.groups.values()) byGroup.delete(group);
     for (const [pattern, handler] of this.requestHandlers) {
-      if ((handler as RequestHandler & { group?: string }).group === group) this.requestHandlers.delete(pattern);
+      if ((handler as RequestHandler & { group?: string }).group === group)
+        this.requestHandlers.delete(pattern);
     }
   }
 
@@ -95,7 +96,9 @@ export class InProcessBroker {
         await queue.handler(message);
         break;
       } catch (err) {
-        this.logger.warn(`redelivering ${message.topic}@${message.offset} (attempt ${attempt + 1}): ${String(err)}`);
+        this.logger.warn(
+          `redelivering ${message.topic}@${message.offset} (attempt ${attempt + 1}): ${String(err)}`,
+        );
         if (this.closed && attempt > 3) break;
         await sleep(Math.min(50 * 2 ** attempt, 2000));
       }

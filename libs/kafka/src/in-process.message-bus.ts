@@ -10,10 +10,19 @@ export class InProcessMessageBus extends MessageBus {
 
   async publish<T extends EventTopic>(topic: T, value: EventOf<T>, meta: PublishMeta = {}): Promise<void> {
     const valid = assertEvent(topic, value);
-    this.broker.publish({ topic, key: keyOf(topic, valid), value: JSON.stringify(valid), headers: headersOf(meta) });
+    this.broker.publish({
+      topic,
+      key: keyOf(topic, valid),
+      value: JSON.stringify(valid),
+      headers: headersOf(meta),
+    });
   }
 
-  async request<P extends RequestPattern>(pattern: P, payload: RequestOf<P>, timeoutMs: number): Promise<ReplyOf<P>> {
+  async request<P extends RequestPattern>(
+    pattern: P,
+    payload: RequestOf<P>,
+    timeoutMs: number,
+  ): Promise<ReplyOf<P>> {
     assertRequest(pattern, payload);
     try {
       const reply = await this.broker.request(

@@ -1,6 +1,11 @@
 // A Nest transport strategy over the in-process broker, so the same @EventPattern/@MessagePattern
 // controllers run unchanged in the embedded mode.
-import { BaseRpcContext, type CustomTransportStrategy, type MessageHandler, Server } from '@nestjs/microservices';
+import {
+  BaseRpcContext,
+  type CustomTransportStrategy,
+  type MessageHandler,
+  Server,
+} from '@nestjs/microservices';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { InProcessBroker, InProcessMessage } from './in-process.broker';
 

@@ -41,7 +41,11 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
   async publish<T extends EventTopic>(topic: T, value: EventOf<T>, meta: PublishMeta = {}): Promise<void> {
     const valid = assertEvent(topic, value);
     const sent = lastValueFrom(
-      this.client.emit(topic, { key: keyOf(topic, valid), value: JSON.stringify(valid), headers: headersOf(meta) }),
+      this.client.emit(topic, {
+        key: keyOf(topic, valid),
+        value: JSON.stringify(valid),
+        headers: headersOf(meta),
+      }),
       { defaultValue: undefined },
     );
     this.inFlight.add(sent);
@@ -52,13 +56,22 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
     }
   }
 
-  async request<P extends RequestPattern>(pattern: P, payload: RequestOf<P>, timeoutMs: number): Promise<ReplyOf<P>> {
-    if (!this.requestPatterns.includes(pattern)) throw new Error(`${pattern} was not declared as a request pattern`);
+  async request<P extends RequestPattern>(
+    pattern: P,
+    payload: RequestOf<P>,
+    timeoutMs: number,
+  ): Promise<ReplyOf<P>> {
+    if (!this.requestPatterns.includes(pattern))
+      throw new Error(`${pattern} was not declared as a request pattern`);
     assertRequest(pattern, payload);
     try {
       const reply: unknown = await lastValueFrom(
         this.client
-          .send(pattern, { key: payload.correlationId, value: JSON.stringify(payload), headers: headersOf(payload) })
+          .send(pattern, {
+            key: payload.correlationId,
+            value: JSON.stringify(payload),
+            headers: headersOf(payload),
+          })
           .pipe(timeout(timeoutMs)),
       );
       return parseReply(pattern, reply);
@@ -71,6 +84,8 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
   /** Waits for every accepted publish to be acknowledged, then disconnects. */
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled(this.inFlight);
-    await this.client.close().catch((err: unknown) => this.logger.warn(`closing Kafka client: ${String(err)}`));
+    await this.client
+      .close()
+      .catch((err: unknown) => this.logger.warn(`closing Kafka client: ${String(err)}`));
   }
 }

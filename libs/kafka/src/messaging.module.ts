@@ -36,6 +36,7 @@ export class MessagingModule {
 
 /** The consuming side, for `app.connectMicroservice(...)`. */
 export function messagingTransport(options: MessagingOptions): MicroserviceOptions {
-  if (options.brokers.length === 0) return { strategy: new InProcessServer(inProcessBroker, options.groupId) };
+  if (options.brokers.length === 0)
+    return { strategy: new InProcessServer(inProcessBroker, options.groupId) };
   return kafkaServerOptions(options, options.fromBeginning);
 }

@@ -20,7 +20,8 @@ export interface DeviceIdentity {
 export function deviceOf(headers: IncomingHttpHeaders, isBrowser: boolean): DeviceIdentity {
   const header = headers[DEVICE_HEADER];
   if (header !== undefined) {
-    if (typeof header !== 'string' || !DEVICE_ID.test(header)) throw new InvalidDeviceId('X-Device-Id must be 1-128 characters of [A-Za-z0-9._-]');
+    if (typeof header !== 'string' || !DEVICE_ID.test(header))
+      throw new InvalidDeviceId('X-Device-Id must be 1-128 characters of [A-Za-z0-9._-]');
     return { deviceId: header, issueCookie: null };
   }
   const fromCookie = cookieValue(headers.cookie, DEVICE_COOKIE);

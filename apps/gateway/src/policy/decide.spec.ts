@@ -34,7 +34,11 @@ describe(decide.name, () => {
 
   it('follows the route decision for the risk level', () => {
     expect(sut('low').outcome).toBe('allow');
-    expect(sut('medium')).toMatchObject({ outcome: 'step_up', acr: 'urn:stepgate:acr:mfa', maxAgeSeconds: 300 });
+    expect(sut('medium')).toMatchObject({
+      outcome: 'step_up',
+      acr: 'urn:stepgate:acr:mfa',
+      maxAgeSeconds: 300,
+    });
     expect(sut('critical').outcome).toBe('deny');
   });
 
@@ -50,7 +54,9 @@ describe(decide.name, () => {
   });
 
   it('refuses a step-up whose authentication is too old, too weak or unknown', () => {
-    expect(sut('medium', token({ acr: 'urn:stepgate:acr:mfa', authTime: now - 301 })).outcome).toBe('step_up');
+    expect(sut('medium', token({ acr: 'urn:stepgate:acr:mfa', authTime: now - 301 })).outcome).toBe(
+      'step_up',
+    );
     expect(sut('medium', token({ acr: 'urn:stepgate:acr:mfa', authTime: null })).outcome).toBe('step_up');
     expect(sut('medium', token({ acr: 'urn:other' })).outcome).toBe('step_up');
   });

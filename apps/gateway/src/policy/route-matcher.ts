@@ -18,7 +18,12 @@ export function compileRoutes(routes: readonly RoutePolicy[]): CompiledRoute[] {
   });
 }
 
-export function matchRoute(routes: readonly CompiledRoute[], host: string, method: string, path: string): RoutePolicy | null {
+export function matchRoute(
+  routes: readonly CompiledRoute[],
+  host: string,
+  method: string,
+  path: string,
+): RoutePolicy | null {
   for (const r of routes) if (r.test(host, method, path)) return r.policy;
   return null;
 }

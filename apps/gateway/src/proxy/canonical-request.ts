@@ -35,9 +35,9 @@ export function canonicalTarget(rawUrl: string): CanonicalTarget {
   } catch {
     throw new BadRequestPath('invalid percent-encoding in path');
   }
-  // eslint-disable-next-line no-control-regex
+
   if (/[\u0000-\u001f\u007f]/.test(decoded)) throw new BadRequestPath('control character in path');
-  // eslint-disable-next-line no-control-regex
+
   if (/[\u0000-\u001f\u007f\s]/.test(query)) throw new BadRequestPath('control character in query');
   const segments: string[] = [];
   for (const segment of decoded.split('/')) {
@@ -50,7 +50,8 @@ export function canonicalTarget(rawUrl: string): CanonicalTarget {
     // Matrix parameters (`;a=b`) stay part of the segment, so policy and upstream see the same bytes; but
     // `..;x` is a dot segment to servers such as Tomcat, so it is refused rather than judged literally.
     const beforeParams = segment.split(';', 1)[0];
-    if (beforeParams === '.' || beforeParams === '..') throw new BadRequestPath('dot segment with parameters');
+    if (beforeParams === '.' || beforeParams === '..')
+      throw new BadRequestPath('dot segment with parameters');
     segments.push(segment);
   }
   const trailing = decoded.length > 1 && decoded.endsWith('/') && segments.length > 0 ? '/' : '';
@@ -61,7 +62,9 @@ export function canonicalTarget(rawUrl: string): CanonicalTarget {
 
 function encodeSegment(segment: string): string {
   // Keep the sub-delimiters RFC 3986 allows in a segment readable; encode everything else.
-  return encodeURIComponent(segment).replace(/%(3B|3D|2C|40|3A|2B|24|21|27|28|29|2A)/gi, (m) => decodeURIComponent(m));
+  return encodeURIComponent(segment).replace(/%(3B|3D|2C|40|3A|2B|24|21|27|28|29|2A)/gi, (m) =>
+    decodeURIComponent(m),
+  );
 }
 
 /** HEAD is judged as GET; method-override headers are removed by the proxy, never honoured. */

@@ -5,7 +5,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AccessDecision, RiskAssessment } from '@stepgate/contracts';
 import { bearerToken, TokenError, TokenVerifier, type VerifiedToken } from '@stepgate/identity';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { canonicalHost, clientIpOf, deviceCookie, deviceOf, InvalidDeviceId, wantsHtml } from '../auth/request-identity';
+import {
+  canonicalHost,
+  clientIpOf,
+  deviceCookie,
+  deviceOf,
+  InvalidDeviceId,
+  wantsHtml,
+} from '../auth/request-identity';
 import { ChallengeClient } from '../challenge/challenge.client';
 import { GATEWAY_CONFIG, type GatewayConfig, type RoutePolicy } from '../config';
 import { AccessEventPublisher } from '../events/access-event.publisher';
@@ -50,7 +57,15 @@ export class GatewayHandler {
     const correlationId = randomUUID();
     const clientIp = clientIpOf(req.raw.socket.remoteAddress);
     void reply.header('x-correlation-id', correlationId);
-    const outcome: Outcome = { decision: 'deny', reason: 'rejected', status: 400, route: null, token: null, deviceId: null, risk: null };
+    const outcome: Outcome = {
+      decision: 'deny',
+      reason: 'rejected',
+      status: 400,
+      route: null,
+      token: null,
+      deviceId: null,
+      risk: null,
+    };
     let target: CanonicalTarget | null = null;
     try {
       target = canonicalTarget(req.raw.url ?? '/');
@@ -112,7 +127,13 @@ export class GatewayHandler {
       outcome.route = 'stepgate.challenge';
       outcome.decision = 'allow';
       outcome.reason = 'stepgate api';
-      outcome.status = await this.forwarder.forward('stepgate.challenge', req, reply, pathAndQuery, forwardCtx);
+      outcome.status = await this.forwarder.forward(
+        'stepgate.challenge',
+        req,
+        reply,
+        pathAndQuery,
+        forwardCtx,
+      );
       return;
     }
 
@@ -128,7 +149,13 @@ export class GatewayHandler {
     const token = await this.authenticate(req, reply, outcome);
     if (!token) return;
     if (token.kind === 'stepup' && token.deviceId !== device.deviceId) {
-      this.unauthenticated(reply, outcome, 'token_device_mismatch', 'invalid_token', 'token is bound to another device');
+      this.unauthenticated(
+        reply,
+        outcome,
+        'token_device_mismatch',
+        'invalid_token',
+        'token is bound to another device',
+      );
       return;
     }
     outcome.token = token;
@@ -159,16 +186,33 @@ export class GatewayHandler {
       case 'deny':
         outcome.decision = 'deny';
         outcome.status = 403;
-        void reply.code(403).send({ error: 'access_denied', reason: decision.reason, risk: riskBody(assessment) });
+        void reply
+          .code(403)
+          .send({ error: 'access_denied', reason: decision.reason, risk: riskBody(assessment) });
         return;
       case 'step_up':
         outcome.decision = 'step_up';
-        await this.stepUp(req, reply, route, token, device.deviceId, assessment, decision, correlationId, target, outcome);
+        await this.stepUp(
+          req,
+          reply,
+          route,
+          token,
+          device.deviceId,
+          assessment,
+          decision,
+          correlationId,
+          target,
+          outcome,
+        );
         return;
     }
   }
 
-  private async authenticate(req: FastifyRequest, reply: FastifyReply, outcome: Outcome): Promise<VerifiedToken | null> {
+  private async authenticate(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    outcome: Outcome,
+  ): Promise<VerifiedToken | null> {
     const raw = bearerToken(req.headers.authorization);
     if (!raw) {
       this.unauthenticated(reply, outcome, 'no_token', null, 'a bearer token is required');
@@ -183,12 +227,23 @@ export class GatewayHandler {
     }
   }
 
-  private unauthenticated(reply: FastifyReply, outcome: Outcome, reason: string, error: string | null, message: string): void {
+  private unauthenticated(
+    reply: FastifyReply,
+    outcome: Outcome,
+    reason: string,
+    error: string | null,
+    message: string,
+  ): void {
     outcome.decision = 'unauthenticated';
     outcome.reason = reason;
     outcome.status = 401;
-    const challenge = error ? `Bearer realm="stepgate", error="${error}", error_description="${message}"` : 'Bearer realm="stepgate"';
-    void reply.code(401).header('www-authenticate', challenge).send({ error: error ?? 'unauthorized', message });
+    const challenge = error
+      ? `Bearer realm="stepgate", error="${error}", error_description="${message}"`
+      : 'Bearer realm="stepgate"';
+    void reply
+      .code(401)
+      .header('www-authenticate', challenge)
+      .send({ error: error ?? 'unauthorized', message });
   }
 
   private async stepUp(
@@ -204,7 +259,11 @@ export class GatewayHandler {
     outcome: Outcome,
   ): Promise<void> {
     this.metrics.stepUps.inc({ route: route.id });
-    const snapshot = assessment ?? { score: 100, level: 'critical' as const, signals: [{ name: 'risk_unavailable', weight: 0, detail: 'risk did not answer in time' }] };
+    const snapshot = assessment ?? {
+      score: 100,
+      level: 'critical' as const,
+      signals: [{ name: 'risk_unavailable', weight: 0, detail: 'risk did not answer in time' }],
+    };
     const opened = await this.challenges.open({
       correlationId,
       subject: token.subject,
@@ -219,14 +278,18 @@ export class GatewayHandler {
     if (!opened) {
       outcome.status = 503;
       outcome.reason = `${decision.reason}; challenge service unavailable`;
-      void reply.code(503).send({ error: 'challenge_unavailable', message: 'step-up is required but cannot be offered now' });
+      void reply
+        .code(503)
+        .send({ error: 'challenge_unavailable', message: 'step-up is required but cannot be offered now' });
       return;
     }
     if (opened.status === 'denied') {
       outcome.decision = 'deny';
       outcome.status = 403;
       outcome.reason = `${decision.reason}; ${opened.reason}`;
-      void reply.code(403).send({ error: 'access_denied', reason: opened.reason, risk: riskBody(assessment) });
+      void reply
+        .code(403)
+        .send({ error: 'access_denied', reason: opened.reason, risk: riskBody(assessment) });
       return;
     }
     outcome.status = 401;
@@ -254,11 +317,27 @@ export class GatewayHandler {
     void reply
       .code(401)
       .header('www-authenticate', wwwAuthenticate)
-      .send({ ...body, challenge: { id: opened.challengeId, methods: opened.methods, href: `${href}/verify`, expires_at: opened.expiresAt } });
+      .send({
+        ...body,
+        challenge: {
+          id: opened.challengeId,
+          methods: opened.methods,
+          href: `${href}/verify`,
+          expires_at: opened.expiresAt,
+        },
+      });
   }
 }
 
-function riskBody(a: RiskAssessment | null): { score: number | null; level: string | null; reasons: string[] } {
+function riskBody(a: RiskAssessment | null): {
+  score: number | null;
+  level: string | null;
+  reasons: string[];
+} {
   if (!a) return { score: null, level: null, reasons: ['risk service did not answer in time'] };
-  return { score: a.score, level: a.level, reasons: a.signals.filter((s) => s.weight > 0).map((s) => s.detail) };
+  return {
+    score: a.score,
+    level: a.level,
+    reasons: a.signals.filter((s) => s.weight > 0).map((s) => s.detail),
+  };
 }

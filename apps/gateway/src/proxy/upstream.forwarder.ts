@@ -40,11 +40,14 @@ export class UpstreamForwarder implements OnApplicationShutdown {
   ): Promise<number> {
     const upstream = this.upstreams.get(name);
     if (!upstream) throw new Error(`unknown upstream ${name}`);
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const hasBody =
+      req.headers['content-length'] !== undefined
+        ? req.headers['content-length'] !== '0'
+        : req.headers['transfer-encoding'] !== undefined;
     try {
       const res = await upstream.pool.request({
         path: upstream.basePath + pathAndQuery,
-        method: req.method as 'GET',
+        method: req.method,
         headers: upstreamRequestHeaders(req.headers, ctx),
         body: hasBody ? req.raw : null,
         headersTimeout: upstream.timeoutMs,
@@ -55,7 +58,9 @@ export class UpstreamForwarder implements OnApplicationShutdown {
     } catch (err) {
       const timedOut = err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError;
       const status = timedOut ? 504 : 502;
-      void reply.code(status).send({ error: timedOut ? 'upstream_timeout' : 'bad_gateway', message: `upstream ${name} failed` });
+      void reply
+        .code(status)
+        .send({ error: timedOut ? 'upstream_timeout' : 'bad_gateway', message: `upstream ${name} failed` });
       return status;
     }
   }

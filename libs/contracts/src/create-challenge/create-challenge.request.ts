@@ -11,7 +11,11 @@ export const createChallengeRequest = z.strictObject({
   route: z.string().max(128),
   requiredAcr: z.string().min(1).max(128),
   maxAgeSeconds: z.number().int().positive(),
-  risk: z.strictObject({ score: z.number().min(0).max(100), level: riskLevel, signals: z.array(riskSignal).max(64) }),
+  risk: z.strictObject({
+    score: z.number().min(0).max(100),
+    level: riskLevel,
+    signals: z.array(riskSignal).max(64),
+  }),
 });
 export type CreateChallengeRequest = z.infer<typeof createChallengeRequest>;
 
