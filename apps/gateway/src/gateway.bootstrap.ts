@@ -19,7 +19,6 @@ export async function createGatewayApp(
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     bodyLimit: config.gateway.maxBodyBytes,
-    maxParamLength: 2048,
     // Client addresses come from the socket; forwarding headers are never trusted by default.
     trustProxy: false,
     http: { maxHeaderSize: config.gateway.maxHeaderBytes },

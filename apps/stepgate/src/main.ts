@@ -69,7 +69,7 @@ async function main(): Promise<void> {
       `StepGate is up at ${url} in ${Date.now() - started} ms (${bus}, ${db}).`,
       `The dev issuer (development only) is on port ${issuer.port}; the demo upstream on port ${upstream.port}.`,
       'Try it:',
-      '  TOKEN=$(npm run -s token -- --sub alice)',
+      '  TOKEN=$(npm run -s token -- --sub alice)   # or: node dist/apps/dev-issuer/src/token.cli.js --sub alice',
       `  curl -s -H "Authorization: Bearer $TOKEN" -H "X-Device-Id: laptop" ${url}/api/reports/q3`,
       `  curl -si -H "Authorization: Bearer $TOKEN" -H "X-Device-Id: laptop" ${url}/api/payments/42   # step-up`,
       '',
