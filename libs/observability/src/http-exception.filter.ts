@@ -1,26 +1,21 @@
-// Maps domain errors to JSON answers with their code; hides the internals of everything unexpected.
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+// Maps domain errors and Nest's HTTP exceptions to JSON answers with their code. It catches only those:
+// with inheritAppConfig a microservice shares the app's global filters, and a catch-all here would swallow
+// invalid messages before the dead-letter filter sees them. Anything else gets Nest's generic 500.
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { DomainError } from './domain.error';
 
-@Catch()
+@Catch(DomainError, HttpException)
 export class HttpExceptionFilter implements ExceptionFilter {
-  private readonly logger = new Logger('HttpExceptionFilter');
-
-  catch(error: unknown, host: ArgumentsHost): void {
+  catch(error: DomainError | HttpException, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw error;
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     if (error instanceof DomainError) {
       void reply.code(error.status).send({ error: error.code, message: error.message, ...error.details });
       return;
     }
-    if (error instanceof HttpException) {
-      const status = error.getStatus();
-      void reply.code(status).send({ error: httpCode(status), message: error.message });
-      return;
-    }
-    this.logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    void reply.code(500).send({ error: 'internal_error', message: 'internal error' });
+    const status = error.getStatus();
+    void reply.code(status).send({ error: httpCode(status), message: error.message });
   }
 }
 
