@@ -16,7 +16,18 @@ const port = int(0, 65535);
 const seconds = int;
 const methodList = z.array(z.enum(SUPPORTED_METHODS)).max(SUPPORTED_METHODS.length);
 // Asymmetric only: a shared-secret algorithm in this list would let anyone holding the JWKS forge tokens.
-const signatureAlgorithm = z.enum(['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA']);
+const signatureAlgorithm = z.enum([
+  'ES256',
+  'ES384',
+  'ES512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'EdDSA',
+]);
 
 const challengeSection = z.strictObject({
   http: z.strictObject({ host: z.string().min(1), port }),
@@ -63,17 +74,33 @@ const issuer = z.object({
 const fileSchema = z
   .object({
     // Read from the gateway's section: the bearer tokens this service accepts are the ones the gateway accepts.
-    gateway: z.object({ issuers: z.array(issuer).min(1), clockSkewSeconds: seconds(0, 300).default(30) }),
+    gateway: z.object({
+      issuers: z.array(issuer).min(1),
+      clockSkewSeconds: seconds(0, 300).default(30),
+      // How the gateway expects this service's tokens; checked below so a mismatch fails at start, not per request.
+      challenge: z.object({ issuer: z.string(), audience: z.string() }).optional(),
+    }),
     policy: z.object({ acr: z.object({ levels: z.array(z.string().min(1)).min(1) }) }),
     challenge: challengeSection,
   })
   .superRefine((c, ctx) => {
     const known = new Set(c.policy.acr.levels);
     const check = (value: string, path: (string | number)[]) => {
-      if (!known.has(value)) ctx.addIssue({ code: 'custom', path, message: `"${value}" is not one of policy.acr.levels` });
+      if (!known.has(value))
+        ctx.addIssue({ code: 'custom', path, message: `"${value}" is not one of policy.acr.levels` });
     };
     check(c.challenge.enrolment.stepUpAcr, ['challenge', 'enrolment', 'stepUpAcr']);
     check(c.challenge.methodAcr.totp, ['challenge', 'methodAcr', 'totp']);
+    const expected = c.gateway.challenge;
+    for (const claim of ['issuer', 'audience'] as const) {
+      if (expected && expected[claim] !== c.challenge.tokens[claim]) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['challenge', 'tokens', claim],
+          message: `"${c.challenge.tokens[claim]}" differs from gateway.challenge.${claim} "${expected[claim]}": the gateway would refuse every stepped-up token`,
+        });
+      }
+    }
   });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -92,7 +119,10 @@ export interface ChallengeSecrets {
   signingJwk: SigningJwk | null;
 }
 
-export interface ChallengeSettings {
+/** DI token for the loaded ChallengeConfig. */
+export const CHALLENGE_CONFIG = Symbol('CHALLENGE_CONFIG');
+
+export interface ChallengeConfig {
   challenge: ChallengeSection;
   issuers: IssuerConfig[];
   clockSkewSeconds: number;
@@ -113,7 +143,7 @@ export type SigningJwk = z.infer<typeof signingJwk>;
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Loads and validates everything at once; throws ConfigError listing every problem of the file and the environment. */
-export function loadChallengeSettings(runtime: RuntimeEnv): ChallengeSettings {
+export function loadChallengeConfig(runtime: RuntimeEnv): ChallengeConfig {
   const problems: string[] = [];
   let file: FileConfig | undefined;
   try {
@@ -123,7 +153,8 @@ export function loadChallengeSettings(runtime: RuntimeEnv): ChallengeSettings {
     problems.push(...err.problems);
   }
   const secrets = readSecrets(runtime.env, problems);
-  if (!file || problems.length > 0) throw new ConfigError(`${runtime.configFile} and the environment`, problems);
+  if (!file || problems.length > 0)
+    throw new ConfigError(`${runtime.configFile} and the environment`, problems);
   return {
     challenge: file.challenge,
     issuers: file.gateway.issuers,
@@ -158,11 +189,18 @@ function readSecrets(env: Record<string, string | undefined>, problems: string[]
   }
   return {
     factorKeys: current ? { current, previous } : null,
-    signingJwk: env.STEPGATE_TOKEN_SIGNING_KEY ? parseSigningJwk(env.STEPGATE_TOKEN_SIGNING_KEY, problems) : null,
+    signingJwk: env.STEPGATE_TOKEN_SIGNING_KEY
+      ? parseSigningJwk(env.STEPGATE_TOKEN_SIGNING_KEY, problems)
+      : null,
   };
 }
 
-function parseKey(name: string, base64: string, id: string | undefined, problems: string[]): FactorKey | null {
+function parseKey(
+  name: string,
+  base64: string,
+  id: string | undefined,
+  problems: string[],
+): FactorKey | null {
   const key = Buffer.from(base64, 'base64');
   if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== base64.trim().replace(/=+$/, '')) {
     problems.push(`${name}: must be the base64 encoding of exactly 32 bytes`);
@@ -195,6 +233,3 @@ function parseSigningJwk(text: string, problems: string[]): SigningJwk | null {
   }
   return result.data;
 }
-
-/** DI token for the loaded ChallengeSettings. */
-export const CHALLENGE_SETTINGS = Symbol('CHALLENGE_SETTINGS');

@@ -9,6 +9,7 @@ export interface StepUpRequirement {
   acrLevels: readonly string[];
   acr: string;
   maxAgeSeconds: number;
+  clockSkewSeconds: number;
 }
 
 export type EnrolmentDecision =
@@ -48,12 +49,17 @@ export function decideEnrolment(input: {
  * A stepped-up token (not an access token) at or above the required acr, authenticated recently, on this
  * device. An auth_time in the future is not "recent": it is a token to distrust.
  */
-export function isFreshStepUp(token: VerifiedToken, deviceId: string, req: StepUpRequirement, nowMs: number): boolean {
+export function isFreshStepUp(
+  token: VerifiedToken,
+  deviceId: string,
+  req: StepUpRequirement,
+  nowMs: number,
+): boolean {
   if (token.kind !== 'stepup' || token.authTime === null || token.deviceId !== deviceId) return false;
   const required = acrRank(req.acrLevels, req.acr);
   if (required < 0 || acrRank(req.acrLevels, token.acr) < required) return false;
   const age = nowMs / 1000 - token.authTime;
-  return age >= -60 && age <= req.maxAgeSeconds;
+  return age >= -req.clockSkewSeconds && age <= req.maxAgeSeconds;
 }
 
 /** Activation re-checks enrolment: a factor enrolled as a first factor may have been overtaken by another one. */

@@ -2,10 +2,15 @@ import { DomainError } from '@stepgate/observability';
 
 export class StepUpRequired extends DomainError {
   constructor(acr: string, maxAgeSeconds: number) {
-    super('step_up_required', 'adding a factor to an account that has one needs a recent step-up on this device', 403, {
-      acr,
-      max_age_seconds: maxAgeSeconds,
-    });
+    super(
+      'step_up_required',
+      'adding a factor to an account that has one needs a recent step-up on this device',
+      403,
+      {
+        acr,
+        max_age_seconds: maxAgeSeconds,
+      },
+    );
   }
 }
 
@@ -17,7 +22,11 @@ export class EnrolmentNotAllowed extends DomainError {
 
 export class RiskUnavailable extends DomainError {
   constructor(reason: string) {
-    super('risk_unavailable', `cannot tell whether this device is known, so enrolment is refused: ${reason}`, 503);
+    super(
+      'risk_unavailable',
+      `cannot tell whether this device is known, so enrolment is refused: ${reason}`,
+      503,
+    );
   }
 }
 

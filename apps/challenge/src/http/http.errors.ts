@@ -14,6 +14,10 @@ export class InvalidRequest extends DomainError {
 
 export class DeviceIdRequired extends DomainError {
   constructor() {
-    super('device_id_required', 'the X-Device-Id header is required and must be 1-128 printable characters', 400);
+    super(
+      'device_id_required',
+      'the X-Device-Id header is required and must be 1-128 printable characters',
+      400,
+    );
   }
 }

@@ -1,11 +1,20 @@
 // The key stepped-up tokens are signed with. From STEPGATE_TOKEN_SIGNING_KEY when set; otherwise generated once
 // and kept in the database, sealed, so every instance of the service signs with the same key.
-import type { Logger } from '@nestjs/common';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JSONWebKeySet, type JWK } from 'jose';
+import type { LoggerService } from '@nestjs/common';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  type JSONWebKeySet,
+  type JWK,
+  type JWK_EC_Private,
+} from 'jose';
 import type { Repository } from 'typeorm';
 import type { SigningJwk } from '../config';
 import type { SecretBox } from '../factors/crypto/secret-box';
-import { SigningKeyRow } from './signing-key.entity';
+import type { SigningKeyRow } from './signing-key.entity';
 
 export const SIGNING_ALGORITHM = 'ES256';
 const CURRENT = 'current';
@@ -27,20 +36,25 @@ export async function loadSigningKeys(
   configured: SigningJwk | null,
   rows: Repository<SigningKeyRow>,
   box: SecretBox,
-  logger: Logger,
+  logger: Pick<LoggerService, 'log'>,
 ): Promise<SigningKeys> {
   if (configured) {
     const { d: _private, kid, ...publicJwk } = configured;
-    const privateKey = (await importJWK({ ...configured, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM)) as CryptoKey;
+    const privateKey = await importPrivate(configured);
     return new SigningKeys(kid ?? (await calculateJwkThumbprint(publicJwk)), privateKey, publicJwk);
   }
   const stored = (await rows.findOneBy({ slot: CURRENT })) ?? (await createShared(rows, box, logger));
-  const privateJwk = JSON.parse(box.open(sealedOf(stored), contextOf(stored.kid)).toString('utf8')) as JWK;
-  const privateKey = (await importJWK({ ...privateJwk, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM)) as CryptoKey;
-  return new SigningKeys(stored.kid, privateKey, JSON.parse(stored.publicJwk) as JWK);
+  const privateJwk = JSON.parse(
+    box.open(sealedOf(stored), contextOf(stored.kid)).toString('utf8'),
+  ) as JWK_EC_Private;
+  return new SigningKeys(stored.kid, await importPrivate(privateJwk), JSON.parse(stored.publicJwk) as JWK);
 }
 
-async function createShared(rows: Repository<SigningKeyRow>, box: SecretBox, logger: Logger): Promise<SigningKeyRow> {
+async function createShared(
+  rows: Repository<SigningKeyRow>,
+  box: SecretBox,
+  logger: Pick<LoggerService, 'log'>,
+): Promise<SigningKeyRow> {
   const { privateKey, publicKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
@@ -63,6 +77,10 @@ async function createShared(rows: Repository<SigningKeyRow>, box: SecretBox, log
     if (!winner) throw err;
     return winner;
   }
+}
+
+function importPrivate(jwk: JWK_EC_Private): Promise<CryptoKey> {
+  return importJWK({ ...jwk, kty: 'EC', alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM);
 }
 
 const contextOf = (kid: string): string => `signing-key:${kid}`;

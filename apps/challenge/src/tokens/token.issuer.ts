@@ -3,7 +3,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { STEP_UP_TOKEN_TYPE } from '@stepgate/identity';
 import { SignJWT } from 'jose';
-import { CHALLENGE_SETTINGS, type ChallengeSettings } from '../config';
+import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
 import { newId } from '../ids';
 import { SIGNING_ALGORITHM, SigningKeys } from './signing-keys';
 
@@ -26,11 +26,11 @@ export interface IssuedToken {
 export class TokenIssuer {
   constructor(
     private readonly keys: SigningKeys,
-    @Inject(CHALLENGE_SETTINGS) private readonly settings: ChallengeSettings,
+    @Inject(CHALLENGE_CONFIG) private readonly config: ChallengeConfig,
   ) {}
 
   async issue(grant: StepUpGrant, nowMs: number): Promise<IssuedToken> {
-    const { issuer, audience, ttlSeconds } = this.settings.challenge.tokens;
+    const { issuer, audience, ttlSeconds } = this.config.challenge.tokens;
     const now = Math.floor(nowMs / 1000);
     const expiresIn = Math.max(1, Math.min(ttlSeconds, grant.maxAgeSeconds));
     const claims: Record<string, unknown> = {

@@ -4,7 +4,7 @@ import { Logger, Module } from '@nestjs/common';
 import { getRepositoryToken, TypeOrmModule } from '@nestjs/typeorm';
 import { TokenVerifier } from '@stepgate/identity';
 import type { Repository } from 'typeorm';
-import { CHALLENGE_SETTINGS, type ChallengeSettings } from '../config';
+import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
 import { CHALLENGE_DB } from '../database/challenge-database';
 import { SecretBox } from '../factors/crypto/secret-box';
 import { JwksHttpController } from './jwks.http.controller';
@@ -18,18 +18,22 @@ import { TokenIssuer } from './token.issuer';
   providers: [
     {
       provide: SigningKeys,
-      inject: [CHALLENGE_SETTINGS, getRepositoryToken(SigningKeyRow, CHALLENGE_DB), SecretBox],
-      useFactory: (settings: ChallengeSettings, rows: Repository<SigningKeyRow>, box: SecretBox) =>
-        loadSigningKeys(settings.secrets.signingJwk, rows, box, new Logger('SigningKeys')),
+      inject: [CHALLENGE_CONFIG, getRepositoryToken(SigningKeyRow, CHALLENGE_DB), SecretBox],
+      useFactory: (config: ChallengeConfig, rows: Repository<SigningKeyRow>, box: SecretBox) =>
+        loadSigningKeys(config.secrets.signingJwk, rows, box, new Logger('SigningKeys')),
     },
     {
       provide: TokenVerifier,
-      inject: [CHALLENGE_SETTINGS, SigningKeys],
-      useFactory: (settings: ChallengeSettings, keys: SigningKeys) =>
+      inject: [CHALLENGE_CONFIG, SigningKeys],
+      useFactory: (config: ChallengeConfig, keys: SigningKeys) =>
         new TokenVerifier(
-          settings.issuers,
-          { issuer: settings.challenge.tokens.issuer, audience: settings.challenge.tokens.audience, jwks: () => keys.jwks() },
-          settings.clockSkewSeconds,
+          config.issuers,
+          {
+            issuer: config.challenge.tokens.issuer,
+            audience: config.challenge.tokens.audience,
+            jwks: () => keys.jwks(),
+          },
+          config.clockSkewSeconds,
         ),
     },
     TokenIssuer,

@@ -7,7 +7,11 @@ const text = (name: string, length: number, nullable = false): TableColumnOption
   length: String(length),
   isNullable: nullable,
 });
-const time = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'bigint', isNullable: nullable });
+const time = (name: string, nullable = false): TableColumnOptions => ({
+  name,
+  type: 'bigint',
+  isNullable: nullable,
+});
 const id = (name = 'id', length = 64): TableColumnOptions => ({ ...text(name, length), isPrimary: true });
 
 export class CreateChallengeTables1764300000000 implements MigrationInterface {
@@ -90,7 +94,12 @@ export class CreateChallengeTables1764300000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const table of ['challenge_signing_keys', 'challenge_challenges', 'challenge_factor_audit', 'challenge_totp_factors']) {
+    for (const table of [
+      'challenge_signing_keys',
+      'challenge_challenges',
+      'challenge_factor_audit',
+      'challenge_totp_factors',
+    ]) {
       await q.dropTable(table);
     }
   }

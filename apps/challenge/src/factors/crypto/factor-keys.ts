@@ -12,7 +12,11 @@ export const DEV_KEY_FILE = 'factor-key.json';
 
 const devKeyFile = z.strictObject({ keyId: z.string().min(1).max(64), key: z.base64() });
 
-export function createSecretBox(secrets: ChallengeSecrets, dataDir: string, logger: LoggerService): SecretBox {
+export function createSecretBox(
+  secrets: ChallengeSecrets,
+  dataDir: string,
+  logger: LoggerService,
+): SecretBox {
   if (secrets.factorKeys) return new SecretBox(secrets.factorKeys.current, secrets.factorKeys.previous);
   const { key, path } = developmentKey(dataDir);
   logger.warn(
@@ -31,7 +35,9 @@ export function developmentKey(dataDir: string): { key: FactorKey; path: string 
   // together agree on one key, and neither ever reads a half-written file.
   const fresh = randomBytes(32);
   const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  writeFileSync(draft, JSON.stringify({ keyId: derivedKeyId(fresh), key: fresh.toString('base64') }), { mode: 0o600 });
+  writeFileSync(draft, JSON.stringify({ keyId: derivedKeyId(fresh), key: fresh.toString('base64') }), {
+    mode: 0o600,
+  });
   try {
     linkSync(draft, path);
   } catch (err) {
@@ -39,7 +45,8 @@ export function developmentKey(dataDir: string): { key: FactorKey; path: string 
   } finally {
     unlinkSync(draft);
   }
-  if ((statSync(path).mode & 0o077) !== 0) throw new Error(`${path} is readable by other users; chmod 600 it`);
+  if ((statSync(path).mode & 0o077) !== 0)
+    throw new Error(`${path} is readable by other users; chmod 600 it`);
   let parsed: z.infer<typeof devKeyFile> | undefined;
   try {
     parsed = devKeyFile.parse(JSON.parse(readFileSync(path, 'utf8')));

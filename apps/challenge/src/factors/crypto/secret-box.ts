@@ -47,7 +47,8 @@ export class SecretBox {
 
   open(sealed: SealedSecret, context: string): Buffer {
     const key = this.keys.get(sealed.keyId);
-    if (!key) throw new SecretBoxError(`no key ${sealed.keyId} to open a secret with (was it retired too early?)`);
+    if (!key)
+      throw new SecretBoxError(`no key ${sealed.keyId} to open a secret with (was it retired too early?)`);
     const packed = Buffer.from(sealed.ciphertext, 'base64url');
     if (packed.length < 1 + IV_BYTES + TAG_BYTES || packed[0] !== VERSION) {
       throw new SecretBoxError('sealed secret has an unknown format');
@@ -60,7 +61,9 @@ export class SecretBox {
     try {
       return Buffer.concat([decipher.update(packed.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]);
     } catch {
-      throw new SecretBoxError('sealed secret failed authentication (tampered, or opened in the wrong context)');
+      throw new SecretBoxError(
+        'sealed secret failed authentication (tampered, or opened in the wrong context)',
+      );
     }
   }
 }

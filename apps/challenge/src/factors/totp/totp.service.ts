@@ -2,7 +2,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { In, LessThan, type Repository } from 'typeorm';
-import { CHALLENGE_SETTINGS, type ChallengeSettings } from '../../config';
+import { CHALLENGE_CONFIG, type ChallengeConfig } from '../../config';
 import { CHALLENGE_DB } from '../../database/challenge-database';
 import { newId } from '../../ids';
 import { SecretBox } from '../crypto/secret-box';
@@ -15,7 +15,14 @@ import {
   TooManyFactors,
 } from '../factor.errors';
 import type { FactorVerifier } from '../factor.verifier';
-import { base32Secret, isFreshStep, matchStep, newTotpSecret, provisioningUri, type TotpSettings } from './totp';
+import {
+  base32Secret,
+  isFreshStep,
+  matchStep,
+  newTotpSecret,
+  provisioningUri,
+  type TotpSettings,
+} from './totp';
 import { TotpFactor } from './totp-factor.entity';
 
 /** Bounds the work of one verification, which tries each active factor of the subject. */
@@ -36,17 +43,22 @@ export class TotpService implements FactorVerifier {
   constructor(
     @InjectRepository(TotpFactor, CHALLENGE_DB) private readonly factors: Repository<TotpFactor>,
     private readonly box: SecretBox,
-    @Inject(CHALLENGE_SETTINGS) settings: ChallengeSettings,
+    @Inject(CHALLENGE_CONFIG) config: ChallengeConfig,
   ) {
-    this.totp = settings.challenge.totp;
-    this.pendingTtlMs = settings.challenge.enrolment.pendingTtlSeconds * 1000;
+    this.totp = config.challenge.totp;
+    this.pendingTtlMs = config.challenge.enrolment.pendingTtlSeconds * 1000;
   }
 
   async hasActive(subject: string): Promise<boolean> {
     return (await this.factors.countBy({ subject, status: 'active' })) > 0;
   }
 
-  async enrol(subject: string, deviceId: string, authorisation: string, nowMs: number): Promise<TotpEnrolment> {
+  async enrol(
+    subject: string,
+    deviceId: string,
+    authorisation: string,
+    nowMs: number,
+  ): Promise<TotpEnrolment> {
     // Abandoned enrolments stop counting once they can no longer be activated.
     await this.factors.delete({ subject, status: 'pending', createdAt: LessThan(nowMs - this.pendingTtlMs) });
     if ((await this.factors.countBy({ subject, status: In(['pending', 'active']) })) >= MAX_TOTP_FACTORS) {
@@ -72,7 +84,12 @@ export class TotpService implements FactorVerifier {
   }
 
   /** The pending factor the caller may activate, or the reason it may not. */
-  async pendingFactor(subject: string, factorId: string, deviceId: string, nowMs: number): Promise<TotpFactor> {
+  async pendingFactor(
+    subject: string,
+    factorId: string,
+    deviceId: string,
+    nowMs: number,
+  ): Promise<TotpFactor> {
     // Another subject's factor is reported as missing: ids of other accounts' factors are none of the caller's business.
     const factor = await this.factors.findOneBy({ id: factorId, subject });
     if (!factor) throw new FactorNotFound();
@@ -132,7 +149,10 @@ export class TotpService implements FactorVerifier {
   }
 
   private secretOf(factor: TotpFactor): Buffer {
-    return this.box.open({ keyId: factor.secretKeyId, ciphertext: factor.secretCiphertext }, contextOf(factor.id));
+    return this.box.open(
+      { keyId: factor.secretKeyId, ciphertext: factor.secretCiphertext },
+      contextOf(factor.id),
+    );
   }
 }
 

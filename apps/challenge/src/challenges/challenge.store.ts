@@ -1,0 +1,72 @@
+// Challenge rows and the atomic steps on them. Every decision that concurrent requests could race on is a
+// single conditional UPDATE, so it holds across threads, instances and both databases.
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import type { DataSource, Repository } from 'typeorm';
+import { CHALLENGE_DB, updateReturning } from '../database/challenge-database';
+import { Challenge } from './challenge.entity';
+
+@Injectable()
+export class ChallengeStore {
+  constructor(
+    @InjectRepository(Challenge, CHALLENGE_DB) private readonly challenges: Repository<Challenge>,
+    @InjectDataSource(CHALLENGE_DB) private readonly db: DataSource,
+  ) {}
+
+  async create(challenge: Challenge): Promise<void> {
+    await this.challenges.insert(challenge);
+  }
+
+  find(id: string): Promise<Challenge | null> {
+    return this.challenges.findOneBy({ id });
+  }
+
+  /** Takes one attempt: the attempts left after it, or null when none can be taken (not open, expired, exhausted). */
+  async takeAttempt(id: string, nowMs: number): Promise<number | null> {
+    const rows = await updateReturning<{ attempts_left: number | string }>(
+      this.db,
+      `UPDATE challenge_challenges SET attempts_left = attempts_left - 1
+       WHERE id = :id AND status = 'open' AND attempts_left > 0 AND expires_at > :now
+       RETURNING attempts_left`,
+      { id, now: nowMs },
+    );
+    return rows[0] ? Number(rows[0].attempts_left) : null;
+  }
+
+  /** Counts a wrong code; the challenge locks once its last attempt is spent. */
+  async recordFailure(id: string): Promise<void> {
+    await this.db
+      .createQueryBuilder()
+      .update(Challenge)
+      .set({
+        failures: () => 'failures + 1',
+        status: () => "CASE WHEN attempts_left = 0 AND status = 'open' THEN 'locked' ELSE status END",
+      })
+      .where('id = :id', { id })
+      .execute();
+  }
+
+  /**
+   * Marks the challenge passed; false if it already was. An attempt admitted before the last one ran out may
+   * still pass a challenge that has since locked: it was counted in time.
+   */
+  async markPassed(id: string, nowMs: number): Promise<boolean> {
+    const result = await this.db
+      .createQueryBuilder()
+      .update(Challenge)
+      .set({ status: 'passed', completedAt: nowMs })
+      .where("id = :id AND status IN ('open', 'locked')", { id })
+      .execute();
+    return result.affected === 1;
+  }
+
+  /** Wrong codes of one subject over all its challenges created since `sinceMs`. */
+  async failuresSince(subject: string, sinceMs: number): Promise<number> {
+    const row = await this.challenges
+      .createQueryBuilder('c')
+      .select('COALESCE(SUM(c.failures), 0)', 'total')
+      .where('c.subject = :subject AND c.createdAt > :since', { subject, since: sinceMs })
+      .getRawOne<{ total: number | string }>();
+    return Number(row?.total ?? 0);
+  }
+}

@@ -1,0 +1,35 @@
+import { Body, Controller, Header, HttpCode, Param, Post, UseFilters, UseGuards } from '@nestjs/common';
+import { HttpExceptionFilter } from '@stepgate/observability';
+import { BearerGuard } from '../http/bearer.guard';
+import { type Caller, CurrentCaller } from '../http/caller';
+import { ZodBody } from '../http/zod-body.pipe';
+import { ChallengesService } from './challenges.service';
+import {
+  verifyChallengeBody,
+  type VerifyChallengeBody,
+  type VerifyChallengeResponse,
+} from './dto/verify-challenge.dto';
+
+@Controller('.stepgate/challenges')
+@UseGuards(BearerGuard)
+@UseFilters(HttpExceptionFilter)
+export class ChallengesHttpController {
+  constructor(private readonly challenges: ChallengesService) {}
+
+  @Post(':id/verify')
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  async verify(
+    @CurrentCaller() caller: Caller,
+    @Param('id') id: string,
+    @Body(new ZodBody(verifyChallengeBody)) body: VerifyChallengeBody,
+  ): Promise<VerifyChallengeResponse> {
+    const passed = await this.challenges.verify(id, caller, body, Date.now());
+    return {
+      access_token: passed.token,
+      token_type: 'Bearer',
+      expires_in: passed.expiresIn,
+      acr: passed.acr,
+    };
+  }
+}

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { chooseMethods, type MethodChoiceInput } from './method-choice';
+
+const MFA = 'urn:stepgate:acr:mfa';
+const base: MethodChoiceInput = {
+  level: 'medium',
+  requiredAcr: MFA,
+  acrLevels: ['urn:stepgate:acr:basic', MFA, 'urn:stepgate:acr:phr'],
+  policy: { low: ['totp'], medium: ['totp'], high: ['totp'], critical: [] },
+  methodAcr: { totp: MFA },
+  enrolled: ['totp'],
+};
+
+describe(chooseMethods.name, () => {
+  it('offers the methods policy allows at the level and the subject enrolled', () => {
+    expect(chooseMethods(base)).toEqual({ status: 'open', methods: ['totp'] });
+  });
+
+  it('denies when policy allows nothing at the level (critical)', () => {
+    expect(chooseMethods({ ...base, level: 'critical' })).toMatchObject({
+      status: 'denied',
+      reason: expect.stringMatching(/critical/),
+    });
+  });
+
+  it('asks for enrolment when allowed methods are not enrolled', () => {
+    expect(chooseMethods({ ...base, enrolled: [] })).toMatchObject({
+      status: 'enrolment_required',
+      reason: expect.stringMatching(/totp/),
+    });
+  });
+
+  it('never lets a method attest more than it can (TOTP is not phishing-resistant)', () => {
+    expect(chooseMethods({ ...base, requiredAcr: 'urn:stepgate:acr:phr' })).toMatchObject({
+      status: 'denied',
+    });
+    expect(chooseMethods({ ...base, requiredAcr: 'urn:stepgate:acr:basic' })).toEqual({
+      status: 'open',
+      methods: ['totp'],
+    });
+  });
+
+  it('denies an acr the policy does not know', () => {
+    expect(chooseMethods({ ...base, requiredAcr: 'urn:other' })).toMatchObject({ status: 'denied' });
+  });
+
+  it('offers only the intersection', () => {
+    const wider = {
+      ...base,
+      policy: { ...base.policy, high: ['totp' as const] },
+      level: 'high' as const,
+      enrolled: ['totp' as const, 'webauthn' as const],
+    };
+    expect(chooseMethods(wider)).toEqual({ status: 'open', methods: ['totp'] });
+  });
+});
