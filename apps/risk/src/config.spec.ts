@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { riskConfigSchema } from './config';
 
-const shipped = readFileSync(resolve(import.meta.dirname, '../../../config/stepgate.yaml'), 'utf8');
+const shipped = readFileSync(resolve(__dirname, '../../../config/stepgate.yaml'), 'utf8');
 
 function parseWith(edit: (risk: Record<string, unknown>) => void, env: Record<string, string> = {}) {
   const doc = parse(shipped) as { risk: Record<string, unknown> };
@@ -25,13 +25,17 @@ function problemsOf(run: () => unknown): string[] {
 
 describe('risk config', () => {
   it('accepts the shipped config, with defaults and environment overrides', () => {
-    const sut = parseConfig(riskConfigSchema, shipped, { source: 'stepgate.yaml', env: { STEPGATE_RISK_PORT: '0' } });
+    const sut = parseConfig(riskConfigSchema, shipped, {
+      source: 'stepgate.yaml',
+      env: { STEPGATE_RISK_PORT: '0' },
+    });
     expect(sut.risk).toMatchObject({
       http: { host: '127.0.0.1', port: 0 },
       thresholds: { medium: 30, high: 60, critical: 85 },
       weights: { newDevice: 50, failedChallengeMax: 40 },
       failureWindowSeconds: 900,
       retention: { assessmentsPerSubject: 100 },
+      kafka: { groupId: 'stepgate-risk' },
     });
   });
 

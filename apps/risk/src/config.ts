@@ -26,6 +26,15 @@ const riskSection = z.strictObject({
     failedChallengeMax: weight,
   }),
   failureWindowSeconds: z.int().positive(),
+  kafka: z
+    .strictObject({
+      /**
+       * Consumer group shared by every risk instance. A new group starts from the oldest retained event, so a
+       * risk with a fresh database can be rebuilt from the topics under a new group id.
+       */
+      groupId: z.string().min(1).max(249).default('stepgate-risk'),
+    })
+    .prefault({}),
   retention: z
     .strictObject({
       /** Assessments kept per subject for the admin view; older ones are pruned as new ones are written. */
@@ -47,5 +56,9 @@ export function loadRiskConfig(runtime: Pick<RuntimeEnv, 'configFile' | 'env'>):
 }
 
 export function scoringPolicyOf(config: RiskConfig): ScoringPolicy {
-  return { weights: config.weights, thresholds: config.thresholds, failureWindowSeconds: config.failureWindowSeconds };
+  return {
+    weights: config.weights,
+    thresholds: config.thresholds,
+    failureWindowSeconds: config.failureWindowSeconds,
+  };
 }

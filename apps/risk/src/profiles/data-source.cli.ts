@@ -3,4 +3,7 @@ import { readRuntimeEnv } from '@stepgate/config';
 import { DataSource } from 'typeorm';
 import { riskDataSourceOptions } from './risk.data-source';
 
-export default new DataSource({ ...riskDataSourceOptions(readRuntimeEnv(process.env)), migrationsRun: false });
+export default new DataSource({
+  ...riskDataSourceOptions(readRuntimeEnv(process.env)),
+  migrationsRun: false,
+});

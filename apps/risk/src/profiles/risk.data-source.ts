@@ -9,20 +9,19 @@ import { RiskInitial1764300000000 } from './migrations/1764300000000-risk-initia
 import { ProcessedMessage } from './processed-message.entity';
 import { Sighting } from './sighting.entity';
 
-/** Named, so risk's DataSource never collides with another service's in the embedded one-process mode. */
+/** Nest's name for risk's DataSource, so it never collides with another service's in the embedded mode. */
 export const RISK_DB = 'risk';
 
 export const RISK_ENTITIES = [Device, Sighting, ChallengeAttempt, AssessmentRecord, ProcessedMessage];
 
-export function riskDataSourceOptions(runtime: Pick<RuntimeEnv, 'databaseUrl' | 'dataDir'>): DataSourceOptions {
-  return {
-    ...dataSourceOptions({
-      service: 'risk',
-      databaseUrl: runtime.databaseUrl,
-      dataDir: runtime.dataDir,
-      entities: RISK_ENTITIES,
-      migrations: [RiskInitial1764300000000],
-    }),
-    name: RISK_DB,
-  };
+export function riskDataSourceOptions(
+  runtime: Pick<RuntimeEnv, 'databaseUrl' | 'dataDir'>,
+): DataSourceOptions {
+  return dataSourceOptions({
+    service: 'risk',
+    databaseUrl: runtime.databaseUrl,
+    dataDir: runtime.dataDir,
+    entities: RISK_ENTITIES,
+    migrations: [RiskInitial1764300000000],
+  });
 }

@@ -108,7 +108,7 @@ function hex16(hi: number, lo: number): string {
 /** RFC 5952: the longest run (of two or more) of zero groups becomes `::`. */
 function compressIpv6(groups: number[]): string {
   let best = { start: -1, length: 0 };
-  for (let i = 0; i < groups.length; ) {
+  for (let i = 0; i < groups.length;) {
     if (groups[i] !== 0) {
       i++;
       continue;

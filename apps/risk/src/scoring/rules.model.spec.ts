@@ -10,13 +10,26 @@ describe(RulesModel.name, () => {
 
   it('scores a never-seen device medium', () => {
     const result = sut.score(aContext(), aProfile(), HOME);
-    expect(result).toMatchObject({ score: 50, level: 'medium', deviceStatus: 'unknown', modelVersion: 'rules-1' });
+    expect(result).toMatchObject({
+      score: 50,
+      level: 'medium',
+      deviceStatus: 'unknown',
+      modelVersion: 'rules-1',
+    });
     expect(result.signals.map((s) => s.name)).toEqual(['new_device']);
   });
 
   it('scores a seen but unconfirmed device on a known network medium', () => {
-    const profile = aProfile({ device: aDevice(), networks: new Set([HOME.network!]), countries: new Set(['GB']) });
-    expect(sut.score(aContext(), profile, HOME)).toMatchObject({ score: 30, level: 'medium', deviceStatus: 'seen' });
+    const profile = aProfile({
+      device: aDevice(),
+      networks: new Set([HOME.network!]),
+      countries: new Set(['GB']),
+    });
+    expect(sut.score(aContext(), profile, HOME)).toMatchObject({
+      score: 30,
+      level: 'medium',
+      deviceStatus: 'seen',
+    });
   });
 
   it('scores a confirmed device on a known network low, with no signals', () => {

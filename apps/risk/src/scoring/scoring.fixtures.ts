@@ -29,7 +29,13 @@ export function aContext(overrides: Partial<ScoringContext> = {}): ScoringContex
 }
 
 export function aDevice(overrides: Partial<KnownDevice> = {}): KnownDevice {
-  return { seenCount: 3, firstSeenAt: NOW - 86_400_000, lastSeenAt: NOW - 60_000, confirmedAt: null, ...overrides };
+  return {
+    seenCount: 3,
+    firstSeenAt: NOW - 86_400_000,
+    lastSeenAt: NOW - 60_000,
+    confirmedAt: null,
+    ...overrides,
+  };
 }
 
 export function aProfile(overrides: Partial<SubjectProfile> = {}): SubjectProfile {

@@ -18,11 +18,17 @@ describe('signals', () => {
     const sut = newDevice;
 
     it('fires for a device never seen for the subject', () => {
-      expect(sut(input())).toEqual({ name: 'new_device', weight: 50, detail: 'device d-1 never seen for this subject' });
+      expect(sut(input())).toEqual({
+        name: 'new_device',
+        weight: 50,
+        detail: 'device d-1 never seen for this subject',
+      });
     });
 
     it('fires for a request without a device id, even if the subject has devices', () => {
-      const signal = sut(input({ context: aContext({ deviceId: null }), profile: aProfile({ device: aDevice() }) }));
+      const signal = sut(
+        input({ context: aContext({ deviceId: null }), profile: aProfile({ device: aDevice() }) }),
+      );
       expect(signal).toEqual({ name: 'new_device', weight: 50, detail: 'request carried no device id' });
     });
 

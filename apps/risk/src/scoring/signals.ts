@@ -27,7 +27,11 @@ export const unconfirmedDevice: Signal = ({ context, profile, policy }) => {
 export const newNetwork: Signal = ({ profile, observation, policy }) => {
   if (observation.network === null || profile.networks.size === 0) return null;
   if (profile.networks.has(observation.network)) return null;
-  return fire('new_network', policy.weights.newNetwork, `network ${observation.network} never seen for this subject`);
+  return fire(
+    'new_network',
+    policy.weights.newNetwork,
+    `network ${observation.network} never seen for this subject`,
+  );
 };
 
 /** Only when both the IP's country and at least one earlier country are known. */
@@ -35,7 +39,11 @@ export const newCountry: Signal = ({ profile, observation, policy }) => {
   if (observation.country === null || profile.countries.size === 0) return null;
   if (profile.countries.has(observation.country)) return null;
   const known = [...profile.countries].sort().join(', ');
-  return fire('new_country', policy.weights.newCountry, `country ${observation.country} differs from known ${known}`);
+  return fire(
+    'new_country',
+    policy.weights.newCountry,
+    `country ${observation.country} differs from known ${known}`,
+  );
 };
 
 /**
@@ -73,7 +81,11 @@ const MAX_DETAIL = 500; // the contract's limit; a long list of known countries 
 
 function fire(name: string, weight: number, detail: string): RiskSignal | null {
   if (weight === 0) return null;
-  return { name, weight, detail: detail.length > MAX_DETAIL ? `${detail.slice(0, MAX_DETAIL - 1)}…` : detail };
+  return {
+    name,
+    weight,
+    detail: detail.length > MAX_DETAIL ? `${detail.slice(0, MAX_DETAIL - 1)}…` : detail,
+  };
 }
 
 function plural(n: number, noun: string): string {

@@ -8,7 +8,11 @@ const text = (name: string, length: number, nullable = false): TableColumnOption
   length: String(length),
   isNullable: nullable,
 });
-const time = (name: string, nullable = false): TableColumnOptions => ({ name, type: 'bigint', isNullable: nullable });
+const time = (name: string, nullable = false): TableColumnOptions => ({
+  name,
+  type: 'bigint',
+  isNullable: nullable,
+});
 const count = (name: string): TableColumnOptions => ({ name, type: 'integer', isNullable: false });
 const key = (column: TableColumnOptions): TableColumnOptions => ({ ...column, isPrimary: true });
 
@@ -57,14 +61,22 @@ export class RiskInitial1764300000000 implements MigrationInterface {
           text('device_id', 128, true),
           text('method', 32),
         ],
-        indices: [{ name: 'idx_risk_challenge_attempts_subject_time', columnNames: ['subject', 'occurred_at'] }],
+        indices: [
+          { name: 'idx_risk_challenge_attempts_subject_time', columnNames: ['subject', 'occurred_at'] },
+        ],
       }),
     );
     await queryRunner.createTable(
       new Table({
         name: 'risk_assessments',
         columns: [
-          { name: 'seq', type: 'integer', isPrimary: true, isGenerated: true, generationStrategy: 'increment' },
+          {
+            name: 'seq',
+            type: 'integer',
+            isPrimary: true,
+            isGenerated: true,
+            generationStrategy: 'increment',
+          },
           text('assessment_id', 64),
           text('subject', 256),
           text('device_id', 128, true),
@@ -88,7 +100,12 @@ export class RiskInitial1764300000000 implements MigrationInterface {
     await queryRunner.createTable(
       new Table({
         name: 'risk_processed_messages',
-        columns: [key(text('topic', 249)), key(text('message_id', 256)), time('processed_at'), text('assessment_id', 64, true)],
+        columns: [
+          key(text('topic', 249)),
+          key(text('message_id', 256)),
+          time('processed_at'),
+          text('assessment_id', 64, true),
+        ],
       }),
     );
   }

@@ -1,0 +1,215 @@
+// Scores contexts, and keeps the profile learning from the events risk consumes. Each consumed event is
+// applied exactly once (its inbox entry commits with its effects); its assessment is published after the
+// commit, and again, with the same assessment id, whenever the event is redelivered, so a publish lost to a
+// crash between commit and send is not lost for good.
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  TOPICS,
+  type AccessEvent,
+  type AssessRiskRequest,
+  type ChallengeOutcome,
+  type RiskAssessment,
+} from '@stepgate/contracts';
+import { MessageBus } from '@stepgate/kafka';
+import type { EntityManager } from 'typeorm';
+import { RISK_CONFIG, scoringPolicyOf, type RiskConfig } from '../config';
+import { RiskMetrics } from '../health/risk.metrics';
+import { AssessmentLog } from '../profiles/assessment-log.service';
+import type { AssessmentSource } from '../profiles/assessment.entity';
+import { Inbox, type MessageKey } from '../profiles/inbox.service';
+import { ProfileService } from '../profiles/profile.service';
+import { Transactions } from '../profiles/transactions';
+import { observe } from '../scoring/observation';
+import { RulesModel } from '../scoring/rules.model';
+import type { GeoLookup, Observation, ScoringContext } from '../scoring/scoring.types';
+import { toRiskAssessment, type NewAssessmentRecord } from './assessment.mapping';
+import { GEO_LOOKUP } from './geo.lookup';
+
+type ApplyWork = (em: EntityManager, assessmentId: string) => Promise<NewAssessmentRecord>;
+
+const DUPLICATE = Symbol('duplicate');
+
+interface Provenance {
+  source: AssessmentSource;
+  correlationId: string;
+  causationId: string;
+}
+
+@Injectable()
+export class AssessmentService {
+  private readonly logger = new Logger(AssessmentService.name);
+  private readonly model: RulesModel;
+
+  constructor(
+    @Inject(RISK_CONFIG) config: RiskConfig,
+    @Inject(GEO_LOOKUP) private readonly geo: GeoLookup,
+    private readonly profiles: ProfileService,
+    private readonly log: AssessmentLog,
+    private readonly inbox: Inbox,
+    private readonly transactions: Transactions,
+    private readonly bus: MessageBus,
+    private readonly metrics: RiskMetrics,
+  ) {
+    this.model = new RulesModel(scoringPolicyOf(config));
+  }
+
+  /** Read-only: scores a context the gateway has to decide on. Risk learns from access events, not from this. */
+  async assess(request: AssessRiskRequest): Promise<RiskAssessment> {
+    const context: ScoringContext = {
+      subject: request.subject,
+      deviceId: request.deviceId,
+      clientIp: request.clientIp,
+      userAgent: request.userAgent,
+      route: request.route,
+      time: Date.now(),
+    };
+    const profile = await this.profiles.load(context);
+    const score = this.model.score(context, profile, observe(context.clientIp, this.geo));
+    this.metrics.assessments.inc({ source: 'request', level: score.level });
+    return {
+      assessmentId: randomUUID(),
+      time: new Date(context.time).toISOString(),
+      correlationId: request.correlationId,
+      causationId: null,
+      subject: request.subject,
+      deviceId: request.deviceId,
+      ...score,
+    };
+  }
+
+  /** Scores the access as it was before it happened, then learns from it if it was allowed. */
+  async onAccess(event: AccessEvent): Promise<void> {
+    const key = { topic: TOPICS.access, messageId: event.eventId };
+    const subject = event.subject;
+    // Anonymous traffic has no profile to score against or learn into.
+    if (subject === null) return this.applyOnce(key, null);
+    const context: ScoringContext = {
+      subject,
+      deviceId: event.deviceId,
+      clientIp: event.clientIp,
+      userAgent: event.userAgent,
+      route: event.route,
+      time: Date.parse(event.time),
+    };
+    const provenance: Provenance = {
+      source: 'access',
+      correlationId: event.correlationId,
+      causationId: event.eventId,
+    };
+    return this.applyOnce(key, async (em, assessmentId) => {
+      const observation = observe(context.clientIp, this.geo);
+      const record = await this.scoreAndLog(em, assessmentId, context, observation, provenance);
+      if (event.decision === 'allow') {
+        await this.profiles.learnAccess(
+          em,
+          { ...context, clientIp: event.clientIp, userAgent: event.userAgent },
+          observation,
+        );
+      }
+      return record;
+    });
+  }
+
+  /**
+   * Records the result (a pass confirms the device) and scores the device afresh, in the context of its last
+   * allowed access: the published assessment is what makes the gateway drop its cached decision.
+   */
+  async onChallengeOutcome(outcome: ChallengeOutcome): Promise<void> {
+    const time = Date.parse(outcome.time);
+    // Outcomes carry no event id; a challenge reports a given result at a given instant once.
+    const key = {
+      topic: TOPICS.challengeOutcome,
+      messageId: `${outcome.challengeId}:${outcome.result}:${time}`,
+    };
+    const result = outcome.result;
+    // An expired challenge says nothing about the user or the device.
+    if (result === 'expired') return this.applyOnce(key, null);
+    const provenance: Provenance = {
+      source: 'challenge_outcome',
+      correlationId: outcome.correlationId,
+      causationId: outcome.challengeId,
+    };
+    return this.applyOnce(key, async (em, assessmentId) => {
+      await this.profiles.recordChallenge(em, {
+        challengeId: outcome.challengeId,
+        result,
+        time,
+        subject: outcome.subject,
+        deviceId: outcome.deviceId,
+        method: outcome.method,
+      });
+      const device =
+        outcome.deviceId === null ? null : await this.profiles.device(outcome.subject, outcome.deviceId, em);
+      const context: ScoringContext = {
+        subject: outcome.subject,
+        deviceId: outcome.deviceId,
+        clientIp: device?.lastClientIp ?? null,
+        userAgent: device?.lastUserAgent ?? null,
+        route: device?.lastRoute ?? null,
+        time,
+      };
+      return this.scoreAndLog(em, assessmentId, context, observe(context.clientIp, this.geo), provenance);
+    });
+  }
+
+  private async scoreAndLog(
+    em: EntityManager,
+    assessmentId: string,
+    context: ScoringContext,
+    observation: Observation,
+    provenance: Provenance,
+  ): Promise<NewAssessmentRecord> {
+    const profile = await this.profiles.load(context, em);
+    const score = this.model.score(context, profile, observation);
+    const record: NewAssessmentRecord = {
+      assessmentId,
+      subject: context.subject,
+      deviceId: context.deviceId,
+      time: Date.now(),
+      clientIp: context.clientIp,
+      ...provenance,
+      ...score,
+    };
+    await this.log.append(em, record);
+    return record;
+  }
+
+  /**
+   * Claims the message and applies it in one transaction; a message claimed before (a redelivery, or another
+   * consumer racing on it during a rebalance) is not applied again, only its assessment re-published.
+   * `apply` is null for a message that is recorded but has nothing to apply.
+   */
+  private async applyOnce(key: MessageKey, apply: ApplyWork | null): Promise<void> {
+    const assessmentId = apply ? randomUUID() : null;
+    const applied = await this.transactions.run(async (em) => {
+      // Claimed first, so a concurrent consumer of the same message waits on it instead of doing the work.
+      if (!(await this.inbox.claim(em, key, assessmentId, Date.now()))) return DUPLICATE;
+      return apply && assessmentId ? apply(em, assessmentId) : null;
+    });
+    if (applied === DUPLICATE) return this.replay(key);
+    this.metrics.messages.inc({ topic: key.topic, outcome: applied ? 'applied' : 'ignored' });
+    if (!applied) return;
+    this.metrics.assessments.inc({ source: applied.source, level: applied.level });
+    this.logger.debug(
+      `${applied.subject}/${applied.deviceId ?? '-'}: ${applied.score} ${applied.level} [${applied.signals.map((s) => s.name).join(', ')}]`,
+    );
+    await this.publish(applied);
+  }
+
+  private async replay(key: MessageKey): Promise<void> {
+    this.metrics.messages.inc({ topic: key.topic, outcome: 'duplicate' });
+    // The first delivery may have crashed between its commit and its publish: publish again, same id.
+    const assessmentId = (await this.inbox.find(key))?.assessmentId ?? null;
+    // No record: the message produced no assessment, or retention pruned it long after the gateway moved on.
+    const record = assessmentId === null ? null : await this.log.byId(assessmentId);
+    if (record) await this.publish(record);
+  }
+
+  private async publish(record: NewAssessmentRecord): Promise<void> {
+    await this.bus.publish(TOPICS.riskAssessment, toRiskAssessment(record), {
+      correlationId: record.correlationId,
+      causationId: record.causationId ?? undefined,
+    });
+  }
+}

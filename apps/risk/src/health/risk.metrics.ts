@@ -1,0 +1,25 @@
+// The risk service's Prometheus registry (one per app, so the embedded mode's services do not collide).
+import { Injectable } from '@nestjs/common';
+import { createMetricsRegistry } from '@stepgate/observability';
+import { Counter, type Registry } from 'prom-client';
+
+export type MessageOutcome = 'applied' | 'duplicate' | 'ignored';
+
+@Injectable()
+export class RiskMetrics {
+  readonly registry: Registry = createMetricsRegistry('risk');
+
+  readonly assessments = new Counter({
+    name: 'stepgate_risk_assessments_total',
+    help: 'Assessments made, by what asked for them and the level given',
+    labelNames: ['source', 'level'] as const,
+    registers: [this.registry],
+  });
+
+  readonly messages = new Counter({
+    name: 'stepgate_risk_messages_total',
+    help: 'Consumed events, by topic and what became of them',
+    labelNames: ['topic', 'outcome'] as const,
+    registers: [this.registry],
+  });
+}

@@ -1,0 +1,37 @@
+// Builds and starts the risk service: config, Nest over Fastify, the bus consumer, then the HTTP port.
+// Used by main.ts and by the embedded launcher, so it keeps no process-wide state of its own.
+import type { LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { RuntimeEnv } from '@stepgate/config';
+import { messagingTransport } from '@stepgate/kafka';
+import { createLogger } from '@stepgate/observability';
+import { loadRiskConfig, type RiskConfig } from './config';
+import { riskMessagingOptions, RiskModule } from './risk.module';
+
+export async function createRiskApp(
+  runtime: RuntimeEnv,
+  logger?: LoggerService,
+  config: RiskConfig = loadRiskConfig(runtime),
+): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    RiskModule.forRoot(config, runtime),
+    new FastifyAdapter(),
+    {
+      logger: logger ?? createLogger('risk', runtime.env),
+      // Throw instead of exiting the process: the embedded launcher and the tests host other services too.
+      abortOnError: false,
+    },
+  );
+  try {
+    app.connectMicroservice(messagingTransport(riskMessagingOptions(runtime, config)), {
+      inheritAppConfig: true,
+    });
+    await app.startAllMicroservices();
+    await app.listen({ host: config.http.host, port: config.http.port });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    throw err;
+  }
+  return app;
+}

@@ -1,0 +1,47 @@
+// The risk service: consumes access events and challenge outcomes, answers assess requests, and serves
+// health, metrics and the admin view over HTTP.
+import { type DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { RuntimeEnv } from '@stepgate/config';
+import { MessagingModule, type MessagingOptions } from '@stepgate/kafka';
+import { AdminModule } from './admin/admin.module';
+import { RISK_CONFIG, type RiskConfig } from './config';
+import { EventsModule } from './events/events.module';
+import { HealthModule } from './health/health.module';
+import { RISK_DB, riskDataSourceOptions } from './profiles/risk.data-source';
+
+/** How risk talks to the bus: one consumer group for every instance, and it must see every event. */
+export function riskMessagingOptions(runtime: RuntimeEnv, config: RiskConfig): MessagingOptions {
+  return {
+    clientId: 'stepgate-risk',
+    groupId: config.kafka.groupId,
+    requests: [],
+    brokers: runtime.kafkaBrokers,
+    maxWaitMs: runtime.kafkaMaxWaitMs,
+    idempotent: runtime.kafkaIdempotent,
+    fromBeginning: true,
+  };
+}
+
+@Module({})
+export class RiskModule {
+  static forRoot(config: RiskConfig, runtime: RuntimeEnv): DynamicModule {
+    return {
+      module: RiskModule,
+      global: true,
+      imports: [
+        MessagingModule.forRoot(riskMessagingOptions(runtime, config)),
+        TypeOrmModule.forRootAsync({
+          name: RISK_DB,
+          // A few quick retries: a database that is down at start is reported, not waited on for minutes.
+          useFactory: () => ({ ...riskDataSourceOptions(runtime), retryAttempts: 3, retryDelay: 1000 }),
+        }),
+        EventsModule,
+        AdminModule,
+        HealthModule,
+      ],
+      providers: [{ provide: RISK_CONFIG, useValue: config }],
+      exports: [RISK_CONFIG],
+    };
+  }
+}
