@@ -5,7 +5,17 @@ import { rmSync } from 'node:fs';
 rmSync('dist', { recursive: true, force: true });
 const result = spawnSync(
   process.execPath,
-  ['node_modules/@swc/cli/bin/swc.js', 'apps', 'libs', '-d', 'dist', '--copy-files', '--ignore', '**/*.spec.ts', '--quiet'],
+  [
+    'node_modules/@swc/cli/bin/swc.js',
+    'apps',
+    'libs',
+    '-d',
+    'dist',
+    '--copy-files',
+    '--ignore',
+    '**/*.spec.ts',
+    '--quiet',
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -29,6 +29,8 @@ describe.each(databaseBackends())('distributed StepGate over Kafka on %s', (back
     env = stepgateEnv(ports, {
       KAFKA_BROKERS: brokers,
       KAFKA_MAX_WAIT_MS: '25',
+      // Fresh consumer groups per run: the mock cluster delays a rejoin of a just-left group by a session timeout.
+      STEPGATE_KAFKA_GROUP_PREFIX: `e2e-${backend}-${Date.now()}`,
       ...(process.env.KAFKA_BROKERS ? {} : { KAFKA_IDEMPOTENT: 'false' }),
       ...(db ? { DATABASE_URL: db.url } : {}),
     });

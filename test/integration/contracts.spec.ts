@@ -172,6 +172,7 @@ describe.each(['kafka', 'in-process'] as const)('contracts over %s', (mode) => {
     expect(notJson.reason).toMatch(/not a JSON object/);
     expect(notJson.topic).toBe(TOPICS.challengeOutcome);
     expect(notJson.consumer).toBe(group);
+    expect(notJson.key).toBe('x');
     const badEnum = await find((d) => d.value.includes(marker) && d.reason.includes('result'));
     expect(badEnum.offset).not.toBeNull();
     await until(() =>

@@ -318,9 +318,17 @@ describe('gateway', () => {
       inProcessBroker.subscribe(TOPICS.deadLetter, `dl-${marker}`, async (m) => {
         deadLetters.push(m.value);
       });
-      inProcessBroker.publish({ topic: TOPICS.riskAssessment, key: 'alice', value: JSON.stringify({ subject: marker }), headers: {} });
+      inProcessBroker.publish({
+        topic: TOPICS.riskAssessment,
+        key: 'alice',
+        value: JSON.stringify({ subject: marker }),
+        headers: {},
+      });
       const dl = await eventually(async () => deadLetters.find((d) => d.includes(marker)), 'a dead letter');
-      expect(JSON.parse(dl)).toMatchObject({ topic: TOPICS.riskAssessment, reason: expect.stringContaining('score') as unknown });
+      expect(JSON.parse(dl)).toMatchObject({
+        topic: TOPICS.riskAssessment,
+        reason: expect.stringContaining('score') as unknown,
+      });
     });
 
     it('publishes one access event per request, whatever the outcome', async () => {

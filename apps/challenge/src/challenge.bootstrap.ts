@@ -14,7 +14,7 @@ import { loadChallengeConfig, type ChallengeConfig } from './config';
 export function challengeMessaging(runtime: RuntimeEnv): MessagingOptions {
   return {
     clientId: 'stepgate-challenge',
-    groupId: 'stepgate-challenge',
+    groupId: `${runtime.kafkaGroupPrefix}-challenge`,
     requests: [REQUESTS.assessRisk],
     brokers: runtime.kafkaBrokers,
     maxWaitMs: runtime.kafkaMaxWaitMs,

@@ -6,9 +6,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { RuntimeEnv } from '@stepgate/config';
 import { messagingTransport } from '@stepgate/kafka';
 import { HttpExceptionFilter } from '@stepgate/observability';
-import { REQUESTS } from '@stepgate/contracts';
 import { loadGatewayConfig, type GatewayConfig } from './config';
-import { GatewayModule } from './gateway.module';
+import { gatewayMessaging, GatewayModule } from './gateway.module';
 import { GatewayHandler } from './proxy/gateway.handler';
 import { ALLOWED_METHODS } from './proxy/canonical-request';
 
@@ -47,18 +46,7 @@ export async function createGatewayApp(
   fastify.route({ method: [...ALLOWED_METHODS], url: '/*', handler });
   fastify.route({ method: [...ALLOWED_METHODS], url: '/', handler });
 
-  app.connectMicroservice(
-    messagingTransport({
-      clientId: 'stepgate-gateway',
-      groupId: `stepgate-gateway-${runtime.instanceId}`,
-      requests: [REQUESTS.assessRisk, REQUESTS.createChallenge],
-      brokers: runtime.kafkaBrokers,
-      maxWaitMs: runtime.kafkaMaxWaitMs,
-      idempotent: runtime.kafkaIdempotent,
-      fromBeginning: false,
-    }),
-    { inheritAppConfig: true },
-  );
+  app.connectMicroservice(messagingTransport(gatewayMessaging(runtime)), { inheritAppConfig: true });
   await app.startAllMicroservices();
   await app.listen({ host: config.gateway.listen.host, port: config.gateway.listen.port });
   return app;

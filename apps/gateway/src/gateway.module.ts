@@ -1,6 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { REQUESTS } from '@stepgate/contracts';
-import { MessagingModule } from '@stepgate/kafka';
+import { MessagingModule, type MessagingOptions } from '@stepgate/kafka';
 import type { RuntimeEnv } from '@stepgate/config';
 import { TokenVerifier } from '@stepgate/identity';
 import { ChallengeClient } from './challenge/challenge.client';
@@ -13,23 +13,25 @@ import { UpstreamForwarder } from './proxy/upstream.forwarder';
 import { AssessmentsMessageController } from './risk/assessments.message.controller';
 import { RiskClient } from './risk/risk.client';
 
+/** Each gateway instance reads every assessment (to invalidate its own cache): a consumer group of its own. */
+export function gatewayMessaging(runtime: RuntimeEnv): MessagingOptions {
+  return {
+    clientId: 'stepgate-gateway',
+    groupId: `${runtime.kafkaGroupPrefix}-gateway-${runtime.instanceId}`,
+    requests: [REQUESTS.assessRisk, REQUESTS.createChallenge],
+    brokers: runtime.kafkaBrokers,
+    maxWaitMs: runtime.kafkaMaxWaitMs,
+    idempotent: runtime.kafkaIdempotent,
+    fromBeginning: false,
+  };
+}
+
 @Module({})
 export class GatewayModule {
   static register(config: GatewayConfig, runtime: RuntimeEnv): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [
-        MessagingModule.forRoot({
-          clientId: 'stepgate-gateway',
-          // Each gateway instance reads every assessment (to invalidate its own cache): a group of its own.
-          groupId: `stepgate-gateway-${runtime.instanceId}`,
-          requests: [REQUESTS.assessRisk, REQUESTS.createChallenge],
-          brokers: runtime.kafkaBrokers,
-          maxWaitMs: runtime.kafkaMaxWaitMs,
-          idempotent: runtime.kafkaIdempotent,
-          fromBeginning: false,
-        }),
-      ],
+      imports: [MessagingModule.forRoot(gatewayMessaging(runtime))],
       controllers: [HealthHttpController, AssessmentsMessageController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },

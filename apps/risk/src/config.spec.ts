@@ -35,7 +35,7 @@ describe('risk config', () => {
       weights: { newDevice: 50, failedChallengeMax: 40 },
       failureWindowSeconds: 900,
       retention: { assessmentsPerSubject: 100 },
-      kafka: { groupId: 'stepgate-risk' },
+      kafka: {},
     });
   });
 

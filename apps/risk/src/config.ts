@@ -32,7 +32,7 @@ const riskSection = z.strictObject({
        * Consumer group shared by every risk instance. A new group starts from the oldest retained event, so a
        * risk with a fresh database can be rebuilt from the topics under a new group id.
        */
-      groupId: z.string().min(1).max(249).default('stepgate-risk'),
+      groupId: z.string().min(1).max(249).optional(),
     })
     .prefault({}),
   retention: z

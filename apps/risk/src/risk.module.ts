@@ -14,7 +14,7 @@ import { RISK_DB, riskDataSourceOptions } from './profiles/risk.data-source';
 export function riskMessagingOptions(runtime: RuntimeEnv, config: RiskConfig): MessagingOptions {
   return {
     clientId: 'stepgate-risk',
-    groupId: config.kafka.groupId,
+    groupId: config.kafka.groupId ?? `${runtime.kafkaGroupPrefix}-risk`,
     requests: [],
     brokers: runtime.kafkaBrokers,
     maxWaitMs: runtime.kafkaMaxWaitMs,

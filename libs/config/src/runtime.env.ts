@@ -13,6 +13,8 @@ export interface RuntimeEnv {
   /** KAFKA_IDEMPOTENT=false turns the idempotent producer off (only for librdkafka's mock cluster). */
   kafkaIdempotent: boolean;
   instanceId: string;
+  /** Consumer groups are `<prefix>-<service>`: lets several deployments (or test runs) share a cluster. */
+  kafkaGroupPrefix: string;
   env: Record<string, string | undefined>;
 }
 
@@ -29,6 +31,7 @@ export function readRuntimeEnv(env: Record<string, string | undefined>): Runtime
     dataDir: resolve(env.STEPGATE_DATA_DIR ?? 'data'),
     kafkaMaxWaitMs: Number.isFinite(maxWait) && maxWait > 0 ? maxWait : 100,
     kafkaIdempotent: env.KAFKA_IDEMPOTENT !== 'false',
+    kafkaGroupPrefix: env.STEPGATE_KAFKA_GROUP_PREFIX || 'stepgate',
     instanceId: env.STEPGATE_INSTANCE_ID ?? `${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     env,
   };

@@ -24,19 +24,8 @@ export class DeadLetterFilter implements ExceptionFilter<InvalidMessageError> {
     const ctx = host.switchToRpc().getContext<MessageContextLike>();
     const message = ctx.getMessage?.() ?? {};
     const topic = ctx.getTopic?.() ?? 'unknown';
-    const raw = message.value;
-    const value =
-      typeof raw === 'string'
-        ? raw
-        : Buffer.isBuffer(raw)
-          ? raw.toString('utf8')
-          : JSON.stringify(raw ?? null);
-    const key =
-      message.key == null
-        ? null
-        : Buffer.isBuffer(message.key)
-          ? message.key.toString('utf8')
-          : JSON.stringify(message.key);
+    const value = textOf(message.value) ?? 'null';
+    const key = textOf(message.key);
     this.logger.warn(`dead-lettering ${topic}@${message.offset ?? '?'}: ${error.message}`);
     const published = this.bus.publish(TOPICS.deadLetter, {
       time: new Date().toISOString(),
@@ -52,4 +41,12 @@ export class DeadLetterFilter implements ExceptionFilter<InvalidMessageError> {
     // fails, the error reaches the consumer and the message is redelivered.
     return from(published.then(() => ({ error: 'invalid_message', reason: error.message })));
   }
+}
+
+/** Kafka hands keys and values over as strings or buffers (the value possibly already parsed as JSON). */
+function textOf(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return JSON.stringify(v);
 }
