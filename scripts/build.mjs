@@ -9,6 +9,7 @@ const result = spawnSync(
     'node_modules/@swc/cli/bin/swc.js',
     'apps',
     'libs',
+    'bench',
     '-d',
     'dist',
     '--copy-files',
