@@ -70,9 +70,10 @@ export function startService(
   name: string,
   args: string[],
   env: Record<string, string>,
-  command = process.execPath,
+  { command = process.execPath, cwd = ROOT }: { command?: string; cwd?: string } = {},
 ): Service {
-  const child = spawn(command, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so stopping it also stops what it started (npm does not forward signals).
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -82,10 +83,18 @@ export function startService(
     output: () => out,
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode !== null) return child.exitCode;
-      child.kill(signal);
+      const group = (sig: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, sig);
+        } catch {
+          // already gone
+        }
+      };
+      group(signal);
       const deadline = Date.now() + 15_000;
       while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) await sleep(50);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // Whatever the leader did, nothing it started outlives the test.
+      group('SIGKILL');
       return child.exitCode;
     },
   };

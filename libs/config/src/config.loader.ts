@@ -40,7 +40,7 @@ export function parseConfig<S extends z.ZodType>(
   { source, env }: { source: string; env: Record<string, string | undefined> },
 ): z.infer<S> {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       source,

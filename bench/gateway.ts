@@ -1,0 +1,246 @@
+// `npm run bench -- gateway`: throughput and latency of the upstream alone, a bare Node proxy, and the
+// gateway on a cached-decision route and on a fresh-context route (every request a token the gateway has
+// not verified and a device risk has not assessed). Runs are interleaved (at least 5 of each) because a
+// fresh Node proxy's throughput varies by tens of percent on a small machine; medians with min-max are
+// reported, and the ratios are computed from medians measured in the same run.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { readRuntimeEnv } from '@stepgate/config';
+import { loadDevIssuerConfig } from '../apps/dev-issuer/src/config';
+import { loadOrCreateDevIssuerKey } from '../apps/dev-issuer/src/dev-issuer.keys';
+import { signDevToken } from '../apps/dev-issuer/src/dev-token';
+
+const ROOT = resolve(__dirname, '../..');
+
+interface Run {
+  name: string;
+  round: number;
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+function start(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  child.on('exit', (code, signal) => {
+    if (signal !== 'SIGTERM' && code !== 0 && code !== null) console.error(`${args[0]} exited with ${code}`);
+  });
+  return child;
+}
+
+async function waitFor(url: string, headers: Record<string, string> = {}): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(url, { headers })).ok) return;
+    } catch {
+      // not up yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`not ready: ${url}`);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      rounds: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '32' },
+      out: { type: 'string', default: join(ROOT, 'bench/results/gateway.json') },
+    },
+  });
+  const rounds = Math.max(5, Number(values.rounds));
+  const duration = Number(values.duration);
+  const connections = Number(values.connections);
+
+  const ports = {
+    upstream: await freePort(),
+    bare: await freePort(),
+    gateway: await freePort(),
+    risk: await freePort(),
+    challenge: await freePort(),
+    issuer: await freePort(),
+    embeddedUpstream: await freePort(),
+  };
+  const dataDir = mkdtempSync(join(tmpdir(), 'stepgate-bench-'));
+  const upstream = `http://127.0.0.1:${ports.upstream}`;
+  const issuer = `http://127.0.0.1:${ports.issuer}`;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LOG_FORMAT: 'json',
+    LOG_LEVEL: 'warn',
+    STEPGATE_CONFIG: join(ROOT, 'config/stepgate.yaml'),
+    STEPGATE_DATA_DIR: dataDir,
+    STEPGATE_GATEWAY_PORT: String(ports.gateway),
+    STEPGATE_RISK_PORT: String(ports.risk),
+    STEPGATE_CHALLENGE_PORT: String(ports.challenge),
+    STEPGATE_DEV_ISSUER_PORT: String(ports.issuer),
+    STEPGATE_DEMO_UPSTREAM_PORT: String(ports.embeddedUpstream),
+    STEPGATE_DEV_ISSUER_URL: issuer,
+    STEPGATE_DEV_ISSUER_JWKS: `${issuer}/jwks.json`,
+    STEPGATE_CHALLENGE_URL: `http://127.0.0.1:${ports.challenge}`,
+    STEPGATE_CHALLENGE_JWKS: `http://127.0.0.1:${ports.challenge}/.stepgate/challenge/jwks.json`,
+    // The gateway proxies to the same standalone upstream the other targets use.
+    STEPGATE_DEMO_UPSTREAM_URL: upstream,
+  };
+
+  const children = [
+    start([join(ROOT, 'dist/apps/demo-upstream/src/main.js')], {
+      ...env,
+      STEPGATE_DEMO_UPSTREAM_PORT: String(ports.upstream),
+    }),
+    start([join(ROOT, 'dist/bench/bare-proxy.js'), upstream, String(ports.bare)], env),
+    start([join(ROOT, 'dist/apps/stepgate/src/main.js')], env),
+  ];
+  const stop = () => children.forEach((c) => c.kill('SIGTERM'));
+  process.once('SIGINT', () => {
+    stop();
+    process.exit(130);
+  });
+
+  try {
+    await waitFor(`${upstream}/`);
+    await waitFor(`http://127.0.0.1:${ports.bare}/`);
+    await waitFor(`http://127.0.0.1:${ports.gateway}/.stepgate/healthz`);
+
+    const runtime = readRuntimeEnv(env);
+    const issuerConfig = loadDevIssuerConfig(runtime);
+    const key = await loadOrCreateDevIssuerKey(dataDir);
+    const cachedHeaders = {
+      authorization: `Bearer ${await signDevToken(issuerConfig, key, { sub: 'bench-cached' })}`,
+      'x-device-id': 'bench-device',
+    };
+    // Warm the cached route: the first request asks risk, later ones hit the gateway's decision cache.
+    await waitFor(`http://127.0.0.1:${ports.gateway}/api/reports/q3`, cachedHeaders);
+
+    // Fresh context: a distinct subject, token and device on every request, signed before measuring.
+    const freshCount = 25_000;
+    console.log(`signing ${freshCount} tokens for the fresh-context runs...`);
+    const fresh: { authorization: string; 'x-device-id': string }[] = [];
+    for (let i = 0; i < freshCount; i++) {
+      fresh.push({
+        authorization: `Bearer ${await signDevToken(issuerConfig, key, { sub: `bench-${i}` })}`,
+        'x-device-id': `device-${i}`,
+      });
+    }
+    let next = 0;
+
+    const targets: { name: string; url: string; options: Partial<autocannon.Options> }[] = [
+      { name: 'upstream-direct', url: `${upstream}/api/reports/q3`, options: {} },
+      { name: 'bare-node-proxy', url: `http://127.0.0.1:${ports.bare}/api/reports/q3`, options: {} },
+      {
+        name: 'gateway-cached-decision',
+        url: `http://127.0.0.1:${ports.gateway}/api/reports/q3`,
+        options: { headers: cachedHeaders },
+      },
+      {
+        name: 'gateway-fresh-context',
+        url: `http://127.0.0.1:${ports.gateway}/api/reports/q3`,
+        options: {
+          requests: [
+            {
+              setupRequest: (req) => {
+                req.headers = { ...req.headers, ...fresh[next++ % freshCount] };
+                return req;
+              },
+            },
+          ],
+        },
+      },
+    ];
+
+    const runs: Run[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      for (const t of targets) {
+        const r = await autocannon({ url: t.url, connections, duration, ...t.options });
+        const run: Run = {
+          name: t.name,
+          round,
+          rps: Math.round(r.requests.average),
+          p50_ms: r.latency.p50,
+          p99_ms: r.latency.p99,
+          errors: r.errors + r.timeouts,
+          non2xx: r.non2xx,
+        };
+        runs.push(run);
+        console.log(
+          `round ${round} ${t.name.padEnd(24)} ${String(run.rps).padStart(6)} req/s  p50 ${run.p50_ms} ms  p99 ${run.p99_ms} ms  non2xx ${run.non2xx} errors ${run.errors}`,
+        );
+      }
+    }
+
+    const summary = Object.fromEntries(
+      targets.map((t) => {
+        const mine = runs.filter((r) => r.name === t.name);
+        const rps = mine.map((r) => r.rps);
+        return [
+          t.name,
+          {
+            rps_median: median(rps),
+            rps_min: Math.min(...rps),
+            rps_max: Math.max(...rps),
+            p50_ms_median: median(mine.map((r) => r.p50_ms)),
+            p99_ms_median: median(mine.map((r) => r.p99_ms)),
+          },
+        ];
+      }),
+    );
+    const m = (n: string) => summary[n]!.rps_median;
+    const ratios = {
+      bare_proxy_vs_upstream: +(m('bare-node-proxy') / m('upstream-direct')).toFixed(3),
+      gateway_cached_vs_bare_proxy: +(m('gateway-cached-decision') / m('bare-node-proxy')).toFixed(3),
+      gateway_fresh_vs_bare_proxy: +(m('gateway-fresh-context') / m('bare-node-proxy')).toFixed(3),
+      gateway_fresh_vs_cached: +(m('gateway-fresh-context') / m('gateway-cached-decision')).toFixed(3),
+    };
+    const result = {
+      benchmark: 'gateway',
+      date: new Date().toISOString(),
+      machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+      settings: {
+        rounds,
+        duration_s: duration,
+        connections,
+        mode: 'embedded (npm start entry), demo upstream in its own process',
+        load_generator: 'autocannon, same machine',
+      },
+      runs,
+      summary,
+      ratios,
+    };
+    mkdirSync(resolve(values.out, '..'), { recursive: true });
+    writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+    console.log('\nmedians (min-max) over', rounds, 'interleaved rounds:');
+    for (const [name, s] of Object.entries(summary))
+      console.log(
+        `  ${name.padEnd(24)} ${s.rps_median} req/s (${s.rps_min}-${s.rps_max}), p99 ${s.p99_ms_median} ms`,
+      );
+    console.log('ratios:', ratios);
+    console.log(`wrote ${values.out}`);
+  } finally {
+    stop();
+  }
+}
