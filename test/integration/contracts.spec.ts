@@ -126,6 +126,24 @@ describe.each(['kafka', 'in-process'] as const)('contracts over %s', (mode) => {
     }
   });
 
+  it('publishes a batch in one go, each message keyed and in order', async () => {
+    const subject = `batch-${randomUUID()}`;
+    const batch = [1, 2, 3].map((n) => factories.access({ subject, path: `/api/reports/${n}` }));
+    await bus.publishBatch(TOPICS.access, batch);
+    const got = await until(() => {
+      const mine = received.filter((r) => (r.value as { subject?: string }).subject === subject);
+      return mine.length === 3 ? mine : undefined;
+    });
+    expect(got.map((r) => (r.value as { path: string }).path)).toEqual([
+      '/api/reports/1',
+      '/api/reports/2',
+      '/api/reports/3',
+    ]);
+    await expect(bus.publishBatch(TOPICS.access, [{ ...batch[0]!, clientIp: 'x' }])).rejects.toThrow(
+      /clientIp/,
+    );
+  });
+
   it('answers a request with a reply that passes its contract', async () => {
     const req = factories.assessRequest({ subject: `s-${randomUUID()}` });
     const reply = await bus.request(REQUESTS.assessRisk, req, 15_000);

@@ -18,6 +18,10 @@ export class InProcessMessageBus extends MessageBus {
     });
   }
 
+  async publishBatch<T extends EventTopic>(topic: T, values: EventOf<T>[]): Promise<void> {
+    for (const value of values) await this.publish(topic, value);
+  }
+
   async request<P extends RequestPattern>(
     pattern: P,
     payload: RequestOf<P>,

@@ -40,20 +40,34 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
 
   async publish<T extends EventTopic>(topic: T, value: EventOf<T>, meta: PublishMeta = {}): Promise<void> {
     const valid = assertEvent(topic, value);
-    const sent = lastValueFrom(
-      this.client.emit(topic, {
-        key: keyOf(topic, valid),
-        value: JSON.stringify(valid),
-        headers: headersOf(meta),
-      }),
-      { defaultValue: undefined },
+    await this.track(
+      lastValueFrom(
+        this.client.emit(topic, {
+          key: keyOf(topic, valid),
+          value: JSON.stringify(valid),
+          headers: headersOf(meta),
+        }),
+        { defaultValue: undefined },
+      ),
     );
+  }
+
+  /** Remembers a send until the broker acknowledged it, so shutdown can wait for it. */
+  private async track(sent: Promise<unknown>): Promise<void> {
     this.inFlight.add(sent);
     try {
       await sent;
     } finally {
       this.inFlight.delete(sent);
     }
+  }
+
+  async publishBatch<T extends EventTopic>(topic: T, values: EventOf<T>[]): Promise<void> {
+    const messages = values.map((value) => {
+      const valid = assertEvent(topic, value);
+      return { key: keyOf(topic, valid), value: JSON.stringify(valid), headers: {} };
+    });
+    await this.track(lastValueFrom(this.client.emitBatch(topic, { messages }), { defaultValue: undefined }));
   }
 
   async request<P extends RequestPattern>(
