@@ -1,6 +1,8 @@
-// `npm run bench -- gateway`: throughput and latency of the upstream alone, a bare Node proxy, and the
-// gateway on a cached-decision route and on a fresh-context route (every request a token the gateway has
-// not verified and a device risk has not assessed). Runs are interleaved (at least 5 of each) because a
+// `npm run bench -- gateway [--mode kafka|embedded]`: throughput and latency of the upstream alone, a bare
+// Node proxy, and the gateway on a cached-decision route and on a fresh-context route (every request a
+// token the gateway has not verified and a device risk has not assessed). The default mode is the real
+// deployment's shape: each service its own process over the Kafka protocol (KAFKA_BROKERS, else
+// librdkafka's mock cluster through kcat); `embedded` measures `npm start`'s single process. Runs are interleaved (at least 5 of each) because a
 // fresh Node proxy's throughput varies by tens of percent on a small machine; medians with min-max are
 // reported, and the ratios are computed from medians measured in the same run.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,6 +17,7 @@ import { readRuntimeEnv } from '@stepgate/config';
 import { loadDevIssuerConfig } from '../apps/dev-issuer/src/config';
 import { loadOrCreateDevIssuerKey } from '../apps/dev-issuer/src/dev-issuer.keys';
 import { signDevToken } from '../apps/dev-issuer/src/dev-token';
+import { startKafkaForTests } from '../test/support/kafka-mock';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -69,9 +72,12 @@ export async function main(argv: string[]): Promise<void> {
       rounds: { type: 'string', default: '5' },
       duration: { type: 'string', default: '5' },
       connections: { type: 'string', default: '32' },
-      out: { type: 'string', default: join(ROOT, 'bench/results/gateway.json') },
+      out: { type: 'string' },
+      mode: { type: 'string', default: 'kafka' },
     },
   });
+  const out =
+    values.out ?? join(ROOT, `bench/results/gateway${values.mode === 'embedded' ? '-embedded' : ''}.json`);
   const rounds = Math.max(5, Number(values.rounds));
   const duration = Number(values.duration);
   const connections = Number(values.connections);
@@ -231,15 +237,15 @@ export async function main(argv: string[]): Promise<void> {
       summary,
       ratios,
     };
-    mkdirSync(resolve(values.out, '..'), { recursive: true });
-    writeFileSync(values.out, `${JSON.stringify(result, null, 2)}\n`);
+    mkdirSync(resolve(out, '..'), { recursive: true });
+    writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
     console.log('\nmedians (min-max) over', rounds, 'interleaved rounds:');
     for (const [name, s] of Object.entries(summary))
       console.log(
         `  ${name.padEnd(24)} ${s.rps_median} req/s (${s.rps_min}-${s.rps_max}), p99 ${s.p99_ms_median} ms`,
       );
     console.log('ratios:', ratios);
-    console.log(`wrote ${values.out}`);
+    console.log(`wrote ${out}`);
   } finally {
     stop();
   }

@@ -10,6 +10,8 @@ const result = spawnSync(
     'apps',
     'libs',
     'bench',
+    // The benchmarks start the same mock Kafka the tests do.
+    'test/support/kafka-mock.ts',
     '-d',
     'dist',
     '--copy-files',
