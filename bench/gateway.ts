@@ -114,15 +114,36 @@ export async function main(argv: string[]): Promise<void> {
     STEPGATE_DEMO_UPSTREAM_URL: upstream,
   };
 
+  const mode = values.mode === 'embedded' ? 'embedded' : 'kafka';
+  const kafka = mode === 'kafka' ? await startKafkaForTests(process.env) : undefined;
+  if (kafka) {
+    Object.assign(env, {
+      KAFKA_BROKERS: kafka.brokers,
+      STEPGATE_KAFKA_GROUP_PREFIX: `bench-${Date.now()}`,
+      ...(process.env.KAFKA_BROKERS ? {} : { KAFKA_IDEMPOTENT: 'false', KAFKA_MAX_WAIT_MS: '25' }),
+    });
+  }
   const children = [
     start([join(ROOT, 'dist/apps/demo-upstream/src/main.js')], {
       ...env,
       STEPGATE_DEMO_UPSTREAM_PORT: String(ports.upstream),
     }),
     start([join(ROOT, 'dist/bench/bare-proxy.js'), upstream, String(ports.bare)], env),
-    start([join(ROOT, 'dist/apps/stepgate/src/main.js')], env),
   ];
-  const stop = () => children.forEach((c) => c.kill('SIGTERM'));
+  if (mode === 'embedded') {
+    children.push(start([join(ROOT, 'dist/apps/stepgate/src/main.js')], env));
+  } else {
+    children.push(start([join(ROOT, 'dist/apps/dev-issuer/src/main.js')], env));
+    children.push(start([join(ROOT, 'dist/apps/risk/src/main.js')], env));
+    children.push(start([join(ROOT, 'dist/apps/challenge/src/main.js')], env));
+    await waitFor(`http://127.0.0.1:${ports.risk}/healthz`);
+    await waitFor(`http://127.0.0.1:${ports.challenge}/healthz`);
+    children.push(start([join(ROOT, 'dist/apps/gateway/src/main.js')], env));
+  }
+  const stop = () => {
+    children.forEach((c) => c.kill('SIGTERM'));
+    void kafka?.stop();
+  };
   process.once('SIGINT', () => {
     stop();
     process.exit(130);
@@ -230,7 +251,10 @@ export async function main(argv: string[]): Promise<void> {
         rounds,
         duration_s: duration,
         connections,
-        mode: 'embedded (npm start entry), demo upstream in its own process',
+        mode:
+          mode === 'embedded'
+            ? 'embedded: npm start entry (gateway, risk, challenge in one process), demo upstream in its own process'
+            : `kafka: gateway, risk, challenge, dev issuer and upstream each in its own process, over ${process.env.KAFKA_BROKERS ? 'KAFKA_BROKERS' : "librdkafka's mock cluster (kcat)"}`,
         load_generator: 'autocannon, same machine',
       },
       runs,
