@@ -140,14 +140,25 @@ export async function main(argv: string[]): Promise<void> {
     await waitFor(`http://127.0.0.1:${ports.challenge}/healthz`);
     children.push(start([join(ROOT, 'dist/apps/gateway/src/main.js')], env));
   }
-  const stop = () => {
-    children.forEach((c) => c.kill('SIGTERM'));
-    void kafka?.stop();
+  // Services first (they flush to Kafka on the way out), then the broker.
+  const stop = async () => {
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((done) => {
+            if (c.exitCode !== null || c.signalCode !== null) return done();
+            c.once('exit', () => done());
+            c.kill('SIGTERM');
+            setTimeout(() => {
+              c.kill('SIGKILL');
+              done();
+            }, 10_000).unref();
+          }),
+      ),
+    );
+    await kafka?.stop();
   };
-  process.once('SIGINT', () => {
-    stop();
-    process.exit(130);
-  });
+  process.once('SIGINT', () => void stop().then(() => process.exit(130)));
 
   try {
     await waitFor(`${upstream}/`);
@@ -271,6 +282,6 @@ export async function main(argv: string[]): Promise<void> {
     console.log('ratios:', ratios);
     console.log(`wrote ${out}`);
   } finally {
-    stop();
+    await stop();
   }
 }
