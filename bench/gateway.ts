@@ -6,9 +6,7 @@
 // fresh Node proxy's throughput varies by tens of percent on a small machine; medians with min-max are
 // reported, and the ratios are computed from medians measured in the same run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -18,6 +16,7 @@ import { loadDevIssuerConfig } from '../apps/dev-issuer/src/config';
 import { loadOrCreateDevIssuerKey } from '../apps/dev-issuer/src/dev-issuer.keys';
 import { signDevToken } from '../apps/dev-issuer/src/dev-token';
 import { startKafkaForTests } from '../test/support/kafka-mock';
+import { freePort, freePorts, stepgateEnv } from '../test/support/processes';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -29,14 +28,6 @@ interface Run {
   p99_ms: number;
   errors: number;
   non2xx: number;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 function start(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
@@ -82,37 +73,16 @@ export async function main(argv: string[]): Promise<void> {
   const duration = Number(values.duration);
   const connections = Number(values.connections);
 
-  const ports = {
-    upstream: await freePort(),
-    bare: await freePort(),
-    gateway: await freePort(),
-    risk: await freePort(),
-    challenge: await freePort(),
-    issuer: await freePort(),
-    embeddedUpstream: await freePort(),
-  };
-  const dataDir = mkdtempSync(join(tmpdir(), 'stepgate-bench-'));
-  const upstream = `http://127.0.0.1:${ports.upstream}`;
-  const issuer = `http://127.0.0.1:${ports.issuer}`;
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    LOG_FORMAT: 'json',
+  // The services' ports come from the same helper the e2e specs use; the demo upstream the gateway proxies
+  // to is a standalone process shared by every target, and the bare proxy needs a port of its own.
+  const ports = await freePorts();
+  const shared = { upstream: await freePort(), bare: await freePort() };
+  const upstream = `http://127.0.0.1:${shared.upstream}`;
+  const env: NodeJS.ProcessEnv = stepgateEnv(ports, {
     LOG_LEVEL: 'warn',
-    STEPGATE_CONFIG: join(ROOT, 'config/stepgate.yaml'),
-    STEPGATE_DATA_DIR: dataDir,
-    STEPGATE_GATEWAY_PORT: String(ports.gateway),
-    STEPGATE_RISK_PORT: String(ports.risk),
-    STEPGATE_CHALLENGE_PORT: String(ports.challenge),
-    STEPGATE_DEV_ISSUER_PORT: String(ports.issuer),
-    STEPGATE_DEMO_UPSTREAM_PORT: String(ports.embeddedUpstream),
-    STEPGATE_DEV_ISSUER_URL: issuer,
-    STEPGATE_DEV_ISSUER_JWKS: `${issuer}/jwks.json`,
-    STEPGATE_CHALLENGE_URL: `http://127.0.0.1:${ports.challenge}`,
-    STEPGATE_CHALLENGE_JWKS: `http://127.0.0.1:${ports.challenge}/.stepgate/challenge/jwks.json`,
-    // The gateway proxies to the same standalone upstream the other targets use.
     STEPGATE_DEMO_UPSTREAM_URL: upstream,
-  };
+  });
+  const dataDir = env.STEPGATE_DATA_DIR!;
 
   const mode = values.mode === 'embedded' ? 'embedded' : 'kafka';
   const kafka = mode === 'kafka' ? await startKafkaForTests(process.env) : undefined;
@@ -126,9 +96,9 @@ export async function main(argv: string[]): Promise<void> {
   const children = [
     start([join(ROOT, 'dist/apps/demo-upstream/src/main.js')], {
       ...env,
-      STEPGATE_DEMO_UPSTREAM_PORT: String(ports.upstream),
+      STEPGATE_DEMO_UPSTREAM_PORT: String(shared.upstream),
     }),
-    start([join(ROOT, 'dist/bench/bare-proxy.js'), upstream, String(ports.bare)], env),
+    start([join(ROOT, 'dist/bench/bare-proxy.js'), upstream, String(shared.bare)], env),
   ];
   if (mode === 'embedded') {
     children.push(start([join(ROOT, 'dist/apps/stepgate/src/main.js')], env));
@@ -162,7 +132,7 @@ export async function main(argv: string[]): Promise<void> {
 
   try {
     await waitFor(`${upstream}/`);
-    await waitFor(`http://127.0.0.1:${ports.bare}/`);
+    await waitFor(`http://127.0.0.1:${shared.bare}/`);
     await waitFor(`http://127.0.0.1:${ports.gateway}/.stepgate/healthz`);
 
     const runtime = readRuntimeEnv(env);
@@ -189,7 +159,7 @@ export async function main(argv: string[]): Promise<void> {
 
     const targets: { name: string; url: string; options: Partial<autocannon.Options> }[] = [
       { name: 'upstream-direct', url: `${upstream}/api/reports/q3`, options: {} },
-      { name: 'bare-node-proxy', url: `http://127.0.0.1:${ports.bare}/api/reports/q3`, options: {} },
+      { name: 'bare-node-proxy', url: `http://127.0.0.1:${shared.bare}/api/reports/q3`, options: {} },
       {
         name: 'gateway-cached-decision',
         url: `http://127.0.0.1:${ports.gateway}/api/reports/q3`,

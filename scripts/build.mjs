@@ -12,6 +12,7 @@ const result = spawnSync(
     'bench',
     // The benchmarks start the same mock Kafka the tests do.
     'test/support/kafka-mock.ts',
+    'test/support/processes.ts',
     '-d',
     'dist',
     '--copy-files',

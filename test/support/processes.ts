@@ -1,12 +1,16 @@
 // Starts StepGate's real entry points as child processes, on free ports, with a throwaway data directory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export const ROOT = resolve(__dirname, '../..');
+/** The repository root, from the sources or from their compiled copy under dist/ (the benchmarks). */
+export const ROOT = ((dir: string): string => {
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+})(__dirname);
 export const entry = (app: string, file = 'main.js'): string => join(ROOT, 'dist/apps', app, 'src', file);
 
 export async function freePort(): Promise<number> {
