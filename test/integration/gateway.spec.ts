@@ -234,8 +234,10 @@ describe('gateway', () => {
       expect((r.body.headers as Record<string, string>)['x-http-method-override']).toBeUndefined();
     });
 
-    it('refuses unknown methods', async () => {
-      expect([404, 405]).toContain((await get('/api/reports/1', await auth(), 'PROPFIND')).status);
+    it('refuses unknown methods with 405 and Allow', async () => {
+      const r = await get('/api/reports/1', await auth(), 'PROPFIND');
+      expect(r.status).toBe(405);
+      expect(r.headers.get('allow')).toBe('GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS');
     });
   });
 

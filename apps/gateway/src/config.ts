@@ -1,11 +1,14 @@
 // The gateway's configuration: its own `gateway` section and the `policy` it enforces.
-import { loadConfig, type RuntimeEnv } from '@stepgate/config';
+import { ConfigError, loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { RISK_LEVELS } from '@stepgate/contracts';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const httpUrl = z.url({ protocol: /^https?$/ });
 const decision = z.enum(['allow', 'step_up', 'deny']);
+const claimValue = z.union([z.string(), z.number(), z.boolean()]);
+const cidr = z.string().refine(isCidr, 'an IPv4 or IPv6 address or CIDR block');
 
 const route = z
   .strictObject({
@@ -23,6 +26,15 @@ const route = z
     ),
     stepUp: z.strictObject({ acr: z.string(), maxAgeSeconds: z.number().int().positive() }).optional(),
     onRiskUnavailable: z.enum(['allow', 'step_up', 'deny']).default('deny'),
+    /** Who may pass at all, matched against the verified token before risk is asked. */
+    require: z
+      .strictObject({
+        claims: z.record(z.string().min(1), z.union([claimValue, z.array(claimValue).min(1)])).optional(),
+        groups: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .optional(),
+    /** monitor: the decision is computed, logged, evented and counted, but the request is forwarded. */
+    mode: z.enum(['enforce', 'monitor']).default('enforce'),
   })
   .refine((r) => r.stepUp || !Object.values(r.decisions).includes('step_up'), {
     message: 'a route that can step up needs stepUp { acr, maxAgeSeconds }',
@@ -38,9 +50,44 @@ export const gatewaySection = z.strictObject({
         jwksUri: httpUrl,
         audience: z.string().min(1),
         algorithms: z.array(z.enum(['ES256', 'ES384', 'RS256', 'PS256', 'EdDSA'])).min(1),
+        /** The exact `typ` header this issuer's access tokens carry (e.g. at+jwt); unset accepts any access-token type. */
+        typ: z.string().min(1).optional(),
+        jwksCooldownSeconds: z.number().int().min(0).max(3600).default(30),
       }),
     )
     .min(1),
+  /** Browser sign-in (OIDC authorization code + PKCE). Absent: browsers cannot sign in through the gateway. */
+  signIn: z
+    .strictObject({
+      /** The provider's issuer URL; its discovery document is read at start. */
+      issuer: httpUrl,
+      clientId: z.string().min(1),
+      /** Empty: a public client (PKCE only). Comes from the environment. */
+      clientSecret: z.string().default(''),
+      scopes: z.array(z.string().min(1)).default(['openid']),
+      /** The gateway's external origin for the redirect URI; empty: taken from the request's Host. */
+      publicUrl: z.union([httpUrl, z.literal('')]).default(''),
+      session: z
+        .strictObject({
+          idleTimeoutSeconds: z.number().int().positive().default(1800),
+          absoluteTimeoutSeconds: z.number().int().positive().default(43_200),
+        })
+        .default({ idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 }),
+    })
+    .optional(),
+  /** Peers allowed to say who the client is through X-Forwarded-For (also STEPGATE_TRUSTED_PROXIES). */
+  trustedProxies: z.array(cidr).default([]),
+  /** The signed identity assertion every forwarded request carries (X-StepGate-Assertion). */
+  assertion: z
+    .strictObject({
+      issuer: z.string().min(1),
+      ttlSeconds: z.number().int().min(5).max(60).default(60),
+      /** How long one signed assertion is reused for the same token, route and risk (0: sign every request). */
+      reuseSeconds: z.number().int().min(0).max(30).default(10),
+    })
+    .default({ issuer: 'urn:stepgate:gateway', ttlSeconds: 60, reuseSeconds: 10 }),
+  /** One JSON line per request (method, route, decision, status, latency, correlation id). */
+  accessLog: z.boolean().default(true),
   /** The challenge service: where /.stepgate/factors|challenges go, and whose stepped-up tokens are accepted. */
   challenge: z.strictObject({
     url: httpUrl,
@@ -50,7 +97,12 @@ export const gatewaySection = z.strictObject({
   }),
   upstreams: z.record(
     z.string(),
-    z.strictObject({ url: httpUrl, timeoutMs: z.number().int().positive().default(30_000) }),
+    z.strictObject({
+      url: httpUrl,
+      timeoutMs: z.number().int().positive().default(30_000),
+      /** `aud` of the identity assertion this upstream receives; default the upstream's name. */
+      audience: z.string().min(1).optional(),
+    }),
   ),
   risk: z.strictObject({
     timeoutMs: z.number().int().positive().max(10_000),
@@ -102,8 +154,29 @@ export type GatewayConfig = z.infer<typeof schema>;
 export type RoutePolicy = GatewayConfig['policy']['routes'][number];
 export type RouteDecision = z.infer<typeof decision>;
 
+export type ClaimValue = z.infer<typeof claimValue>;
+
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 
+export function isCidr(value: string): boolean {
+  const [addr, bits, ...rest] = value.trim().split('/');
+  if (rest.length > 0 || !addr) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
 export function loadGatewayConfig(runtime: RuntimeEnv): GatewayConfig {
-  return loadConfig(schema, { file: runtime.configFile, env: runtime.env });
+  const config = loadConfig(schema, { file: runtime.configFile, env: runtime.env });
+  const fromEnv = (runtime.env.STEPGATE_TRUSTED_PROXIES ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const bad = fromEnv.filter((c) => !isCidr(c));
+  if (bad.length > 0)
+    throw new ConfigError('STEPGATE_TRUSTED_PROXIES', [`not an IP address or CIDR block: ${bad.join(', ')}`]);
+  config.gateway.trustedProxies = [...config.gateway.trustedProxies, ...fromEnv];
+  return config;
 }

@@ -9,7 +9,9 @@ import { HttpExceptionFilter } from '@stepgate/observability';
 import { loadGatewayConfig, type GatewayConfig } from './config';
 import { gatewayMessaging, GatewayModule } from './gateway.module';
 import { GatewayHandler } from './proxy/gateway.handler';
-import { ALLOWED_METHODS } from './proxy/canonical-request';
+import { METHODS, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { TokenVerifier } from '@stepgate/identity';
 
 export async function createGatewayApp(
   runtime: RuntimeEnv,
@@ -43,8 +45,20 @@ export async function createGatewayApp(
     await gateway.handle(req, reply);
     return reply;
   };
-  fastify.route({ method: [...ALLOWED_METHODS], url: '/*', handler });
-  fastify.route({ method: [...ALLOWED_METHODS], url: '/', handler });
+  // Every method Node parses reaches the handler, which refuses unknown ones with 405 and an Allow header
+  // (and an access event), instead of Fastify's 404.
+  for (const m of METHODS) {
+    if (m !== 'CONNECT' && !fastify.supportedMethods.includes(m)) fastify.addHttpMethod(m, { hasBody: true });
+  }
+  const methods = fastify.supportedMethods.filter((m) => m !== 'CONNECT');
+  fastify.route({ method: methods, url: '/*', handler });
+  fastify.route({ method: methods, url: '/', handler });
+  // WebSocket upgrades are judged by the same pipeline, then piped to the upstream.
+  fastify.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void gateway.handleUpgrade(req, socket, head);
+  });
+  // Warm the issuers' key sets so the first requests (and readiness) do not wait for them.
+  void app.get(TokenVerifier).loadIssuerKeys();
 
   app.connectMicroservice(messagingTransport(gatewayMessaging(runtime)), { inheritAppConfig: true });
   await app.startAllMicroservices();

@@ -1,9 +1,14 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { REQUESTS } from '@stepgate/contracts';
 import { MessagingModule, type MessagingOptions } from '@stepgate/kafka';
 import type { RuntimeEnv } from '@stepgate/config';
 import { TokenVerifier } from '@stepgate/identity';
+import { IdentityAssertionSigner } from './assertion/identity-assertion';
+import { AuthHttpController } from './auth/auth.http.controller';
+import { SessionCodec } from './auth/session';
+import { SignInService } from './auth/sign-in.service';
 import { ChallengeClient } from './challenge/challenge.client';
+import { loadGatewayKeys, type GatewayKeys } from './keys/gateway-keys';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config';
 import { AccessEventPublisher } from './events/access-event.publisher';
 import { GatewayMetrics } from './health/gateway.metrics';
@@ -12,6 +17,8 @@ import { GatewayHandler } from './proxy/gateway.handler';
 import { UpstreamForwarder } from './proxy/upstream.forwarder';
 import { AssessmentsMessageController } from './risk/assessments.message.controller';
 import { RiskClient } from './risk/risk.client';
+
+const GATEWAY_KEYS = Symbol('GATEWAY_KEYS');
 
 /** Each gateway instance reads every assessment (to invalidate its own cache): a consumer group of its own. */
 export function gatewayMessaging(runtime: RuntimeEnv): MessagingOptions {
@@ -32,9 +39,29 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [MessagingModule.forRoot(gatewayMessaging(runtime))],
-      controllers: [HealthHttpController, AssessmentsMessageController],
+      controllers: [HealthHttpController, AuthHttpController, AssessmentsMessageController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
+        {
+          provide: GATEWAY_KEYS,
+          useFactory: () => loadGatewayKeys(runtime.env, runtime.dataDir, new Logger('GatewayKeys')),
+        },
+        {
+          provide: SessionCodec,
+          inject: [GATEWAY_KEYS],
+          useFactory: (keys: GatewayKeys) =>
+            new SessionCodec(
+              keys.sessionKey,
+              config.gateway.signIn?.session ?? { idleTimeoutSeconds: 1800, absoluteTimeoutSeconds: 43_200 },
+            ),
+        },
+        {
+          provide: IdentityAssertionSigner,
+          inject: [GATEWAY_KEYS],
+          useFactory: (keys: GatewayKeys) =>
+            new IdentityAssertionSigner(config.gateway.assertion, keys.signing),
+        },
+        SignInService,
         {
           provide: TokenVerifier,
           useFactory: () =>

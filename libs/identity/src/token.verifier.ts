@@ -11,6 +11,7 @@ import {
   type JSONWebKeySet,
   type JWTPayload,
   type JWTVerifyGetKey,
+  type RemoteJWKSet,
 } from 'jose';
 
 export const STEP_UP_TOKEN_TYPE = 'stepgate-stepup+jwt';
@@ -20,6 +21,15 @@ export interface IssuerSettings {
   jwksUri: string;
   audience: string;
   algorithms: string[];
+  /** When set, the token's `typ` header must be exactly this (e.g. `at+jwt`, RFC 9068); else any access-token type. */
+  typ?: string;
+  /** Least time between two JWKS fetches triggered by an unknown `kid` (default 30 s). */
+  jwksCooldownSeconds?: number;
+}
+
+export interface VerifierOptions {
+  /** Verified tokens kept (by their raw string) until they expire, so a repeat costs no signature check. */
+  cacheMaxEntries?: number;
 }
 
 export interface StepUpIssuerSettings {
@@ -52,28 +62,69 @@ export class TokenError extends Error {
 const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'application/at+jwt', 'jwt', 'JWT']);
 
 export class TokenVerifier {
-  private readonly issuers = new Map<string, { settings: IssuerSettings; keys: JWTVerifyGetKey }>();
+  private readonly issuers = new Map<string, { settings: IssuerSettings; keys: RemoteJWKSet }>();
   private readonly stepUp: { settings: StepUpIssuerSettings; keys: JWTVerifyGetKey } | undefined;
+  private readonly cache = new Map<string, VerifiedToken>();
+  private readonly cacheMaxEntries: number;
 
   constructor(
     issuers: IssuerSettings[],
     stepUp: StepUpIssuerSettings | undefined,
     private readonly clockSkewSeconds: number,
+    options: VerifierOptions = {},
   ) {
+    this.cacheMaxEntries = options.cacheMaxEntries ?? 10_000;
     for (const settings of issuers) {
       this.issuers.set(settings.issuer, {
         settings,
-        // jose caches the key set, refetches on an unknown kid, and rate-limits refetches (cooldown).
+        // jose caches the key set, refetches on an unknown kid, and rate-limits refetches (cooldown); the
+        // fetch has its own timeout. No other URL is ever fetched: jku, x5u and jwk headers are ignored.
         keys: createRemoteJWKSet(new URL(settings.jwksUri), {
-          cooldownDuration: 30_000,
+          cooldownDuration: (settings.jwksCooldownSeconds ?? 30) * 1000,
           cacheMaxAge: 600_000,
+          timeoutDuration: 5_000,
         }),
       });
     }
     if (stepUp) this.stepUp = { settings: stepUp, keys: keySetOf(stepUp.jwks) };
   }
 
-  async verify(token: string): Promise<VerifiedToken> {
+  /** True once every configured issuer's key set has been fetched at least once. */
+  get issuerKeysLoaded(): boolean {
+    for (const { keys } of this.issuers.values()) if (keys.jwks() === undefined) return false;
+    return true;
+  }
+
+  /** Fetches the key sets not fetched yet; resolves false when one of them could not be fetched. */
+  async loadIssuerKeys(): Promise<boolean> {
+    const pending = [...this.issuers.values()].filter(({ keys }) => keys.jwks() === undefined);
+    const results = await Promise.allSettled(pending.map(({ keys }) => keys.reload()));
+    return results.every((r) => r.status === 'fulfilled');
+  }
+
+  /**
+   * Verifies a token; a token verified before is answered from a bounded cache keyed by its exact string,
+   * until its `exp`. Only successes are cached.
+   */
+  async verify(token: string, nowSeconds = Math.floor(Date.now() / 1000)): Promise<VerifiedToken> {
+    const hit = this.cache.get(token);
+    if (hit) {
+      if (hit.expiresAt > nowSeconds) return hit;
+      this.cache.delete(token);
+    }
+    const verified = await this.verifyUncached(token);
+    if (this.cacheMaxEntries > 0 && verified.expiresAt > nowSeconds) {
+      if (this.cache.size >= this.cacheMaxEntries) {
+        // Insertion order: the oldest entry goes first.
+        const oldest = this.cache.keys().next().value;
+        if (oldest !== undefined) this.cache.delete(oldest);
+      }
+      this.cache.set(token, verified);
+    }
+    return verified;
+  }
+
+  private async verifyUncached(token: string): Promise<VerifiedToken> {
     let header: ReturnType<typeof decodeProtectedHeader>;
     let unverifiedIssuer: unknown;
     try {
@@ -105,6 +156,8 @@ export class TokenVerifier {
       ) {
         throw new TokenError(`token type ${header.typ} is not an access token`);
       }
+      if (issuer.settings.typ !== undefined && normaliseTyp(header.typ) !== normaliseTyp(issuer.settings.typ))
+        throw new TokenError(`token type must be ${issuer.settings.typ}`);
       const { payload } = await jwtVerify(token, issuer.keys, {
         issuer: issuer.settings.issuer,
         audience: issuer.settings.audience,
@@ -123,6 +176,11 @@ export class TokenVerifier {
       throw new TokenError('token could not be verified');
     }
   }
+}
+
+/** `typ` compares case-insensitively and without the `application/` prefix (RFC 7515 section 4.1.9). */
+function normaliseTyp(typ: string | undefined): string | undefined {
+  return typ?.toLowerCase().replace(/^application\//, '');
 }
 
 function keySetOf(jwks: StepUpIssuerSettings['jwks']): JWTVerifyGetKey {

@@ -49,15 +49,3 @@ export function wantsHtml(headers: IncomingHttpHeaders): boolean {
   const accept = headers.accept;
   return typeof accept === 'string' && accept.includes('text/html');
 }
-
-export function clientIpOf(remoteAddress: string | undefined): string {
-  const ip = remoteAddress ?? '0.0.0.0';
-  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
-}
-
-/** Lowercased host without port; null when the Host header is not a plausible host name. */
-export function canonicalHost(host: string | undefined): string | null {
-  if (!host) return null;
-  const h = host.trim().toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
-  return /^(\[[0-9a-f:.]+\]|[a-z0-9.-]{1,253})$/.test(h) ? h : null;
-}

@@ -23,6 +23,42 @@ export class GatewayMetrics {
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
+  readonly riskCache = new Counter({
+    name: 'stepgate_gateway_risk_cache_lookups_total',
+    help: 'Risk decision cache lookups by result (hit, miss)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly riskCacheInvalidations = new Counter({
+    name: 'stepgate_gateway_risk_cache_invalidations_total',
+    help: 'Cached decisions a newer assessment dropped (it disagreed) or kept (it agreed exactly)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly riskCacheHitRatio = new Gauge({
+    name: 'stepgate_gateway_risk_cache_hit_ratio',
+    help: 'Share of risk decision cache lookups answered from the cache since start',
+    registers: [this.registry],
+    collect: async () => {
+      const values = (await this.riskCache.get()).values;
+      const hits = values.find((v) => v.labels.result === 'hit')?.value ?? 0;
+      const total = values.reduce((sum, v) => sum + v.value, 0);
+      this.riskCacheHitRatio.set(total === 0 ? 0 : hits / total);
+    },
+  });
+  readonly monitored = new Counter({
+    name: 'stepgate_gateway_monitor_would_have_total',
+    help: 'Requests a monitor-mode route forwarded that enforcement would have denied or stepped up',
+    labelNames: ['route', 'decision'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'stepgate_gateway_request_seconds',
+    help: 'Time to the gateway decision and, for forwarded requests, the upstream response headers',
+    labelNames: ['decision'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   readonly riskLatency = new Histogram({
     name: 'stepgate_gateway_risk_request_seconds',
     help: 'Latency of synchronous risk requests',

@@ -1,18 +1,55 @@
-import { Controller, Get, Header } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Res } from '@nestjs/common';
+import { TokenVerifier } from '@stepgate/identity';
+import type { FastifyReply } from 'fastify';
+import { IdentityAssertionSigner } from '../assertion/identity-assertion';
 import { GatewayMetrics } from './gateway.metrics';
 
+/** Liveness, readiness, metrics and the key set upstreams verify identity assertions with. */
 @Controller('.stepgate')
 export class HealthHttpController {
-  constructor(private readonly metrics: GatewayMetrics) {}
+  private lastKeyAttempt = 0;
 
+  constructor(
+    private readonly metrics: GatewayMetrics,
+    private readonly verifier: TokenVerifier,
+    private readonly assertions: IdentityAssertionSigner,
+  ) {}
+
+  /** Liveness: the process answers. */
   @Get('healthz')
   health(): { status: 'ok' } {
     return { status: 'ok' };
+  }
+
+  /**
+   * Readiness: the gateway listens only after its message bus connected, so what is left is the issuers'
+   * key sets: ready once each has been fetched at least once (retried here at most once a second).
+   */
+  @Get('readyz')
+  async ready(@Res() reply: FastifyReply): Promise<void> {
+    if (!this.verifier.issuerKeysLoaded && Date.now() - this.lastKeyAttempt > 1000) {
+      this.lastKeyAttempt = Date.now();
+      await this.verifier.loadIssuerKeys();
+    }
+    const ready = this.verifier.issuerKeysLoaded;
+    await reply
+      .code(ready ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send(
+        ready ? { status: 'ready' } : { status: 'not_ready', reasons: ['issuer key sets not fetched yet'] },
+      );
   }
 
   @Get('metrics')
   @Header('content-type', 'text/plain; version=0.0.4')
   async prometheus(): Promise<string> {
     return this.metrics.registry.metrics();
+  }
+
+  @Get('jwks.json')
+  @HttpCode(200)
+  @Header('cache-control', 'public, max-age=300')
+  jwks(): { keys: unknown[] } {
+    return this.assertions.jwks;
   }
 }

@@ -12,6 +12,7 @@ const payments: RoutePolicy = {
   decisions: { low: 'allow', medium: 'step_up', high: 'step_up', critical: 'deny' },
   stepUp: { acr: 'urn:stepgate:acr:mfa', maxAgeSeconds: 300 },
   onRiskUnavailable: 'deny',
+  mode: 'enforce',
 };
 const token = (over: Partial<VerifiedToken> = {}): VerifiedToken => ({
   kind: 'access',

@@ -8,6 +8,7 @@ const route = (id: string, path: string, extra: Partial<RoutePolicy> = {}): Rout
   upstream: 'demo',
   decisions: { low: 'allow', medium: 'allow', high: 'allow', critical: 'deny' },
   onRiskUnavailable: 'deny',
+  mode: 'enforce',
   ...extra,
 });
 

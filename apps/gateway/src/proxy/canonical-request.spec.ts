@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BadRequestPath, canonicalTarget, policyMethod } from './canonical-request';
+import { BadRequestPath, canonicalHost, canonicalTarget, policyMethod } from './canonical-request';
 
 describe(canonicalTarget.name, () => {
   const sut = canonicalTarget;
@@ -54,5 +54,46 @@ describe(policyMethod.name, () => {
   it('judges HEAD as GET', () => {
     expect(policyMethod('HEAD')).toBe('GET');
     expect(policyMethod('POST')).toBe('POST');
+  });
+});
+
+describe(canonicalHost.name, () => {
+  it.each([
+    ['Example.COM', 'example.com', 'example.com'],
+    ['example.com.', 'example.com', 'example.com'],
+    ['example.com:80', 'example.com', 'example.com'],
+    ['example.com:8080', 'example.com', 'example.com:8080'],
+    ['example.com:08080', 'example.com', 'example.com:8080'],
+    ['bücher.example', 'xn--bcher-kva.example', 'xn--bcher-kva.example'],
+    ['XN--BCHER-KVA.example', 'xn--bcher-kva.example', 'xn--bcher-kva.example'],
+    ['127.0.0.1:3000', '127.0.0.1', '127.0.0.1:3000'],
+    ['[::1]:8080', '[::1]', '[::1]:8080'],
+    ['[2001:DB8::1]', '[2001:db8::1]', '[2001:db8::1]'],
+  ])('canonicalises %s', (raw, hostname, authority) => {
+    expect(canonicalHost(raw)).toEqual({ hostname, authority });
+  });
+
+  it('strips 443 for https', () => {
+    expect(canonicalHost('example.com:443', 'https')?.authority).toBe('example.com');
+    expect(canonicalHost('example.com:443', 'http')?.authority).toBe('example.com:443');
+  });
+
+  it.each([
+    undefined,
+    '',
+    'user@example.com',
+    'example.com/path',
+    'example.com:99999',
+    'example.com:0',
+    'example.com:abc',
+    'exa mple.com',
+    'a..b',
+    '::1',
+    '[not-ipv6]',
+    'example.com\\evil',
+    'exa_mple.com',
+    'a\u0000b.example',
+  ])('rejects %j', (raw) => {
+    expect(canonicalHost(raw)).toBeNull();
   });
 });

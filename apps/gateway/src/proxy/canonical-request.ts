@@ -1,5 +1,7 @@
 // One canonical view of a request for policy and upstream: the path the policy judged is the path the
 // upstream receives. Pure: no Nest, no I/O.
+import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
 
 export const ALLOWED_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -70,4 +72,55 @@ function encodeSegment(segment: string): string {
 /** HEAD is judged as GET; method-override headers are removed by the proxy, never honoured. */
 export function policyMethod(method: string): string {
   return method === 'HEAD' ? 'GET' : method;
+}
+
+export interface CanonicalHost {
+  /** Lowercase ASCII (IDNA) host name or bracketed IPv6 literal, no trailing dot, no port: what routes match. */
+  hostname: string;
+  /** hostname plus the port when it is not the scheme's default: what X-Forwarded-Host carries. */
+  authority: string;
+}
+
+/**
+ * Canonicalises a Host header: lowercase, IDNA (punycode) via the WHATWG rules, trailing dot and default
+ * port removed. Null when it is not a plausible host (userinfo, paths, bad ports, invalid labels).
+ */
+export function canonicalHost(
+  raw: string | undefined,
+  scheme: 'http' | 'https' = 'http',
+): CanonicalHost | null {
+  if (raw === undefined) return null;
+  const value = raw.trim();
+  if (value.length === 0 || value.length > 300 || /[\s/\\@?#%]/.test(value)) return null;
+  let host: string;
+  let port: string | undefined;
+  if (value.startsWith('[')) {
+    const end = value.indexOf(']');
+    if (end < 0) return null;
+    host = value.slice(1, end);
+    const rest = value.slice(end + 1);
+    if (rest !== '' && !rest.startsWith(':')) return null;
+    port = rest === '' ? undefined : rest.slice(1);
+    if (isIP(host) !== 6) return null;
+    host = `[${host.toLowerCase()}]`;
+  } else {
+    const colon = value.lastIndexOf(':');
+    if (colon >= 0) {
+      if (value.indexOf(':') !== colon) return null; // an IPv6 literal must be bracketed
+      port = value.slice(colon + 1);
+      host = value.slice(0, colon);
+    } else host = value;
+    if (host.endsWith('.')) host = host.slice(0, -1);
+    const ascii = domainToASCII(host);
+    if (!ascii || ascii.length > 253 || !/^[a-z0-9.-]+$/.test(ascii) || ascii.split('.').some((l) => !l))
+      return null;
+    host = ascii;
+  }
+  if (port !== undefined) {
+    if (!/^\d{1,5}$/.test(port) || Number(port) > 65535 || Number(port) === 0) return null;
+    port = String(Number(port));
+  }
+  const defaultPort = scheme === 'https' ? '443' : '80';
+  const authority = port === undefined || port === defaultPort ? host : `${host}:${port}`;
+  return { hostname: host, authority };
 }

@@ -52,9 +52,23 @@ function connectionListed(headers: IncomingHttpHeaders): Set<string> {
 
 export interface ForwardContext {
   clientIp: string;
+  /** Canonical host (with a non-default port) for X-Forwarded-Host. */
   host: string;
   proto: 'http' | 'https';
   correlationId: string;
+  /** Headers the gateway sets itself (the identity assertion; for browsers, the challenge service's bearer). */
+  set?: Record<string, string>;
+}
+
+/** StepGate's own cookies (session, login, device) stay between the browser and the gateway. */
+const STEPGATE_COOKIE = /^\s*__Host-stepgate-/;
+
+function withoutStepgateCookies(cookie: string | string[]): string | undefined {
+  const kept = (Array.isArray(cookie) ? cookie.join('; ') : cookie)
+    .split(';')
+    .filter((c) => c.trim() !== '' && !STEPGATE_COOKIE.test(c))
+    .map((c) => c.trim());
+  return kept.length > 0 ? kept.join('; ') : undefined;
 }
 
 export function upstreamRequestHeaders(
@@ -65,13 +79,19 @@ export function upstreamRequestHeaders(
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || isSpoofable(name)) continue;
+    if (name === 'cookie') {
+      const kept = withoutStepgateCookies(value);
+      if (kept !== undefined) out.cookie = kept;
+      continue;
+    }
     out[name] = value;
   }
-  // Set from the socket, never appended to what the client claimed.
+  // Set by the gateway, never appended to what the client claimed.
   out['x-forwarded-for'] = ctx.clientIp;
   out['x-forwarded-host'] = ctx.host;
   out['x-forwarded-proto'] = ctx.proto;
   out['x-correlation-id'] = ctx.correlationId;
+  if (ctx.set) for (const [name, value] of Object.entries(ctx.set)) out[name] = value;
   return out;
 }
 

@@ -1,30 +1,51 @@
-// The request pipeline: canonicalise, authenticate, match policy, get risk, decide, then forward, deny or
-// demand step-up (RFC 9470). Every request, whatever its fate, produces one access event.
+// The request pipeline: canonicalise, authenticate (bearer or browser session), match policy, get risk,
+// decide, then forward, deny or demand step-up (RFC 9470 for API clients, a redirect for browsers). The
+// same pipeline judges WebSocket upgrades. Every request, whatever its fate, produces one access event and
+// one access log line.
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AccessDecision, RiskAssessment } from '@stepgate/contracts';
 import { bearerToken, TokenError, TokenVerifier, type VerifiedToken } from '@stepgate/identity';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ASSERTION_HEADER, IdentityAssertionSigner } from '../assertion/identity-assertion';
+import { clientAddress, TrustedProxies, unmapped } from '../auth/client-address';
 import {
-  canonicalHost,
-  clientIpOf,
+  cookieValue,
+  DEVICE_COOKIE,
   deviceCookie,
   deviceOf,
   InvalidDeviceId,
   wantsHtml,
 } from '../auth/request-identity';
+import { safeReturnTo } from '../auth/return-to';
+import { SESSION_COOKIE, SessionCodec, type Session } from '../auth/session';
 import { ChallengeClient } from '../challenge/challenge.client';
 import { GATEWAY_CONFIG, type GatewayConfig, type RoutePolicy } from '../config';
 import { AccessEventPublisher } from '../events/access-event.publisher';
 import { GatewayMetrics } from '../health/gateway.metrics';
-import { decide } from '../policy/decide';
+import { decide, type Decision } from '../policy/decide';
+import { unmetRequirement } from '../policy/requirements';
 import { compileRoutes, matchRoute, type CompiledRoute } from '../policy/route-matcher';
 import { RiskClient } from '../risk/risk.client';
-import { BadRequestPath, canonicalTarget, policyMethod, type CanonicalTarget } from './canonical-request';
-import { stripOverrideParams } from './forward-headers';
-import { UpstreamForwarder } from './upstream.forwarder';
+import {
+  ALLOWED_METHODS,
+  BadRequestPath,
+  canonicalHost,
+  canonicalTarget,
+  policyMethod,
+  type CanonicalTarget,
+} from './canonical-request';
+import { stripOverrideParams, type ForwardContext } from './forward-headers';
+import {
+  CHALLENGE_UPSTREAM,
+  UpstreamForwarder,
+  writeRawResponse,
+  type ForwardRequest,
+} from './upstream.forwarder';
 
-/** What happened to one request, gathered for its access event. */
+/** What happened to one request, gathered for its access event and log line. */
 interface Outcome {
   decision: AccessDecision;
   reason: string;
@@ -33,13 +54,44 @@ interface Outcome {
   token: VerifiedToken | null;
   deviceId: string | null;
   risk: RiskAssessment | null;
+  path: string | null;
+  host: string | null;
+}
+
+/** One request in flight. */
+interface Exchange {
+  raw: IncomingMessage;
+  correlationId: string;
+  clientIp: string;
+  proto: 'http' | 'https';
+  started: number;
+  outcome: Outcome;
+  /** Set-Cookie values for the answer (device cookie, refreshed or replaced session). */
+  cookies: string[];
+}
+
+type Verdict =
+  | { kind: 'respond'; status: number; headers?: Record<string, string>; body?: unknown }
+  | { kind: 'forward'; forward: ForwardRequest; elevate?: Elevation };
+
+/** A browser's challenge verification: on success the stepped-up token goes into a new session. */
+interface Elevation {
+  session: Session;
+  deviceId: string;
+  returnTo: string;
+  html: boolean;
 }
 
 const CHALLENGE_PATHS = /^\/\.stepgate\/(factors|challenges)(\/|$)/;
+const VERIFY_PATH = /^\/\.stepgate\/challenges\/[^/]+\/verify$/;
+const ALLOWED = new Set<string>(ALLOWED_METHODS);
+const ALLOW_HEADER = ALLOWED_METHODS.join(', ');
 
 @Injectable()
 export class GatewayHandler {
   private readonly routes: CompiledRoute[];
+  private readonly trusted: TrustedProxies;
+  private readonly accessLog = new Logger('Access');
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -49,215 +101,461 @@ export class GatewayHandler {
     private readonly forwarder: UpstreamForwarder,
     private readonly events: AccessEventPublisher,
     private readonly metrics: GatewayMetrics,
+    private readonly sessions: SessionCodec,
+    private readonly assertions: IdentityAssertionSigner,
   ) {
     this.routes = compileRoutes(config.policy.routes);
+    this.trusted = new TrustedProxies(config.gateway.trustedProxies);
   }
 
   async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const correlationId = randomUUID();
-    const clientIp = clientIpOf(req.raw.socket.remoteAddress);
-    void reply.header('x-correlation-id', correlationId);
-    const outcome: Outcome = {
-      decision: 'deny',
-      reason: 'rejected',
-      status: 400,
-      route: null,
-      token: null,
-      deviceId: null,
-      risk: null,
-    };
-    let target: CanonicalTarget | null = null;
+    const x = this.begin(req.raw);
+    void reply.header('x-correlation-id', x.correlationId);
     try {
-      target = canonicalTarget(req.raw.url ?? '/');
-      await this.process(req, reply, target, correlationId, clientIp, outcome);
-    } catch (err) {
-      if (err instanceof BadRequestPath || err instanceof InvalidDeviceId) {
-        outcome.reason = err.code;
-        outcome.status = 400;
-        void reply.code(400).send({ error: 'invalid_request', message: err.message });
+      const verdict = await this.evaluate(x, false);
+      if (x.cookies.length > 0) void reply.header('set-cookie', x.cookies);
+      if (verdict.kind === 'respond') {
+        x.outcome.status = verdict.status;
+        void reply.code(verdict.status);
+        if (verdict.headers) void reply.headers(verdict.headers);
+        void (verdict.body === undefined ? reply.send() : reply.send(verdict.body));
+      } else if (verdict.elevate) {
+        x.outcome.status = await this.elevate(x, verdict.forward, verdict.elevate, reply);
       } else {
-        outcome.reason = 'internal_error';
-        outcome.status = 500;
-        req.log.error(err);
-        if (!reply.sent) void reply.code(500).send({ error: 'internal_error' });
+        x.outcome.status = await this.forwarder.forward(verdict.forward, reply);
       }
+    } catch (err) {
+      this.failed(x, err);
+      if (!reply.sent) void reply.code(x.outcome.status).send(errorBody(err, x.outcome.status));
     } finally {
-      this.metrics.requests.inc({ route: outcome.route ?? 'none', decision: outcome.decision });
-      this.events.publish({
-        eventId: randomUUID(),
-        time: new Date().toISOString(),
-        correlationId,
-        subject: outcome.token?.subject ?? null,
-        sessionId: outcome.token?.sessionId ?? null,
-        deviceId: outcome.deviceId,
-        clientIp,
-        userAgent: String(req.headers['user-agent'] ?? '').slice(0, 1024),
-        method: req.method,
-        host: (canonicalHost(req.headers.host) ?? 'invalid').slice(0, 255),
-        path: (target?.path ?? '/').slice(0, 4096),
-        route: outcome.route,
-        decision: outcome.decision,
-        reason: outcome.reason.slice(0, 256),
-        status: outcome.status,
-        riskScore: outcome.risk?.score ?? null,
-        riskLevel: outcome.risk?.level ?? null,
-        acr: outcome.token?.acr ?? null,
+      this.finish(x);
+    }
+  }
+
+  /** A WebSocket (or other) upgrade: judged like any request, then piped to the upstream. */
+  async handleUpgrade(raw: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const x = this.begin(raw);
+    socket.on('error', () => socket.destroy());
+    try {
+      let verdict: Verdict;
+      if (raw.method !== 'GET' || String(raw.headers.upgrade).toLowerCase() !== 'websocket') {
+        x.outcome.reason = 'unsupported_upgrade';
+        verdict = {
+          kind: 'respond',
+          status: 400,
+          body: { error: 'invalid_request', message: 'only WebSocket upgrades (GET) are proxied' },
+        };
+      } else verdict = await this.evaluate(x, true);
+      if (verdict.kind === 'respond') {
+        x.outcome.status = verdict.status;
+        writeRawResponse(
+          socket,
+          verdict.status,
+          {
+            'content-type': 'application/json',
+            'x-correlation-id': x.correlationId,
+            ...verdict.headers,
+            ...(x.cookies.length > 0 ? { 'set-cookie': x.cookies.join(', ') } : {}),
+          },
+          Buffer.from(verdict.body === undefined ? '' : JSON.stringify(verdict.body)),
+        );
+      } else {
+        x.outcome.status = await this.forwarder.upgrade(verdict.forward, socket, head);
+      }
+    } catch (err) {
+      this.failed(x, err);
+      writeRawResponse(
+        socket,
+        x.outcome.status,
+        { 'content-type': 'application/json', 'x-correlation-id': x.correlationId },
+        Buffer.from(JSON.stringify(errorBody(err, x.outcome.status))),
+      );
+    } finally {
+      this.finish(x);
+    }
+  }
+
+  private begin(raw: IncomingMessage): Exchange {
+    const peer = raw.socket.remoteAddress;
+    const clientIp = clientAddress(peer, raw.headers['x-forwarded-for'], this.trusted);
+    // A trusted proxy that terminated TLS says so; nobody else is believed.
+    const proto =
+      this.trusted.has(unmapped(peer ?? '')) && raw.headers['x-forwarded-proto'] === 'https'
+        ? 'https'
+        : 'http';
+    return {
+      raw,
+      correlationId: randomUUID(),
+      clientIp,
+      proto,
+      started: performance.now(),
+      cookies: [],
+      outcome: {
+        decision: 'deny',
+        reason: 'rejected',
+        status: 400,
+        route: null,
+        token: null,
+        deviceId: null,
+        risk: null,
+        path: null,
+        host: null,
+      },
+    };
+  }
+
+  private failed(x: Exchange, err: unknown): void {
+    if (err instanceof BadRequestPath || err instanceof InvalidDeviceId) {
+      x.outcome.reason = err.code;
+      x.outcome.status = 400;
+    } else {
+      x.outcome.reason = 'internal_error';
+      x.outcome.status = 500;
+      this.accessLog.error(
+        `${x.correlationId}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
+    }
+  }
+
+  private finish(x: Exchange): void {
+    const o = x.outcome;
+    const raw = x.raw;
+    this.metrics.requests.inc({ route: o.route ?? 'none', decision: o.decision });
+    const seconds = (performance.now() - x.started) / 1000;
+    this.metrics.latency.observe({ decision: o.decision }, seconds);
+    this.events.publish({
+      eventId: randomUUID(),
+      time: new Date().toISOString(),
+      correlationId: x.correlationId,
+      subject: o.token?.subject ?? null,
+      sessionId: o.token?.sessionId ?? null,
+      deviceId: o.deviceId,
+      clientIp: x.clientIp,
+      userAgent: String(raw.headers['user-agent'] ?? '').slice(0, 1024),
+      method: String(raw.method),
+      host: (o.host ?? 'invalid').slice(0, 255),
+      path: (o.path ?? '/').slice(0, 4096),
+      route: o.route,
+      decision: o.decision,
+      reason: o.reason.slice(0, 256),
+      status: o.status,
+      riskScore: o.risk?.score ?? null,
+      riskLevel: o.risk?.level ?? null,
+      acr: o.token?.acr ?? null,
+    });
+    if (this.config.gateway.accessLog) {
+      this.accessLog.log({
+        msg: 'request',
+        correlationId: x.correlationId,
+        method: raw.method,
+        host: o.host,
+        path: o.path,
+        route: o.route,
+        decision: o.decision,
+        reason: o.reason,
+        status: o.status,
+        latencyMs: Math.round(seconds * 10_000) / 10,
+        clientIp: x.clientIp,
+        subject: o.token?.subject ?? null,
       });
     }
   }
 
-  private async process(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    target: CanonicalTarget,
-    correlationId: string,
-    clientIp: string,
-    outcome: Outcome,
-  ): Promise<void> {
-    const host = canonicalHost(req.headers.host);
+  private async evaluate(x: Exchange, upgrade: boolean): Promise<Verdict> {
+    const { raw, outcome } = x;
+    const headers = raw.headers;
+    const method = String(raw.method);
+    if (!ALLOWED.has(method)) {
+      outcome.reason = 'method_not_allowed';
+      return {
+        kind: 'respond',
+        status: 405,
+        headers: { allow: ALLOW_HEADER },
+        body: { error: 'method_not_allowed', message: `${method} is not accepted` },
+      };
+    }
+    const target = canonicalTarget(raw.url ?? '/');
+    outcome.path = target.path;
+    const host = canonicalHost(headers.host, x.proto);
     if (!host) throw new BadRequestPath('missing or invalid Host header');
-    const forwardCtx = { clientIp, host, proto: 'http' as const, correlationId };
-    const pathAndQuery = target.upstreamPath + stripOverrideParams(target.query);
-    const device = deviceOf(req.headers, wantsHtml(req.headers));
-    outcome.deviceId = device.deviceId;
-    if (device.issueCookie) void reply.header('set-cookie', deviceCookie(device.issueCookie));
+    outcome.host = host.hostname;
+    const declared = headers['content-length'];
+    if (declared !== undefined && Number(declared) > this.config.gateway.maxBodyBytes) {
+      outcome.reason = 'body_too_large';
+      return {
+        kind: 'respond',
+        status: 413,
+        headers: { connection: 'close' },
+        body: {
+          error: 'payload_too_large',
+          message: `request body larger than ${this.config.gateway.maxBodyBytes} bytes`,
+        },
+      };
+    }
+    const html = !upgrade && wantsHtml(headers);
+    const device = deviceOf(headers, html);
+    if (device.issueCookie) x.cookies.push(deviceCookie(device.issueCookie));
+    const ctx: ForwardContext = {
+      clientIp: x.clientIp,
+      host: host.authority,
+      proto: x.proto,
+      correlationId: x.correlationId,
+    };
+    const forward = (upstream: string, set?: Record<string, string>): ForwardRequest => ({
+      upstream,
+      method,
+      pathAndQuery: target.upstreamPath + stripOverrideParams(target.query),
+      req: raw,
+      ctx: set ? { ...ctx, set } : ctx,
+      maxBodyBytes: this.config.gateway.maxBodyBytes,
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const bearer = bearerToken(headers.authorization);
+    const hasAuthorization = headers.authorization !== undefined;
+    // Browsers without an Authorization header are identified by their session; the device is then the
+    // device cookie, whatever a script put in X-Device-Id.
+    const browserDevice = cookieValue(headers.cookie, DEVICE_COOKIE) ?? device.issueCookie;
+    const session =
+      !hasAuthorization && headers.cookie?.includes(SESSION_COOKIE)
+        ? await this.sessionIdentity(x, browserDevice, now)
+        : null;
+    outcome.deviceId = session ? browserDevice : device.deviceId;
 
-    // StepGate's own API: the challenge service authenticates these itself.
+    // StepGate's own API: the challenge service authenticates these itself. A browser's session stands in
+    // for the bearer, and its passed verification elevates the session instead of reaching page scripts.
     if (CHALLENGE_PATHS.test(target.path)) {
       outcome.route = 'stepgate.challenge';
       outcome.decision = 'allow';
       outcome.reason = 'stepgate api';
-      outcome.status = await this.forwarder.forward(
-        'stepgate.challenge',
-        req,
-        reply,
-        pathAndQuery,
-        forwardCtx,
-      );
-      return;
+      if (!session || !browserDevice) return { kind: 'forward', forward: forward(CHALLENGE_UPSTREAM) };
+      outcome.token = session.token;
+      const f = forward(CHALLENGE_UPSTREAM, {
+        authorization: `Bearer ${session.raw}`,
+        'x-device-id': browserDevice,
+      });
+      if (method !== 'POST' || !VERIFY_PATH.test(target.path) || upgrade)
+        return { kind: 'forward', forward: f };
+      const returnTo = safeReturnTo(new URLSearchParams(target.query.slice(1)).get('return_to')) ?? '/';
+      return {
+        kind: 'forward',
+        forward: f,
+        elevate: { session: session.session, deviceId: browserDevice, returnTo, html },
+      };
     }
 
-    const route = matchRoute(this.routes, host, policyMethod(req.method), target.path);
+    const route = matchRoute(this.routes, host.hostname, policyMethod(method), target.path);
     if (!route) {
       outcome.reason = 'no_route';
-      outcome.status = 404;
-      void reply.code(404).send({ error: 'not_found', message: 'no route for this request' });
-      return;
+      return {
+        kind: 'respond',
+        status: 404,
+        body: { error: 'not_found', message: 'no route for this request' },
+      };
     }
     outcome.route = route.id;
 
-    const token = await this.authenticate(req, reply, outcome);
-    if (!token) return;
-    if (token.kind === 'stepup' && token.deviceId !== device.deviceId) {
-      this.unauthenticated(
-        reply,
+    let token: VerifiedToken;
+    if (session) token = session.token;
+    else if (!bearer) {
+      if (html && this.config.gateway.signIn && (method === 'GET' || method === 'HEAD')) {
+        outcome.decision = 'unauthenticated';
+        outcome.reason = 'sign_in';
+        const back = safeReturnTo(target.upstreamPath + target.query) ?? '/';
+        return {
+          kind: 'respond',
+          status: 303,
+          headers: { location: `/.stepgate/auth/login?return_to=${encodeURIComponent(back)}` },
+        };
+      }
+      return this.unauthenticated(outcome, 'no_token', null, 'a bearer token is required');
+    } else {
+      try {
+        token = await this.verifier.verify(bearer, now);
+      } catch (err) {
+        const message = err instanceof TokenError ? err.message : 'token could not be verified';
+        return this.unauthenticated(outcome, 'invalid_token', 'invalid_token', message);
+      }
+    }
+    const deviceId = outcome.deviceId;
+    if (token.kind === 'stepup' && token.deviceId !== deviceId) {
+      return this.unauthenticated(
         outcome,
         'token_device_mismatch',
         'invalid_token',
         'token is bound to another device',
       );
-      return;
     }
     outcome.token = token;
 
-    const assessment = await this.risk.assess({
-      correlationId,
-      subject: token.subject,
-      deviceId: device.deviceId,
-      clientIp,
-      userAgent: String(req.headers['user-agent'] ?? ''),
-      route: route.id,
-    });
-    outcome.risk = assessment;
-    const decision = decide({
-      route,
-      level: assessment?.level ?? null,
-      token,
-      acrLevels: this.config.policy.acr.levels,
-      nowSeconds: Math.floor(Date.now() / 1000),
-    });
+    const unmet = unmetRequirement(route, token.claims);
+    let decision: Decision;
+    let assessment: RiskAssessment | null = null;
+    if (unmet) decision = { outcome: 'deny', reason: unmet };
+    else {
+      assessment = await this.risk.assess({
+        correlationId: x.correlationId,
+        subject: token.subject,
+        deviceId,
+        clientIp: x.clientIp,
+        userAgent: String(headers['user-agent'] ?? ''),
+        route: route.id,
+      });
+      outcome.risk = assessment;
+      decision = decide({
+        route,
+        level: assessment?.level ?? null,
+        token,
+        acrLevels: this.config.policy.acr.levels,
+        nowSeconds: now,
+      });
+    }
     outcome.reason = decision.reason;
 
+    if (decision.outcome !== 'allow' && route.mode === 'monitor') {
+      // Computed, counted, logged and evented as what enforcement would have done; forwarded all the same.
+      this.metrics.monitored.inc({ route: route.id, decision: decision.outcome });
+      outcome.reason = `monitor: would ${decision.outcome} (${decision.reason})`;
+      decision = { outcome: 'allow', reason: outcome.reason };
+    }
     switch (decision.outcome) {
-      case 'allow':
+      case 'allow': {
         outcome.decision = 'allow';
-        outcome.status = await this.forwarder.forward(route.upstream, req, reply, pathAndQuery, forwardCtx);
-        return;
+        const assertion = await this.assertions.assertion({
+          token,
+          audience: this.config.gateway.upstreams[route.upstream]?.audience ?? route.upstream,
+          route: route.id,
+          deviceId,
+          risk: assessment,
+        });
+        return { kind: 'forward', forward: forward(route.upstream, { [ASSERTION_HEADER]: assertion }) };
+      }
       case 'deny':
         outcome.decision = 'deny';
-        outcome.status = 403;
-        void reply
-          .code(403)
-          .send({ error: 'access_denied', reason: decision.reason, risk: riskBody(assessment) });
-        return;
+        return {
+          kind: 'respond',
+          status: 403,
+          body: { error: 'access_denied', reason: decision.reason, risk: riskBody(assessment) },
+        };
       case 'step_up':
         outcome.decision = 'step_up';
-        await this.stepUp(
-          req,
-          reply,
-          route,
-          token,
-          device.deviceId,
-          assessment,
-          decision,
-          correlationId,
-          target,
-          outcome,
-        );
-        return;
+        return this.stepUp(x, route, token, deviceId, assessment, decision, target, html);
     }
   }
 
-  private async authenticate(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    outcome: Outcome,
-  ): Promise<VerifiedToken | null> {
-    const raw = bearerToken(req.headers.authorization);
-    if (!raw) {
-      this.unauthenticated(reply, outcome, 'no_token', null, 'a bearer token is required');
+  /** The browser's session and the token that speaks for it now: the stepped-up one while it lasts. */
+  private async sessionIdentity(
+    x: Exchange,
+    deviceId: string | null,
+    now: number,
+  ): Promise<{ session: Session; token: VerifiedToken; raw: string } | null> {
+    const session = await this.sessions.open(x.raw.headers.cookie, now);
+    if (!session) {
+      x.cookies.push(this.sessions.clearCookie());
       return null;
     }
-    try {
-      return await this.verifier.verify(raw);
-    } catch (err) {
-      const message = err instanceof TokenError ? err.message : 'token could not be verified';
-      this.unauthenticated(reply, outcome, 'invalid_token', 'invalid_token', message);
+    let found: { token: VerifiedToken; raw: string } | null = null;
+    if (session.stepUpToken) {
+      const t = await this.verifier.verify(session.stepUpToken, now).catch(() => null);
+      if (t && t.kind === 'stepup' && t.subject === session.sub && t.deviceId === deviceId)
+        found = { token: t, raw: session.stepUpToken };
+    }
+    if (!found) {
+      const t = await this.verifier.verify(session.accessToken, now).catch(() => null);
+      if (t && t.kind === 'access' && t.subject === session.sub)
+        found = { token: t, raw: session.accessToken };
+    }
+    if (!found) {
+      // The provider's token expired: the session ends with it.
+      x.cookies.push(this.sessions.clearCookie());
       return null;
     }
+    if (this.sessions.needsTouch(session, now))
+      x.cookies.push(this.sessions.cookie(await this.sessions.seal({ ...session, seenAt: now })));
+    return { session, ...found };
   }
 
-  private unauthenticated(
-    reply: FastifyReply,
-    outcome: Outcome,
-    reason: string,
-    error: string | null,
-    message: string,
-  ): void {
+  /** Forwards a browser's challenge verification; a pass becomes a new session, never a token in the page. */
+  private async elevate(x: Exchange, f: ForwardRequest, e: Elevation, reply: FastifyReply): Promise<number> {
+    const answer = await this.forwarder.exchange(f);
+    let stepUp: VerifiedToken | null = null;
+    let raw: string | null = null;
+    if (answer.status === 200) {
+      try {
+        const body = JSON.parse(answer.body.toString('utf8')) as { access_token?: unknown };
+        raw = typeof body.access_token === 'string' ? body.access_token : null;
+        stepUp = raw ? await this.verifier.verify(raw) : null;
+      } catch {
+        stepUp = null;
+      }
+    }
+    if (
+      !stepUp ||
+      !raw ||
+      stepUp.kind !== 'stepup' ||
+      stepUp.subject !== e.session.sub ||
+      stepUp.deviceId !== e.deviceId
+    ) {
+      if (answer.status === 200) {
+        x.outcome.reason = 'challenge answer not usable';
+        void reply
+          .code(502)
+          .send({ error: 'bad_gateway', message: 'the challenge service answer was not usable' });
+        return 502;
+      }
+      void reply.code(answer.status).headers(answer.headers).send(answer.body);
+      return answer.status;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    // A new session id on elevation; the absolute timeout still counts from sign-in.
+    const elevated = this.sessions.newSession(
+      {
+        sub: e.session.sub,
+        accessToken: e.session.accessToken,
+        stepUpToken: raw,
+        acr: stepUp.acr,
+        authTime: stepUp.authTime,
+      },
+      now,
+      e.session.createdAt,
+    );
+    const cookies = [...x.cookies.filter((c) => !c.startsWith(`${SESSION_COOKIE}=`))];
+    cookies.push(this.sessions.cookie(await this.sessions.seal(elevated)));
+    x.outcome.reason = 'step-up passed; session elevated';
+    x.outcome.token = stepUp;
+    void reply.header('set-cookie', cookies).header('cache-control', 'no-store');
+    if (e.html) {
+      void reply.code(303).header('location', e.returnTo).send();
+      return 303;
+    }
+    void reply.code(200).send({ status: 'passed', return_to: e.returnTo });
+    return 200;
+  }
+
+  private unauthenticated(outcome: Outcome, reason: string, error: string | null, message: string): Verdict {
     outcome.decision = 'unauthenticated';
     outcome.reason = reason;
-    outcome.status = 401;
     const challenge = error
       ? `Bearer realm="stepgate", error="${error}", error_description="${message}"`
       : 'Bearer realm="stepgate"';
-    void reply
-      .code(401)
-      .header('www-authenticate', challenge)
-      .send({ error: error ?? 'unauthorized', message });
+    return {
+      kind: 'respond',
+      status: 401,
+      headers: { 'www-authenticate': challenge },
+      body: { error: error ?? 'unauthorized', message },
+    };
   }
 
   private async stepUp(
-    req: FastifyRequest,
-    reply: FastifyReply,
+    x: Exchange,
     route: RoutePolicy,
     token: VerifiedToken,
     deviceId: string | null,
     assessment: RiskAssessment | null,
     decision: { acr: string; maxAgeSeconds: number; reason: string },
-    correlationId: string,
     target: CanonicalTarget,
-    outcome: Outcome,
-  ): Promise<void> {
+    html: boolean,
+  ): Promise<Verdict> {
+    const outcome = x.outcome;
     this.metrics.stepUps.inc({ route: route.id });
     const snapshot = assessment ?? {
       score: 100,
@@ -265,7 +563,7 @@ export class GatewayHandler {
       signals: [{ name: 'risk_unavailable', weight: 0, detail: 'risk did not answer in time' }],
     };
     const opened = await this.challenges.open({
-      correlationId,
+      correlationId: x.correlationId,
       subject: token.subject,
       sessionId: token.sessionId,
       deviceId,
@@ -276,23 +574,22 @@ export class GatewayHandler {
     });
     const wwwAuthenticate = `Bearer realm="stepgate", error="insufficient_user_authentication", error_description="step-up authentication required", acr_values="${decision.acr}", max_age=${decision.maxAgeSeconds}`;
     if (!opened) {
-      outcome.status = 503;
       outcome.reason = `${decision.reason}; challenge service unavailable`;
-      void reply
-        .code(503)
-        .send({ error: 'challenge_unavailable', message: 'step-up is required but cannot be offered now' });
-      return;
+      return {
+        kind: 'respond',
+        status: 503,
+        body: { error: 'challenge_unavailable', message: 'step-up is required but cannot be offered now' },
+      };
     }
     if (opened.status === 'denied') {
       outcome.decision = 'deny';
-      outcome.status = 403;
       outcome.reason = `${decision.reason}; ${opened.reason}`;
-      void reply
-        .code(403)
-        .send({ error: 'access_denied', reason: opened.reason, risk: riskBody(assessment) });
-      return;
+      return {
+        kind: 'respond',
+        status: 403,
+        body: { error: 'access_denied', reason: opened.reason, risk: riskBody(assessment) },
+      };
     }
-    outcome.status = 401;
     const body = {
       error: 'insufficient_user_authentication',
       error_description: 'step-up authentication required',
@@ -301,23 +598,28 @@ export class GatewayHandler {
       risk: riskBody(assessment),
     };
     if (opened.status === 'enrolment_required') {
-      void reply
-        .code(401)
-        .header('www-authenticate', wwwAuthenticate)
-        .send({ ...body, enrolment: { reason: opened.reason, href: '/.stepgate/factors/totp' } });
-      return;
+      return {
+        kind: 'respond',
+        status: 401,
+        headers: { 'www-authenticate': wwwAuthenticate },
+        body: { ...body, enrolment: { reason: opened.reason, href: '/.stepgate/factors/totp' } },
+      };
     }
     const href = `/.stepgate/challenges/${opened.challengeId}`;
-    if (wantsHtml(req.headers)) {
-      outcome.status = 303;
-      const returnTo = encodeURIComponent(target.upstreamPath + target.query);
-      void reply.code(303).header('location', `${href}?return_to=${returnTo}`).send();
-      return;
+    if (html) {
+      // Checked again on the way out: only ever a path on this origin.
+      const returnTo = safeReturnTo(target.upstreamPath + target.query) ?? '/';
+      return {
+        kind: 'respond',
+        status: 303,
+        headers: { location: `${href}?return_to=${encodeURIComponent(returnTo)}` },
+      };
     }
-    void reply
-      .code(401)
-      .header('www-authenticate', wwwAuthenticate)
-      .send({
+    return {
+      kind: 'respond',
+      status: 401,
+      headers: { 'www-authenticate': wwwAuthenticate },
+      body: {
         ...body,
         challenge: {
           id: opened.challengeId,
@@ -325,8 +627,14 @@ export class GatewayHandler {
           href: `${href}/verify`,
           expires_at: opened.expiresAt,
         },
-      });
+      },
+    };
   }
+}
+
+function errorBody(err: unknown, status: number): Record<string, string> {
+  if (status === 400 && err instanceof Error) return { error: 'invalid_request', message: err.message };
+  return { error: 'internal_error' };
 }
 
 function riskBody(a: RiskAssessment | null): {

@@ -1,5 +1,7 @@
 // Recent assessments by context, so most requests need no round trip to risk. An entry lives for the
-// configured TTL or until risk publishes a newer assessment for the same subject and device.
+// configured TTL or until risk publishes a newer assessment for the same subject and device. The key is the
+// subject, the device, the client network (/24, /48) and the route class (the route id): risk may judge the
+// same context differently for different routes.
 import type { RiskAssessment } from '@stepgate/contracts';
 
 export function networkOf(ip: string): string {
@@ -15,8 +17,8 @@ export class RiskDecisionCache {
     private readonly maxEntries = 100_000,
   ) {}
 
-  static key(subject: string, deviceId: string | null, ip: string): string {
-    return `${subject}\u0000${deviceId ?? ''}\u0000${networkOf(ip)}`;
+  static key(subject: string, deviceId: string | null, ip: string, routeClass: string): string {
+    return `${subject}\u0000${deviceId ?? ''}\u0000${networkOf(ip)}\u0000${routeClass}`;
   }
 
   get(key: string, now = Date.now()): RiskAssessment | undefined {
@@ -39,17 +41,33 @@ export class RiskDecisionCache {
     this.entries.set(key, { assessment, expires: now + this.ttlMs });
   }
 
-  /** Forget every cached context of this subject and device: something risk knows has changed. */
-  invalidate(subject: string, deviceId: string | null): number {
+  /**
+   * A newer assessment for this subject and device arrived: forget every cached context of theirs whose
+   * score or level differs from it (something risk knows has changed). Entries that agree with it exactly
+   * stay: nothing a decision depends on moved, and under steady traffic risk publishes an assessment for
+   * every allowed request, which would otherwise empty the cache as fast as it fills.
+   */
+  invalidate(
+    subject: string,
+    deviceId: string | null,
+    newer?: Pick<RiskAssessment, 'score' | 'level'>,
+  ): {
+    dropped: number;
+    kept: number;
+  } {
     const prefix = `${subject}\u0000${deviceId ?? ''}\u0000`;
-    let n = 0;
-    for (const key of this.entries.keys()) {
-      if (key.startsWith(prefix)) {
-        this.entries.delete(key);
-        n++;
+    let dropped = 0;
+    let kept = 0;
+    for (const [key, entry] of this.entries) {
+      if (!key.startsWith(prefix)) continue;
+      if (newer && entry.assessment.score === newer.score && entry.assessment.level === newer.level) {
+        kept++;
+        continue;
       }
+      this.entries.delete(key);
+      dropped++;
     }
-    return n;
+    return { dropped, kept };
   }
 
   get size(): number {

@@ -29,12 +29,14 @@ export class RiskClient {
 
   /** The assessment, or null when risk did not answer in time (the route's fail mode then decides). */
   async assess(ctx: RiskContext): Promise<RiskAssessment | null> {
-    const key = RiskDecisionCache.key(ctx.subject, ctx.deviceId, ctx.clientIp);
+    const key = RiskDecisionCache.key(ctx.subject, ctx.deviceId, ctx.clientIp, ctx.route);
     const cached = this.cache.get(key);
     if (cached) {
       this.metrics.riskLookups.inc({ source: 'cache' });
+      this.metrics.riskCache.inc({ result: 'hit' });
       return cached;
     }
+    this.metrics.riskCache.inc({ result: 'miss' });
     const stop = this.metrics.riskLatency.startTimer();
     try {
       const assessment = await this.bus.request(

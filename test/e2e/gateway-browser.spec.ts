@@ -1,0 +1,111 @@
+// A real browser (Chromium via playwright-core) through the embedded StepGate: sign in through the dev
+// issuer's login page via the gateway, see a low-risk page, then a step-up route redirects to the
+// challenge page with a same-origin return_to. Screenshots go to test-artifacts/ (gitignored).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Secret, TOTP } from 'otpauth';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  eventually,
+  freePorts,
+  ROOT,
+  startService,
+  stepgateEnv,
+  entry,
+  waitForHealthy,
+  type Service,
+} from '../support/processes';
+import { devToken } from './step-up-flow';
+
+const ARTIFACTS = join(ROOT, 'test-artifacts', 'gateway-browser');
+
+describe('gateway in a browser', () => {
+  let service: Service;
+  let browser: Browser;
+  let gateway: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const ports = await freePorts();
+    env = stepgateEnv(ports);
+    service = startService('stepgate', [entry('stepgate')], env);
+    // localhost, not 127.0.0.1: Chromium treats http://localhost as secure, so __Host- cookies stick.
+    gateway = `http://localhost:${ports.gateway}`;
+    await waitForHealthy(`http://127.0.0.1:${ports.gateway}/.stepgate/readyz`, service);
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await service?.stop();
+  });
+
+  it('signs in through the dev issuer, browses, and is sent to the challenge page on step-up', async () => {
+    const subject = `browser-${Date.now()}`;
+    // The subject has a TOTP factor (enrolled over the API from a device risk has seen), so step-up can
+    // offer a challenge rather than enrolment.
+    await enrolTotp(gateway.replace('localhost', '127.0.0.1'), env, subject);
+
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${gateway}/api/reports/q3`);
+    // Unauthenticated: the gateway sent us to the provider's login page.
+    await page.waitForSelector('#username');
+    expect(await page.textContent('body')).toContain('Development only');
+    await page.screenshot({ path: join(ARTIFACTS, '1-dev-issuer-login.png') });
+    await page.fill('#username', subject);
+    await Promise.all([page.waitForURL(`${gateway}/api/reports/q3`), page.click('button[type=submit]')]);
+    const echoed = JSON.parse((await page.textContent('body')) ?? '{}') as {
+      path: string;
+      headers: Record<string, string>;
+    };
+    expect(echoed.path).toBe('/api/reports/q3');
+    expect(echoed.headers['x-stepgate-assertion']).toMatch(/^ey/);
+    await page.screenshot({ path: join(ARTIFACTS, '2-low-risk-page.png') });
+
+    const cookies = await context.cookies(gateway);
+    const session = cookies.find((c) => c.name === '__Host-stepgate-session');
+    expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: 'Lax', path: '/' });
+    expect(session?.value).not.toContain(subject);
+    expect(cookies.some((c) => c.name === '__Host-stepgate-device')).toBe(true);
+
+    // Payments from this (new, unconfirmed) browser device: step-up, by redirect.
+    const redirects: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() === 303) redirects.push(r.headers().location ?? '');
+    });
+    await page.goto(`${gateway}/api/payments/42?x=1`);
+    const location = redirects.find((l) => l.startsWith('/.stepgate/challenges/'));
+    expect(location).toMatch(/^\/\.stepgate\/challenges\/[\w-]+\?return_to=%2Fapi%2Fpayments%2F42%3Fx%3D1$/);
+    expect(page.url()).toBe(`${gateway}${location}`);
+    await page.screenshot({ path: join(ARTIFACTS, '3-step-up-redirect.png') });
+    await context.close();
+  });
+});
+
+async function enrolTotp(gateway: string, env: Record<string, string>, subject: string): Promise<void> {
+  const token = devToken(env, subject);
+  const device = `laptop-${subject}`;
+  const headers = {
+    authorization: `Bearer ${token}`,
+    'x-device-id': device,
+    'content-type': 'application/json',
+  };
+  expect((await fetch(`${gateway}/api/reports/q3`, { headers })).status).toBe(200);
+  const enrolled = await eventually(async () => {
+    const r = await fetch(`${gateway}/.stepgate/factors/totp`, { method: 'POST', headers, body: '{}' });
+    return r.status === 201 ? ((await r.json()) as { id: string; secret: string }) : undefined;
+  }, 'TOTP enrolment accepted');
+  const code = new TOTP({ secret: Secret.fromBase32(enrolled.secret), digits: 6, period: 30 }).generate();
+  const activated = await fetch(`${gateway}/.stepgate/factors/totp/${enrolled.id}/activate`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ code }),
+  });
+  expect(activated.status).toBe(200);
+}
