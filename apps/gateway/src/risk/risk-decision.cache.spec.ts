@@ -32,7 +32,7 @@ describe(RiskDecisionCache.name, () => {
     expect(sut.get('k', 1000)).toBeUndefined();
   });
 
-  it('drops what a newer assessment disagrees with and keeps what it confirms', () => {
+  it('drops what a newer assessment disagrees with and keeps what it confirms at the same level', () => {
     const sut = new RiskDecisionCache(60_000);
     const a = RiskDecisionCache.key('alice', 'd1', '10.0.0.1', 'payments');
     const b = RiskDecisionCache.key('alice', 'd1', '192.168.0.1', 'payments');
@@ -40,7 +40,7 @@ describe(RiskDecisionCache.name, () => {
     sut.set(a, assessment(45, 'medium'), 0);
     sut.set(b, assessment(60, 'high'), 0);
     sut.set(other, assessment(60, 'high'), 0);
-    expect(sut.invalidate('alice', 'd1', { score: 45, level: 'medium' })).toEqual({ dropped: 1, kept: 1 });
+    expect(sut.invalidate('alice', 'd1', { level: 'medium' })).toEqual({ dropped: 1, kept: 1 });
     expect(sut.get(a, 1)).toBeDefined();
     expect(sut.get(b, 1)).toBeUndefined();
     // Another device is not touched; without a newer assessment, everything of the device goes.

@@ -43,14 +43,15 @@ export class RiskDecisionCache {
 
   /**
    * A newer assessment for this subject and device arrived: forget every cached context of theirs whose
-   * score or level differs from it (something risk knows has changed). Entries that agree with it exactly
-   * stay: nothing a decision depends on moved, and under steady traffic risk publishes an assessment for
-   * every allowed request, which would otherwise empty the cache as fast as it fills.
+   * level differs from it (something risk knows has changed the decision). Entries at the same level stay:
+   * decisions depend on the level alone, and under steady traffic risk publishes an assessment for every
+   * allowed request whose score moves a little each time (velocity), which would otherwise empty the cache
+   * as fast as it fills.
    */
   invalidate(
     subject: string,
     deviceId: string | null,
-    newer?: Pick<RiskAssessment, 'score' | 'level'>,
+    newer?: Pick<RiskAssessment, 'level'>,
   ): {
     dropped: number;
     kept: number;
@@ -60,7 +61,7 @@ export class RiskDecisionCache {
     let kept = 0;
     for (const [key, entry] of this.entries) {
       if (!key.startsWith(prefix)) continue;
-      if (newer && entry.assessment.score === newer.score && entry.assessment.level === newer.level) {
+      if (newer && entry.assessment.level === newer.level) {
         kept++;
         continue;
       }
