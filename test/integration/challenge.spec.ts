@@ -3,13 +3,8 @@
 // the stepped-up token the gateway's verifier accepts. On every database backend, over the in-process bus,
 // and once over the Kafka protocol.
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { ConsoleLogger } from '@nestjs/common';
-import { getDataSourceToken } from '@nestjs/typeorm';
-import { readRuntimeEnv, type RuntimeEnv } from '@stepgate/config';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   REQUESTS,
   TOPICS,
@@ -19,28 +14,30 @@ import {
   type DeadLetter,
   type DeviceStatus,
   type FactorChanged,
-  type RiskAssessment,
 } from '@stepgate/contracts';
-import { TokenVerifier } from '@stepgate/identity';
-import {
-  inProcessBroker,
-  InProcessMessageBus,
-  KafkaMessageBus,
-  RequestTimeoutError,
-  type MessageBus,
-} from '@stepgate/kafka';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { Secret, TOTP } from 'otpauth';
-import type { DataSource } from 'typeorm';
+import { STEP_UP_TOKEN_TYPE } from '@stepgate/identity';
+import { inProcessBroker, InProcessMessageBus, KafkaMessageBus, type MessageBus } from '@stepgate/kafka';
+import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
+import { Secret } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
-import { createChallengeApp } from '../../apps/challenge/src/challenge.bootstrap';
+import {
+  accessToken,
+  assessment,
+  challengeRequest,
+  codeAt,
+  MFA,
+  openOrFail,
+  otherCode,
+  passChallenge as passWith,
+  PERIOD_MS,
+  retryOnTimeout,
+  startEnv,
+  until,
+  type TestEnv,
+} from '../support/challenge-env';
 import { testKafkaBrokers } from '../support/env';
 import { probeTopics, type Probe } from '../support/kafka-probe';
-import { createTestDatabase, databaseBackends, type TestDatabase } from '../support/postgres';
-
-const MFA = 'urn:stepgate:acr:mfa';
-const PERIOD_MS = 30_000;
+import { databaseBackends } from '../support/postgres';
 
 describe.each(databaseBackends())('challenge service on %s over the in-process bus', (backend) => {
   let env: TestEnv;
@@ -178,7 +175,7 @@ describe.each(databaseBackends())('challenge service on %s over the in-process b
     const plain = await env.call('POST', '/.stepgate/factors/totp', { subject, device: 'laptop' });
     expect(plain).toMatchObject({ status: 403, json: { error: 'step_up_required', acr: MFA } });
 
-    const steppedUp = await passChallenge(env, subject, 'laptop', secret, t0);
+    const steppedUp = await passWith(env, gateway, subject, 'laptop', secret, t0);
     const otherDevice = await env.call('POST', '/.stepgate/factors/totp', {
       token: steppedUp,
       device: 'phone',
@@ -199,9 +196,15 @@ describe.each(databaseBackends())('challenge service on %s over the in-process b
       status: 'denied',
     });
     expect(await openChallenge(subject, { deviceId: null })).toMatchObject({ status: 'denied' });
-    // TOTP is phishable: it cannot attest a phishing-resistant level.
-    expect(await openChallenge(subject, { requiredAcr: 'urn:stepgate:acr:phr' })).toMatchObject({
-      status: 'denied',
+    // TOTP is phishable: it cannot attest a phishing-resistant level, and high risk is passkey-only. Never a
+    // silent downgrade: the subject is told what to enrol.
+    expect(await openChallenge(subject, { requiredAcr: 'urn:stepgate:acr:phr' })).toEqual({
+      status: 'enrolment_required',
+      reason: 'add a passkey (webauthn) to continue',
+    });
+    expect(await openChallenge(subject, { risk: { score: 70, level: 'high', signals: [] } })).toMatchObject({
+      status: 'enrolment_required',
+      reason: expect.stringMatching(/passkey/),
     });
 
     const open = await openChallenge(subject);
@@ -273,8 +276,11 @@ describe.each(databaseBackends())('challenge service on %s over the in-process b
     expect(attempts.filter((a) => a.status === 200)).toHaveLength(1);
     // The rest were wrong codes by then, or arrived at the challenge that had just been passed.
     const refused = attempts.filter((a) => a.status !== 200);
+    // (or, once the subject's free failures are spent, were told to wait).
     expect(
-      refused.every((a) => a.json.error === 'invalid_code' || a.json.error === 'challenge_completed'),
+      refused.every((a) =>
+        ['invalid_code', 'challenge_completed', 'too_many_attempts'].includes(a.json.error as string),
+      ),
     ).toBe(true);
 
     // And later, on a fresh challenge, still no.
@@ -287,12 +293,12 @@ describe.each(databaseBackends())('challenge service on %s over the in-process b
     expect(replay).toMatchObject({ status: 401, json: { error: 'invalid_code' } });
   });
 
-  it('counts exactly maxAttempts of 20 parallel wrong codes, and locks the rest', async () => {
+  it('counts exactly maxAttempts of 50 parallel wrong codes, on the challenge and on the subject', async () => {
     const { subject, secret, t0 } = await env.enrolActive('laptop');
     const { challengeId } = await openOrFail(gateway, subject);
     const wrong = otherCode(secret, t0);
     const attempts = await Promise.all(
-      Array.from({ length: 20 }, () =>
+      Array.from({ length: 50 }, () =>
         env.call('POST', `/.stepgate/challenges/${challengeId}/verify`, {
           subject,
           device: 'laptop',
@@ -303,12 +309,16 @@ describe.each(databaseBackends())('challenge service on %s over the in-process b
     const counted = attempts.filter((a) => a.status === 401);
     expect(counted).toHaveLength(5);
     expect(counted.map((a) => a.json.attempts_left).sort()).toEqual([0, 1, 2, 3, 4]);
-    expect(attempts.filter((a) => a.status === 429).every((a) => a.json.error === 'challenge_locked')).toBe(
-      true,
-    );
-    expect(attempts.filter((a) => a.status === 429)).toHaveLength(15);
+    const refused = attempts.filter((a) => a.status !== 401);
+    expect(refused).toHaveLength(45);
+    expect(
+      refused.every(
+        (a) => a.status === 429 && ['challenge_locked', 'too_many_attempts'].includes(a.json.error as string),
+      ),
+    ).toBe(true);
 
     // Locked for good: even the right code no longer passes it.
+    await env.rows`UPDATE challenge_subject_guards SET blocked_until = 0 WHERE subject = ${subject}`;
     const late = await env.call('POST', `/.stepgate/challenges/${challengeId}/verify`, {
       subject,
       device: 'laptop',
@@ -318,32 +328,87 @@ describe.each(databaseBackends())('challenge service on %s over the in-process b
     const [row] = await env.rows<{ attempts_left: number; failures: number; status: string }>`
       SELECT attempts_left, failures, status FROM challenge_challenges WHERE id = ${challengeId}`;
     expect(row).toEqual({ attempts_left: 0, failures: 5, status: 'locked' });
+    // Attempts that lost the race for the challenge's last attempt were never checked: not the subject's failures.
+    const [guard] = await env.rows<{ failures: number }>`
+      SELECT failures FROM challenge_subject_guards WHERE subject = ${subject}`;
+    expect(guard).toEqual({ failures: 5 });
   });
 
-  it('locks a subject out after too many wrong codes across challenges', async () => {
+  it('slows a subject down across challenges with growing delays, then locks it', async () => {
     const { subject, secret, t0 } = await env.enrolActive('laptop');
-    const challenges = [
-      await openOrFail(gateway, subject),
-      await openOrFail(gateway, subject),
-      await openOrFail(gateway, subject),
-    ];
     const wrong = otherCode(secret, t0);
-    for (const { challengeId } of challenges.slice(0, 2)) {
-      for (let i = 0; i < 5; i++) {
-        await env.call('POST', `/.stepgate/challenges/${challengeId}/verify`, {
-          subject,
-          device: 'laptop',
-          body: { method: 'totp', code: wrong },
-        });
-      }
+    const guard = async () =>
+      (
+        await env.rows<{ failures: number; last_failure_at: string; blocked_until: string }>`
+          SELECT failures, last_failure_at, blocked_until FROM challenge_subject_guards WHERE subject = ${subject}`
+      )[0]!;
+    // Waiting out a delay is simulated by clearing it, as the expiry test moves expiry into the past.
+    const waitOut = () =>
+      env.rows`UPDATE challenge_subject_guards SET blocked_until = 0 WHERE subject = ${subject}`;
+    let challengeId = (await openOrFail(gateway, subject)).challengeId;
+    const attempt = (code = wrong) =>
+      env.call('POST', `/.stepgate/challenges/${challengeId}/verify`, {
+        subject,
+        device: 'laptop',
+        body: { method: 'totp', code },
+      });
+
+    // Six failures are free (freeFailures: 6): five use up one challenge, the sixth starts on a second.
+    for (let i = 0; i < 5; i++) expect((await attempt()).status).toBe(401);
+    challengeId = (await openOrFail(gateway, subject)).challengeId;
+    expect((await attempt()).status).toBe(401);
+    const free = await guard();
+    expect(free.failures).toBe(6);
+    expect(Number(free.blocked_until)).toBe(Number(free.last_failure_at));
+    // ...then each one makes the subject wait: 2 s, 4 s, 8 s, exactly as stored.
+    for (const [n, delayMs] of [
+      [7, 2000],
+      [8, 4000],
+      [9, 8000],
+    ] as const) {
+      expect((await attempt()).status).toBe(401);
+      const g = await guard();
+      expect(g.failures).toBe(n);
+      expect(Number(g.blocked_until) - Number(g.last_failure_at)).toBe(delayMs);
+      // Even the right code right away is refused before anything is checked, with how long to wait.
+      const early = await attempt(codeAt(secret, t0 + PERIOD_MS));
+      expect(early).toMatchObject({ status: 429, json: { error: 'too_many_attempts' } });
+      const retryAfter = Number(early.headers.get('retry-after'));
+      expect(retryAfter).toBe(early.json.retry_after);
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(delayMs / 1000);
+      expect((await guard()).failures).toBe(n);
+      await waitOut();
     }
-    const third = await env.call('POST', `/.stepgate/challenges/${challenges[2]!.challengeId}/verify`, {
-      subject,
-      device: 'laptop',
-      body: { method: 'totp', code: codeAt(secret, t0 + PERIOD_MS) },
-    });
-    expect(third).toMatchObject({ status: 429, json: { error: 'challenge_locked' } });
+    const third = (await openOrFail(gateway, subject)).challengeId;
+    // The tenth failure locks the account: no attempt on any challenge (this one is still open), no new one.
+    expect((await attempt()).status).toBe(401);
+    await waitOut();
+    challengeId = third;
+    const locked = await attempt(codeAt(secret, t0 + PERIOD_MS));
+    expect(locked).toMatchObject({ status: 429, json: { error: 'challenge_locked' } });
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(800);
     expect(await openChallenge(subject)).toMatchObject({ status: 'denied' });
+  });
+
+  it('forgets failures after a pass', async () => {
+    const { subject, secret, t0 } = await env.enrolActive('laptop');
+    const { challengeId } = await openOrFail(gateway, subject);
+    const verify = (code: string) =>
+      env.call('POST', `/.stepgate/challenges/${challengeId}/verify`, {
+        subject,
+        device: 'laptop',
+        body: { method: 'totp', code },
+      });
+    expect((await verify(otherCode(secret, t0))).status).toBe(401);
+    expect((await verify(otherCode(secret, t0))).status).toBe(401);
+    expect((await verify(codeAt(secret, t0 + PERIOD_MS))).status).toBe(200);
+    const [guard] = await env.rows<{ failures: number; blocked_until: string }>`
+      SELECT failures, blocked_until FROM challenge_subject_guards WHERE subject = ${subject}`;
+    expect({ failures: guard!.failures, blocked: Number(guard!.blocked_until) }).toEqual({
+      failures: 0,
+      blocked: 0,
+    });
   });
 
   it('lets only the subject, on the device and session of the challenge, complete it', async () => {
@@ -367,7 +432,12 @@ describe.each(databaseBackends())('challenge service on %s over the in-process b
       status: 403,
       json: { error: 'session_mismatch' },
     });
-    // None of that used an attempt.
+    expect(await env.call('POST', path, { subject, sessionId: null, device: 'laptop', body })).toMatchObject({
+      status: 403,
+      json: { error: 'session_mismatch' },
+    });
+    // None of that used an attempt, and none elevated anyone.
+    expect(outcomes.filter((o) => o.challengeId === challengeId)).toEqual([]);
     expect(await env.call('POST', path, { subject, device: 'laptop', body })).toMatchObject({ status: 200 });
   });
 
@@ -454,6 +524,308 @@ describe.each(databaseBackends())('challenge service on %s over the in-process b
     const [row] = await env.rows<{ attempts_left: number }>`
       SELECT attempts_left FROM challenge_challenges WHERE id = ${challengeId}`;
     expect(row!.attempts_left).toBe(5);
+  });
+
+  it('refuses tampered and foreign tokens everywhere a bearer is checked', async () => {
+    const { subject, secret, t0 } = await env.enrolActive('laptop');
+    const steppedUp = await passWith(env, gateway, subject, 'laptop', secret, t0);
+    const { challengeId } = await openOrFail(gateway, subject);
+    const verifyPath = `/.stepgate/challenges/${challengeId}/verify`;
+    const body = { method: 'totp', code: '000000' };
+
+    // A stepped-up token signed by someone else's key under our issuer and type.
+    const foreign = await generateKeyPair('ES256');
+    const claims = decodeJwt(steppedUp);
+    const forged = await new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: 'ES256', typ: STEP_UP_TOKEN_TYPE, kid: 'forged' })
+      .sign(foreign.privateKey);
+    // An access token from an issuer nobody configured, and one from the trusted issuer's URL signed by another key.
+    const strangerIssuer = await accessToken(
+      foreign.privateKey,
+      'https://evil.example',
+      subject,
+      'session-1',
+    );
+    const issuerUrl = String(decodeJwt(await env.accessToken(subject)).iss);
+    const wrongKey = await accessToken(foreign.privateKey, issuerUrl, subject, 'session-1');
+    // The trusted issuer's token dressed up as a stepped-up one.
+    const access = await env.accessToken(subject);
+    const [h, p, sig] = access.split('.') as [string, string, string];
+    const header = JSON.parse(Buffer.from(h, 'base64url').toString()) as Record<string, unknown>;
+    const retyped = `${Buffer.from(JSON.stringify({ ...header, typ: STEP_UP_TOKEN_TYPE })).toString('base64url')}.${p}.${sig}`;
+    const flipped = `${steppedUp.slice(0, -6)}${steppedUp.slice(-6).split('').reverse().join('')}`;
+    const unsigned = `${Buffer.from('{"alg":"none","typ":"stepgate-stepup+jwt"}').toString('base64url')}.${steppedUp.split('.')[1]}.`;
+
+    for (const token of [forged, strangerIssuer, wrongKey, retyped, flipped, unsigned]) {
+      for (const [method, path, b] of [
+        ['POST', verifyPath, body],
+        ['POST', '/.stepgate/factors/totp', undefined],
+        ['POST', '/.stepgate/factors/recovery-codes', undefined],
+        ['GET', `/.stepgate/challenges/${challengeId}`, undefined],
+      ] as const) {
+        const res = await env.call(method, path, { token, device: 'laptop', body: b });
+        expect(res.status, `${path} with a bad token`).toBe(401);
+      }
+    }
+    // The genuine stepped-up token still works, and none of the above used an attempt.
+    expect(
+      (await env.call('POST', '/.stepgate/factors/recovery-codes', { token: steppedUp, device: 'laptop' }))
+        .status,
+    ).toBe(201);
+    const [row] = await env.rows<{ attempts_left: number }>`
+      SELECT attempts_left FROM challenge_challenges WHERE id = ${challengeId}`;
+    expect(row!.attempts_left).toBe(5);
+  });
+
+  it('needs a fresh step-up to remove a factor, and audits and events every removal', async () => {
+    const { subject, secret, t0, factorId } = await env.enrolActive('laptop');
+    const path = `/.stepgate/factors/totp/${factorId}`;
+    expect(await env.call('DELETE', path, { subject, device: 'laptop' })).toMatchObject({
+      status: 403,
+      json: { error: 'step_up_required' },
+    });
+    const steppedUp = await passWith(env, gateway, subject, 'laptop', secret, t0);
+    expect(await env.call('DELETE', path, { token: steppedUp, device: 'phone' })).toMatchObject({
+      status: 403,
+      json: { error: 'step_up_required' },
+    });
+    const mallory = await env.enrolActive('laptop');
+    const theirs = await passWith(env, gateway, mallory.subject, 'laptop', mallory.secret, mallory.t0);
+    expect(await env.call('DELETE', path, { token: theirs, device: 'laptop' })).toMatchObject({
+      status: 404,
+      json: { error: 'factor_not_found' },
+    });
+    expect(await env.call('DELETE', path, { token: steppedUp, device: 'laptop' })).toMatchObject({
+      status: 200,
+      json: { id: factorId, status: 'removed' },
+    });
+    expect(await openChallenge(subject)).toMatchObject({ status: 'enrolment_required' });
+    const audit = await env.rows`
+      SELECT change, authorisation FROM challenge_factor_audit WHERE factor_id = ${factorId} ORDER BY time`;
+    expect(audit).toContainEqual({ change: 'removed', authorisation: 'step_up' });
+    await until(() =>
+      factorEvents.some((e) => e.factorId === factorId && e.change === 'removed') ? true : undefined,
+    );
+  });
+
+  it('issues recovery codes once, stored hashed, each usable once, and reports their use', async () => {
+    const loner = await env.call('POST', '/.stepgate/factors/recovery-codes', {
+      subject: `nobody-${randomUUID()}`,
+      device: 'laptop',
+    });
+    expect(loner).toMatchObject({ status: 409, json: { error: 'factor_required' } });
+
+    const { subject, secret, t0 } = await env.enrolActive('laptop');
+    expect(
+      await env.call('POST', '/.stepgate/factors/recovery-codes', { subject, device: 'laptop' }),
+    ).toMatchObject({ status: 403, json: { error: 'step_up_required' } });
+    const steppedUp = await passWith(env, gateway, subject, 'laptop', secret, t0);
+    const generated = await env.call('POST', '/.stepgate/factors/recovery-codes', {
+      token: steppedUp,
+      device: 'laptop',
+    });
+    expect(generated.status).toBe(201);
+    expect(generated.headers.get('cache-control')).toBe('no-store');
+    const codes = generated.json.codes as string[];
+    expect(codes).toHaveLength(10);
+    expect(new Set(codes).size).toBe(10);
+
+    const stored = await env.rows<{ code_hash: string }>`
+      SELECT code_hash FROM challenge_recovery_codes WHERE subject = ${subject}`;
+    expect(stored).toHaveLength(10);
+    for (const { code_hash } of stored) {
+      for (const code of codes) {
+        expect(code_hash).not.toContain(code.replace(/-/g, ''));
+        expect(code_hash.toUpperCase()).not.toContain(code.replace(/-/g, ''));
+      }
+    }
+
+    // Two challenges, the same code concurrently: one pass.
+    const first = await openOrFail(gateway, subject);
+    const second = await openOrFail(gateway, subject);
+    const code = codes[0]!;
+    const tries = await Promise.all(
+      [first, second, first, second].map(({ challengeId }) =>
+        env.call('POST', `/.stepgate/challenges/${challengeId}/verify`, {
+          subject,
+          device: 'laptop',
+          body: { method: 'recovery_code', code: code.toLowerCase().replace(/-/g, ' ') },
+        }),
+      ),
+    );
+    const passed = tries.filter((t) => t.status === 200);
+    expect(passed).toHaveLength(1);
+    expect(await env.verifier.verify(passed[0]!.json.access_token as string)).toMatchObject({
+      subject,
+      acr: MFA,
+      amr: ['otp'],
+    });
+    // Reuse later, on a fresh challenge: refused.
+    const third = await openOrFail(gateway, subject);
+    expect(
+      await env.call('POST', `/.stepgate/challenges/${third.challengeId}/verify`, {
+        subject,
+        device: 'laptop',
+        body: { method: 'recovery_code', code },
+      }),
+    ).toMatchObject({ status: 401, json: { error: 'invalid_code' } });
+    const [left] = await env.rows<{ n: number | string }>`
+      SELECT COUNT(*) AS n FROM challenge_recovery_codes WHERE subject = ${subject} AND used_at IS NULL`;
+    expect(Number(left!.n)).toBe(9);
+
+    // Risk hears of it as a recovery-code outcome, and as a spent factor.
+    await until(() =>
+      outcomes.some((o) => o.subject === subject && o.method === 'recovery_code' && o.result === 'passed')
+        ? true
+        : undefined,
+    );
+    await until(() =>
+      factorEvents.some(
+        (e) => e.subject === subject && e.method === 'recovery_code' && e.change === 'removed',
+      )
+        ? true
+        : undefined,
+    );
+    const metrics = await (await fetch(`${env.url}/metrics`)).text();
+    expect(metrics).toMatch(/stepgate_challenge_alerts_total\{[^}]*reason="recovery_code_used"[^}]*\} [1-9]/);
+
+    // A new batch (the stepped-up token is still fresh) replaces the old one.
+    const again = await env.call('POST', '/.stepgate/factors/recovery-codes', {
+      token: steppedUp,
+      device: 'laptop',
+    });
+    expect(again.status).toBe(201);
+    const fourth = await openOrFail(gateway, subject);
+    expect(
+      await env.call('POST', `/.stepgate/challenges/${fourth.challengeId}/verify`, {
+        subject,
+        device: 'laptop',
+        body: { method: 'recovery_code', code: codes[1]! },
+      }),
+    ).toMatchObject({ status: 401 });
+  });
+
+  it('needs a CSRF token bound to the challenge on every state-changing browser request', async () => {
+    const { subject, secret, t0 } = await env.enrolActive('laptop');
+    const { challengeId } = await openOrFail(gateway, subject);
+    const other = await openOrFail(gateway, subject);
+    const browser = { origin: env.url, 'sec-fetch-site': 'same-origin' };
+    const verifyPath = `/.stepgate/challenges/${challengeId}/verify`;
+    const page = await env.call('GET', `/.stepgate/challenges/${challengeId}?return_to=/api/payments/42`, {
+      subject,
+      device: 'laptop',
+    });
+    expect(page.status).toBe(200);
+    const token = /<meta name="csrf-token" content="([^"]+)"/.exec(page.text)![1]!;
+    const otherPage = await env.call('GET', `/.stepgate/challenges/${other.challengeId}`, {
+      subject,
+      device: 'laptop',
+    });
+    const otherToken = /<meta name="csrf-token" content="([^"]+)"/.exec(otherPage.text)![1]!;
+    const body = { method: 'totp', code: codeAt(secret, t0 + PERIOD_MS), return_to: '/api/payments/42' };
+    const attempt = (headers: Record<string, string>, o: { sessionId?: string; device?: string } = {}) =>
+      env.call('POST', verifyPath, {
+        subject,
+        device: o.device ?? 'laptop',
+        sessionId: o.sessionId,
+        body,
+        headers,
+      });
+
+    expect(await attempt(browser)).toMatchObject({ status: 403, json: { error: 'csrf_failed' } });
+    expect(await attempt({ ...browser, 'x-csrf-token': 'nonsense' })).toMatchObject({ status: 403 });
+    expect(await attempt({ ...browser, 'x-csrf-token': `${token.slice(0, -2)}AA` })).toMatchObject({
+      status: 403,
+    });
+    expect(await attempt({ ...browser, 'x-csrf-token': otherToken })).toMatchObject({ status: 403 });
+    expect(
+      await attempt({
+        origin: 'https://evil.example',
+        'sec-fetch-site': 'cross-site',
+        'x-csrf-token': token,
+      }),
+    ).toMatchObject({ status: 403, json: { error: 'csrf_failed' } });
+    // A form post, with the token in the wrong session: still no.
+    expect(
+      await env.call('POST', verifyPath, {
+        subject,
+        sessionId: 'session-2',
+        device: 'laptop',
+        form: { method: 'totp', code: body.code, _csrf: token },
+      }),
+    ).toMatchObject({ status: 403, json: { error: 'csrf_failed' } });
+    // None of that was an attempt; the right token passes, and the page's return_to comes back.
+    const ok = await attempt({ ...browser, 'x-csrf-token': token });
+    expect(ok).toMatchObject({ status: 200, json: { return_to: '/api/payments/42', acr: MFA } });
+
+    // Factor changes from a page: a form without its token is refused.
+    const removal = await env.call('POST', `/.stepgate/factors/totp/x/remove`, {
+      token: ok.json.access_token as string,
+      device: 'laptop',
+      form: {},
+    });
+    expect(removal.status).toBe(403);
+    expect(removal.text).toMatch(/CSRF token is missing/);
+  });
+
+  it('denies critical risk outright and raises an alert', async () => {
+    const { subject } = await env.enrolActive('laptop');
+    const reply = await openChallenge(subject, {
+      risk: {
+        score: 95,
+        level: 'critical',
+        signals: [{ name: 'new_country', weight: 20, detail: 'country KP differs' }],
+      },
+    });
+    expect(reply).toEqual({
+      status: 'denied',
+      reason: 'no step-up method is allowed at risk level critical',
+    });
+    const metrics = await (await fetch(`${env.url}/metrics`)).text();
+    expect(metrics).toMatch(/stepgate_challenge_alerts_total\{[^}]*reason="critical_risk"[^}]*\} [1-9]/);
+  });
+
+  it('renders the challenge page with why, escaped, under a strict CSP', async () => {
+    const { subject } = await env.enrolActive('laptop');
+    const { challengeId } = await openOrFail(gateway, subject, {
+      risk: {
+        score: 55,
+        level: 'medium',
+        signals: [
+          { name: 'new_device', weight: 50, detail: 'device laptop never seen' },
+          { name: 'new_country', weight: 20, detail: 'country FR differs from known DE' },
+          { name: 'odd_<script>', weight: 1, detail: '<img src=x onerror=alert(1)>' },
+        ],
+      },
+    });
+    const page = await env.call('GET', `/.stepgate/challenges/${challengeId}?return_to=/api/"><script>`, {
+      subject,
+      device: 'laptop',
+    });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'.*frame-ancestors 'none'/);
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    expect(page.text).toContain('New device in a new country (FR).');
+    expect(page.text).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(page.text).not.toContain('<img src=x');
+    expect(page.text).not.toContain('"><script>');
+    // The unsafe return_to was replaced by the site root.
+    expect(page.text).toContain('data-return-to="/"');
+    expect(page.text.match(/<script[^>]*>/g)).toEqual([
+      '<script src="/.stepgate/challenges/assets/stepgate.js" defer>',
+    ]);
+
+    const elsewhere = await env.call('GET', `/.stepgate/challenges/${challengeId}`, {
+      subject,
+      device: 'phone',
+    });
+    expect(elsewhere.status).toBe(403);
+    expect(elsewhere.headers.get('content-type')).toMatch(/^text\/html/);
+    const script = await fetch(`${env.url}/.stepgate/challenges/assets/stepgate.js`);
+    expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(await script.text()).toContain('navigator.credentials.get');
+    expect((await fetch(`${env.url}/.stepgate/challenges/assets/..%2Fconfig.ts`)).status).toBe(404);
   });
 
   it('serves the JWKS, health and metrics', async () => {
@@ -551,277 +923,3 @@ describe('challenge service over Kafka', () => {
     expect(keyed.every((m) => m.key === subject)).toBe(true);
   });
 });
-
-// ---------------------------------------------------------------------------------------------------------
-// Harness: a stand-in OIDC issuer, the service on a temp config, and HTTP helpers.
-
-interface CallOptions {
-  subject?: string;
-  sessionId?: string;
-  token?: string;
-  device?: string;
-  body?: unknown;
-}
-
-interface CallResult {
-  status: number;
-  headers: Headers;
-  json: Record<string, unknown>;
-}
-
-interface TestEnv {
-  url: string;
-  runtime: RuntimeEnv;
-  verifier: TokenVerifier;
-  accessToken(subject: string, sessionId?: string): Promise<string>;
-  call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
-  /** A subject with an active TOTP factor, activated with the code of step t0. */
-  enrolActive(device: string): Promise<{ subject: string; secret: string; t0: number; factorId: string }>;
-  /** Raw SQL on the service's database, values bound as parameters. */
-  rows<T = Record<string, unknown>>(sql: TemplateStringsArray, ...values: unknown[]): Promise<T[]>;
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function startEnv(options: {
-  backend: 'sqlite' | 'postgres';
-  brokers: string;
-  firstFactorEnrolment: 'seen-device' | 'any-device';
-}): Promise<TestEnv> {
-  const dir = mkdtempSync(join(tmpdir(), 'stepgate-challenge-'));
-  const issuer = await startIssuer();
-  const database: TestDatabase | undefined =
-    options.backend === 'postgres' ? await createTestDatabase() : undefined;
-  const configFile = join(dir, 'stepgate.yaml');
-  writeFileSync(configFile, testConfig(issuer.url, options.firstFactorEnrolment));
-  const runtime = readRuntimeEnv({
-    STEPGATE_CONFIG: configFile,
-    STEPGATE_DATA_DIR: join(dir, 'data'),
-    DATABASE_URL: database?.url,
-    KAFKA_BROKERS: options.brokers,
-    KAFKA_MAX_WAIT_MS: '25',
-    KAFKA_IDEMPOTENT: 'false',
-    STEPGATE_INSTANCE_ID: 'challenge-spec',
-  });
-  const logger = new ConsoleLogger('challenge', { logLevels: ['error'] });
-  let app = await createChallengeApp(runtime, logger);
-  let url = await app.getUrl();
-  const verifier = new TokenVerifier(
-    [{ issuer: issuer.url, jwksUri: `${issuer.url}/jwks.json`, audience: 'stepgate', algorithms: ['ES256'] }],
-    { issuer: 'urn:stepgate:challenge', audience: 'stepgate', jwks: `${url}/.stepgate/challenge/jwks.json` },
-    30,
-  );
-
-  const env: TestEnv = {
-    get url() {
-      return url;
-    },
-    runtime,
-    verifier,
-    accessToken: (subject, sessionId = 'session-1') => issuer.sign(subject, sessionId),
-    async call(method, path, o = {}) {
-      const token =
-        o.token ?? (o.subject ? await issuer.sign(o.subject, o.sessionId ?? 'session-1') : undefined);
-      const headers: Record<string, string> = {};
-      if (token) headers.authorization = `Bearer ${token}`;
-      if (o.device) headers['x-device-id'] = o.device;
-      if (o.body !== undefined) headers['content-type'] = 'application/json';
-      const res = await fetch(url + path, {
-        method,
-        headers,
-        body: o.body === undefined ? undefined : JSON.stringify(o.body),
-      });
-      const text = await res.text();
-      return {
-        status: res.status,
-        headers: res.headers,
-        json: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-      };
-    },
-    async enrolActive(device) {
-      const subject = `user-${randomUUID()}`;
-      const enrolled = await env.call('POST', '/.stepgate/factors/totp', { subject, device });
-      expect(enrolled.status).toBe(201);
-      const { id, secret } = enrolled.json as { id: string; secret: string };
-      const t0 = Date.now();
-      const activated = await env.call('POST', `/.stepgate/factors/totp/${id}/activate`, {
-        subject,
-        device,
-        body: { code: codeAt(secret, t0) },
-      });
-      expect(activated.status).toBe(200);
-      return { subject, secret, t0, factorId: id };
-    },
-    rows: <T>(sql: TemplateStringsArray, ...values: unknown[]) =>
-      app.get<DataSource>(getDataSourceToken('challenge')).sql<T[]>(sql, ...values),
-    async restart() {
-      await app.close();
-      app = await createChallengeApp(runtime, logger);
-      url = await app.getUrl();
-    },
-    async stop() {
-      await app.close();
-      await issuer.close();
-      await database?.drop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  return env;
-}
-
-/** The repository's own config file, with the issuer pointed at the stand-in and a few test settings. */
-function testConfig(issuerUrl: string, firstFactorEnrolment: string): string {
-  const config = parse(readFileSync(resolve(__dirname, '../../config/stepgate.yaml'), 'utf8')) as {
-    gateway: { issuers: { issuer: string; jwksUri: string }[] };
-    challenge: Record<string, unknown>;
-  };
-  config.gateway.issuers = [
-    { ...config.gateway.issuers[0]!, issuer: issuerUrl, jwksUri: `${issuerUrl}/jwks.json` },
-  ];
-  Object.assign(config.challenge, {
-    http: { host: '127.0.0.1', port: 0 },
-    firstFactorEnrolment,
-    enrolment: { riskTimeoutMs: 200 },
-    subjectLockout: { maxFailures: 10, windowSeconds: 900 },
-  });
-  return stringify(config);
-}
-
-interface Issuer {
-  url: string;
-  sign(subject: string, sessionId: string): Promise<string>;
-  close(): Promise<void>;
-}
-
-/** A minimal OIDC issuer: an ES256 key, its JWKS over HTTP, and access tokens signed with it. */
-async function startIssuer(): Promise<Issuer> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256');
-  const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'test-issuer', alg: 'ES256', use: 'sig' }] };
-  const server: Server = createServer((req, res) => {
-    res.writeHead(req.url === '/jwks.json' ? 200 : 404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(req.url === '/jwks.json' ? jwks : {}));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  return {
-    url,
-    sign: (subject, sessionId) => accessToken(privateKey, url, subject, sessionId),
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  };
-}
-
-function accessToken(key: CryptoKey, issuer: string, subject: string, sessionId: string): Promise<string> {
-  return new SignJWT({ sid: sessionId })
-    .setProtectedHeader({ alg: 'ES256', kid: 'test-issuer', typ: 'at+jwt' })
-    .setIssuer(issuer)
-    .setAudience('stepgate')
-    .setSubject(subject)
-    .setIssuedAt()
-    .setExpirationTime('10m')
-    .sign(key);
-}
-
-/** Passes a fresh challenge with the code of step t0+1 and returns the stepped-up token. */
-async function passChallenge(
-  env: TestEnv,
-  subject: string,
-  device: string,
-  secret: string,
-  t0: number,
-): Promise<string> {
-  const gateway = new InProcessMessageBus(inProcessBroker);
-  const { challengeId } = await openOrFail(gateway, subject, { deviceId: device });
-  const passed = await env.call('POST', `/.stepgate/challenges/${challengeId}/verify`, {
-    subject,
-    device,
-    body: { method: 'totp', code: codeAt(secret, t0 + PERIOD_MS) },
-  });
-  expect(passed.status).toBe(200);
-  return passed.json.access_token as string;
-}
-
-async function openOrFail(bus: MessageBus, subject: string, over: Partial<CreateChallengeRequest> = {}) {
-  const reply = await bus.request(REQUESTS.createChallenge, challengeRequest(subject, over), 5000);
-  if (reply.status !== 'open') throw new Error(`challenge not opened: ${JSON.stringify(reply)}`);
-  return reply;
-}
-
-function challengeRequest(
-  subject: string,
-  over: Partial<CreateChallengeRequest> = {},
-): CreateChallengeRequest {
-  return {
-    correlationId: randomUUID(),
-    subject,
-    sessionId: 'session-1',
-    deviceId: 'laptop',
-    route: 'payments',
-    requiredAcr: MFA,
-    maxAgeSeconds: 300,
-    risk: {
-      score: 45,
-      level: 'medium',
-      signals: [{ name: 'new_network', weight: 15, detail: 'first time from this network' }],
-    },
-    ...over,
-  };
-}
-
-function assessment(
-  request: { subject: string; deviceId: string; correlationId: string },
-  deviceStatus: DeviceStatus,
-): RiskAssessment {
-  return {
-    assessmentId: randomUUID(),
-    time: new Date().toISOString(),
-    correlationId: request.correlationId,
-    causationId: null,
-    subject: request.subject,
-    deviceId: request.deviceId,
-    score: 10,
-    level: 'low',
-    signals: [],
-    deviceStatus,
-    modelVersion: 'fake',
-  };
-}
-
-function totp(secret: string): TOTP {
-  return new TOTP({
-    secret: Secret.fromBase32(secret),
-    digits: 6,
-    period: PERIOD_MS / 1000,
-    algorithm: 'SHA1',
-  });
-}
-
-const codeAt = (secret: string, timestamp: number): string => totp(secret).generate({ timestamp });
-
-/** A six-digit code that is valid at none of the steps around `timestamp`. */
-function otherCode(secret: string, timestamp: number): string {
-  const near = new Set([-2, -1, 0, 1, 2].map((d) => codeAt(secret, timestamp + d * PERIOD_MS)));
-  for (let n = 0; ; n++) {
-    const candidate = String(n).padStart(6, '0');
-    if (!near.has(candidate)) return candidate;
-  }
-}
-
-async function until<T>(probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-async function retryOnTimeout<T>(fn: () => Promise<T>, tries = 8): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!(err instanceof RequestTimeoutError) || i >= tries) throw err;
-    }
-  }
-}

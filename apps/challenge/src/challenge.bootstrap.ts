@@ -31,7 +31,7 @@ export async function createChallengeApp(
   const messaging = challengeMessaging(runtime);
   const app = await NestFactory.create<NestFastifyApplication>(
     ChallengeModule.forRoot({ config, runtime, messaging }),
-    // Bodies here are a code or nothing: a small limit keeps junk out cheaply.
+    // Bodies here are a code, a WebAuthn response or nothing: a small limit keeps junk out cheaply.
     new FastifyAdapter({ bodyLimit: 16 * 1024 }),
     { logger: logger ?? createLogger('challenge', runtime.env), abortOnError: false },
   );

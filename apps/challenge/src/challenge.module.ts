@@ -12,6 +12,9 @@ import { SecretBox } from './factors/crypto/secret-box';
 import { FactorsModule } from './factors/factors.module';
 import { ChallengeMetrics } from './health/challenge.metrics';
 import { HealthModule } from './health/health.module';
+import { CsrfTokens } from './http/csrf';
+import { PagesModule } from './pages/pages.module';
+import { RiskClient } from './risk/risk.client';
 import { TokensModule } from './tokens/tokens.module';
 
 export interface ChallengeModuleOptions {
@@ -25,7 +28,7 @@ export class ChallengeModule {
   static forRoot({ config, runtime, messaging }: ChallengeModuleOptions): DynamicModule {
     return {
       module: ChallengeModule,
-      // What every feature module needs: the configuration, the secret box and the metrics.
+      // What every feature module needs: the configuration, the secret box, the metrics, CSRF tokens, risk.
       global: true,
       imports: [
         TypeOrmModule.forRootAsync({
@@ -36,6 +39,7 @@ export class ChallengeModule {
         TokensModule,
         FactorsModule,
         ChallengesModule,
+        PagesModule,
         HealthModule,
       ],
       providers: [
@@ -45,8 +49,10 @@ export class ChallengeModule {
           useFactory: () => createSecretBox(config.secrets, runtime.dataDir, new Logger('FactorKeys')),
         },
         ChallengeMetrics,
+        CsrfTokens,
+        RiskClient,
       ],
-      exports: [CHALLENGE_CONFIG, SecretBox, ChallengeMetrics],
+      exports: [CHALLENGE_CONFIG, SecretBox, ChallengeMetrics, CsrfTokens, RiskClient],
     };
   }
 }

@@ -7,7 +7,7 @@ import { describeIssues } from '@stepgate/contracts';
 import { z } from 'zod';
 
 /** Methods this build can verify; the config may only name these. */
-export const SUPPORTED_METHODS = ['totp'] as const;
+export const SUPPORTED_METHODS = ['totp', 'webauthn', 'recovery_code'] as const;
 export type SupportedMethod = (typeof SUPPORTED_METHODS)[number];
 
 // Coerced: a number may come from an ${ENV} reference, which is always a string.
@@ -44,10 +44,39 @@ const challengeSection = z.strictObject({
       riskTimeoutMs: int(50, 10_000).default(1000),
     })
     .prefault({}),
-  /** Failed codes a subject may make across all its challenges in the window before verification locks. */
+  /**
+   * Consecutive failures a subject may make across all its challenges. After `freeFailures` each further one
+   * makes the subject wait `baseDelaySeconds * 2^(n-1)` (capped at `maxDelaySeconds`) before the next attempt;
+   * at `maxFailures` verification locks until `windowSeconds` pass without a failure. A pass resets the count.
+   */
   subjectLockout: z
-    .strictObject({ maxFailures: int(1, 1000).default(20), windowSeconds: seconds(60, 86_400).default(900) })
+    .strictObject({
+      // NIST SP 800-63B 5.2.2 allows at most 100 consecutive failures; we stay well under it.
+      maxFailures: int(1, 99).default(20),
+      windowSeconds: seconds(60, 86_400).default(900),
+      freeFailures: int(0, 99).default(3),
+      baseDelaySeconds: int(1, 3600).default(2),
+      maxDelaySeconds: int(1, 86_400).default(300),
+    })
     .prefault({}),
+  /** Passkeys: the relying party is this deployment's public origin, never a loopback IP (WebAuthn refuses it). */
+  webauthn: z
+    .strictObject({
+      rpId: z.string().min(1).max(253).default('localhost'),
+      rpName: z.string().min(1).max(64).default('StepGate'),
+      // One entry may hold several origins separated by commas, so one ${ENV} can name them all.
+      origins: z
+        .array(z.string().min(1))
+        .min(1)
+        .default(['http://localhost:8080'])
+        .transform((list) => list.flatMap((o) => o.split(',').map((x) => x.trim())).filter(Boolean))
+        .pipe(z.array(z.url({ protocol: /^https?$/ })).min(1)),
+      timeoutSeconds: seconds(30, 600).default(120),
+      /** Challenges requiring this acr or a stronger one need user verification (PIN, biometrics). */
+      userVerificationAcr: z.string().min(1).default('urn:stepgate:acr:phr'),
+    })
+    .prefault({}),
+  recoveryCodes: z.strictObject({ count: int(5, 20).default(10) }).prefault({}),
   tokens: z.strictObject({
     issuer: z.string().min(1),
     audience: z.string().min(1),
@@ -59,8 +88,17 @@ const challengeSection = z.strictObject({
     periodSeconds: seconds(15, 120),
     window: int(0, 1),
   }),
-  /** The strongest acr each method can attest: TOTP is phishable, so it must not satisfy a phishing-resistant level. */
-  methodAcr: z.strictObject({ totp: z.string().min(1) }).prefault({ totp: 'urn:stepgate:acr:mfa' }),
+  /**
+   * The strongest acr each method can attest: TOTP and recovery codes are phishable, so they must not satisfy a
+   * phishing-resistant level. A challenge at or above webauthn.userVerificationAcr needs user verification.
+   */
+  methodAcr: z
+    .strictObject({
+      totp: z.string().min(1).default('urn:stepgate:acr:mfa'),
+      webauthn: z.string().min(1).default('urn:stepgate:acr:phr'),
+      recovery_code: z.string().min(1).default('urn:stepgate:acr:mfa'),
+    })
+    .prefault({}),
   methods: z.strictObject({ low: methodList, medium: methodList, high: methodList, critical: methodList }),
 });
 
@@ -90,7 +128,17 @@ const fileSchema = z
         ctx.addIssue({ code: 'custom', path, message: `"${value}" is not one of policy.acr.levels` });
     };
     check(c.challenge.enrolment.stepUpAcr, ['challenge', 'enrolment', 'stepUpAcr']);
-    check(c.challenge.methodAcr.totp, ['challenge', 'methodAcr', 'totp']);
+    for (const method of SUPPORTED_METHODS)
+      check(c.challenge.methodAcr[method], ['challenge', 'methodAcr', method]);
+    check(c.challenge.webauthn.userVerificationAcr, ['challenge', 'webauthn', 'userVerificationAcr']);
+    const lockout = c.challenge.subjectLockout;
+    if (lockout.freeFailures >= lockout.maxFailures) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['challenge', 'subjectLockout', 'freeFailures'],
+        message: `must be below maxFailures (${lockout.maxFailures}), or failures would never slow down`,
+      });
+    }
     const expected = c.gateway.challenge;
     for (const claim of ['issuer', 'audience'] as const) {
       if (expected && expected[claim] !== c.challenge.tokens[claim]) {

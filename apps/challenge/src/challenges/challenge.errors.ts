@@ -19,8 +19,23 @@ export class ChallengeCompleted extends DomainError {
 }
 
 export class ChallengeLocked extends DomainError {
-  constructor(reason: string) {
-    super('challenge_locked', reason, 429, { attempts_left: 0 });
+  constructor(reason: string, retryAfterSeconds?: number) {
+    super('challenge_locked', reason, 429, {
+      attempts_left: 0,
+      ...(retryAfterSeconds === undefined ? {} : { retry_after: retryAfterSeconds }),
+    });
+  }
+}
+
+/** Failures slow the subject down: come back after `retry_after` seconds (also in Retry-After). */
+export class TooManyAttempts extends DomainError {
+  constructor(retryAfterSeconds: number) {
+    super(
+      'too_many_attempts',
+      `too many wrong answers for this account; wait ${retryAfterSeconds} s before trying again`,
+      429,
+      { retry_after: retryAfterSeconds },
+    );
   }
 }
 
@@ -37,9 +52,14 @@ export class MethodNotOffered extends DomainError {
 }
 
 export class InvalidCode extends DomainError {
-  constructor(attemptsLeft: number) {
-    super('invalid_code', 'the code is wrong, expired, or was already used', 401, {
-      attempts_left: attemptsLeft,
-    });
+  constructor(attemptsLeft: number, method: string = 'totp') {
+    super(
+      'invalid_code',
+      method === 'webauthn'
+        ? 'the passkey response was not accepted'
+        : 'the code is wrong, expired, or was already used',
+      401,
+      { attempts_left: attemptsLeft },
+    );
   }
 }

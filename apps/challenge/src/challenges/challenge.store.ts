@@ -59,14 +59,4 @@ export class ChallengeStore {
       .execute();
     return result.affected === 1;
   }
-
-  /** Wrong codes of one subject over all its challenges created since `sinceMs`. */
-  async failuresSince(subject: string, sinceMs: number): Promise<number> {
-    const row = await this.challenges
-      .createQueryBuilder('c')
-      .select('COALESCE(SUM(c.failures), 0)', 'total')
-      .where('c.subject = :subject AND c.createdAt > :since', { subject, since: sinceMs })
-      .getRawOne<{ total: number | string }>();
-    return Number(row?.total ?? 0);
-  }
 }

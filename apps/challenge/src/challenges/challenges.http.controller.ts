@@ -1,7 +1,9 @@
 import { Body, Controller, Header, HttpCode, Param, Post, UseFilters, UseGuards } from '@nestjs/common';
-import { HttpExceptionFilter } from '@stepgate/observability';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { BearerGuard } from '../http/bearer.guard';
 import { type Caller, CurrentCaller } from '../http/caller';
+import { ChallengeErrorsFilter } from '../http/challenge-errors.filter';
+import { ChallengeScopedCsrf, CsrfGuard } from '../http/csrf.guard';
 import { ZodBody } from '../http/zod-body.pipe';
 import { ChallengesService } from './challenges.service';
 import {
@@ -11,8 +13,9 @@ import {
 } from './dto/verify-challenge.dto';
 
 @Controller('.stepgate/challenges')
-@UseGuards(BearerGuard)
-@UseFilters(HttpExceptionFilter)
+@UseGuards(BearerGuard, CsrfGuard)
+@ChallengeScopedCsrf()
+@UseFilters(ChallengeErrorsFilter)
 export class ChallengesHttpController {
   constructor(private readonly challenges: ChallengesService) {}
 
@@ -30,6 +33,18 @@ export class ChallengesHttpController {
       token_type: 'Bearer',
       expires_in: passed.expiresIn,
       acr: passed.acr,
+      ...(passed.returnTo ? { return_to: passed.returnTo } : {}),
     };
+  }
+
+  /** Options for navigator.credentials.get(): a fresh WebAuthn challenge bound to this step-up challenge. */
+  @Post(':id/webauthn/options')
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  webauthnOptions(
+    @CurrentCaller() caller: Caller,
+    @Param('id') id: string,
+  ): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    return this.challenges.webauthnOptions(id, caller, Date.now());
   }
 }

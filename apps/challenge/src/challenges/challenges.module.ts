@@ -3,16 +3,20 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { CHALLENGE_DB } from '../database/challenge-database';
 import { FactorsModule } from '../factors/factors.module';
 import { BearerGuard } from '../http/bearer.guard';
+import { CsrfGuard } from '../http/csrf.guard';
 import { TokensModule } from '../tokens/tokens.module';
 import { Challenge } from './challenge.entity';
 import { ChallengeStore } from './challenge.store';
 import { ChallengesHttpController } from './challenges.http.controller';
 import { ChallengesMessageController } from './challenges.message.controller';
 import { ChallengesService } from './challenges.service';
+import { SubjectGuard } from './subject-guard.entity';
+import { SubjectGuardStore } from './subject-guard.store';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Challenge], CHALLENGE_DB), FactorsModule, TokensModule],
+  imports: [TypeOrmModule.forFeature([Challenge, SubjectGuard], CHALLENGE_DB), FactorsModule, TokensModule],
   controllers: [ChallengesHttpController, ChallengesMessageController],
-  providers: [ChallengeStore, ChallengesService, BearerGuard],
+  providers: [ChallengeStore, SubjectGuardStore, ChallengesService, BearerGuard, CsrfGuard],
+  exports: [ChallengesService],
 })
 export class ChallengesModule {}

@@ -1,6 +1,8 @@
-// Opening challenges for the gateway, and verifying them: every check before a code is looked at, one counted
-// attempt per try, single-use codes and challenges, and an outcome event for every attempt so risk learns.
+// Opening challenges for the gateway, and verifying them: every check before an answer is looked at, one
+// counted attempt per try (on the challenge and on the subject), single-use answers and challenges, and an
+// outcome event for every attempt so risk learns.
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import {
   TOPICS,
   type ChallengeMethod,
@@ -8,11 +10,15 @@ import {
   type CreateChallengeReply,
   type CreateChallengeRequest,
 } from '@stepgate/contracts';
+import { acrRank } from '@stepgate/identity';
 import { MessageBus } from '@stepgate/kafka';
 import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
+import { FactorAudit } from '../factors/factor-audit.service';
 import { FactorVerifiers } from '../factors/factor-verifiers';
+import type { UserVerification } from '../factors/webauthn/webauthn-ceremony.entity';
 import { ChallengeMetrics } from '../health/challenge.metrics';
 import type { Caller } from '../http/caller';
+import { safeReturnTo } from '../http/return-to';
 import { newId } from '../ids';
 import { TokenIssuer, type IssuedToken } from '../tokens/token.issuer';
 import { Challenge } from './challenge.entity';
@@ -24,21 +30,27 @@ import {
   ChallengeNotFound,
   InvalidCode,
   MethodNotOffered,
+  TooManyAttempts,
 } from './challenge.errors';
 import { ChallengeStore } from './challenge.store';
 import type { VerifyChallengeBody } from './dto/verify-challenge.dto';
 import { chooseMethods } from './method-choice';
-
-/** What `amr` says for each method (RFC 8176). */
-const AMR: Record<ChallengeMethod, string[]> = {
-  totp: ['otp'],
-  webauthn: ['hwk', 'user'],
-  recovery_code: ['otp'],
-};
+import { SubjectGuardStore } from './subject-guard.store';
 
 export interface PassedChallenge extends IssuedToken {
   acr: string;
+  returnTo: string | null;
 }
+
+/** What a challenge page shows: the challenge as it stands for this caller. */
+export interface ChallengeView {
+  challenge: Challenge;
+  state: 'open' | 'passed' | 'expired' | 'locked';
+  /** Seconds to wait before the subject may try again, when failures slowed it down. */
+  retryAfterSeconds: number | null;
+}
+
+const ACCOUNT_LOCKED = 'too many wrong answers for this account recently; try again later';
 
 @Injectable()
 export class ChallengesService {
@@ -46,7 +58,9 @@ export class ChallengesService {
 
   constructor(
     private readonly store: ChallengeStore,
+    private readonly guard: SubjectGuardStore,
     private readonly factors: FactorVerifiers,
+    private readonly audit: FactorAudit,
     private readonly tokens: TokenIssuer,
     private readonly bus: MessageBus,
     private readonly metrics: ChallengeMetrics,
@@ -71,10 +85,17 @@ export class ChallengesService {
       methodAcr: c.methodAcr,
       enrolled: await this.factors.activeMethods(request.subject),
     });
-    if (choice.status !== 'open') return choice;
-    if (await this.subjectLockedOut(request.subject, nowMs)) {
-      return { status: 'denied', reason: 'too many wrong codes for this account recently; try again later' };
+    if (choice.status === 'denied' && request.risk.level === 'critical') {
+      // Deny and alert: critical risk is not something a second factor should wave through.
+      this.metrics.alerts.inc({ reason: 'critical_risk' });
+      this.logger.warn(
+        `ALERT critical risk for ${request.subject} on ${request.route} (score ${request.risk.score}: ` +
+          `${request.risk.signals.map((s) => s.name).join(', ') || 'no signals'}); step-up denied`,
+      );
     }
+    if (choice.status !== 'open') return choice;
+    if (await this.guard.isLocked(request.subject, nowMs))
+      return { status: 'denied', reason: ACCOUNT_LOCKED };
     const challenge: Challenge = {
       id: newId(),
       subject: request.subject,
@@ -102,6 +123,41 @@ export class ChallengesService {
     };
   }
 
+  /** The challenge for its own page: only its subject, device and session may see it. */
+  async view(id: string, caller: Caller, nowMs: number): Promise<ChallengeView> {
+    const challenge = await this.store.find(id);
+    if (!challenge) throw new ChallengeNotFound();
+    assertSameParty(challenge, caller);
+    const state =
+      challenge.status === 'passed'
+        ? 'passed'
+        : challenge.expiresAt <= nowMs
+          ? 'expired'
+          : challenge.status === 'locked' || challenge.attemptsLeft <= 0
+            ? 'locked'
+            : 'open';
+    return { challenge, state, retryAfterSeconds: await this.guard.waitSeconds(challenge.subject, nowMs) };
+  }
+
+  /** Starts a passkey ceremony for this challenge; the options go to navigator.credentials.get(). */
+  async webauthnOptions(
+    id: string,
+    caller: Caller,
+    nowMs: number,
+  ): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    const { challenge, state } = await this.view(id, caller, nowMs);
+    if (!challenge.methods.includes('webauthn')) throw new MethodNotOffered('webauthn');
+    if (state === 'passed') throw new ChallengeCompleted();
+    if (state === 'expired') throw new ChallengeExpired();
+    if (state === 'locked') throw new ChallengeLocked('no attempts left on this challenge');
+    return this.factors.webauthn.authenticationOptions(
+      { subject: challenge.subject, deviceId: challenge.deviceId, sessionId: caller.token.sessionId },
+      challenge.id,
+      this.userVerificationFor(challenge),
+      nowMs,
+    );
+  }
+
   async verify(
     id: string,
     caller: Caller,
@@ -115,32 +171,37 @@ export class ChallengesService {
     const attempt = { challenge, caller, method: body.method, nowMs };
 
     await this.refuseUnlessOpen(challenge, attempt, nowMs);
-    if (await this.subjectLockedOut(challenge.subject, nowMs)) {
-      await this.publish(attempt, 'locked', 0);
-      throw new ChallengeLocked('too many wrong codes for this account recently; try again later');
+    // Counted on the subject first (as a failure until it passes), so parallel guesses across challenges
+    // cannot outrun the per-account limit, then on the challenge.
+    const admission = await this.guard.admit(challenge.subject, nowMs);
+    if (!admission.admitted) {
+      await this.publish(attempt, 'locked', challenge.attemptsLeft);
+      if (admission.reason === 'locked')
+        throw new ChallengeLocked(ACCOUNT_LOCKED, admission.retryAfterSeconds);
+      throw new TooManyAttempts(admission.retryAfterSeconds);
     }
-    // The attempt is counted before the code is looked at, so parallel guesses cannot outrun the limit.
     const attemptsLeft = await this.store.takeAttempt(challenge.id, nowMs);
     if (attemptsLeft === null) {
-      // Lost a race with another attempt: report the challenge's state as it is now.
+      // Lost a race with another attempt: this one was never checked, so it is not the subject's failure.
+      await this.guard.refund(challenge.subject);
       await this.refuseUnlessOpen((await this.store.find(id)) ?? challenge, attempt, nowMs);
       await this.publish(attempt, 'locked', 0);
       throw new ChallengeLocked('no attempts left on this challenge');
     }
 
-    const verifier = this.factors.verifierFor(body.method);
-    const passed = verifier ? await verifier.verify(challenge.subject, body.code, nowMs) : false;
-    if (!passed) {
+    const checked = await this.check(challenge, caller, body, nowMs);
+    if (!checked) {
       await this.store.recordFailure(challenge.id);
       await this.publish(attempt, 'failed', attemptsLeft);
-      throw new InvalidCode(attemptsLeft);
+      throw new InvalidCode(attemptsLeft, body.method);
     }
+    await this.guard.reset(challenge.subject);
     if (!(await this.store.markPassed(challenge.id, nowMs))) throw new ChallengeCompleted();
     const issued = await this.tokens.issue(
       {
         subject: challenge.subject,
         acr: challenge.requiredAcr,
-        amr: AMR[body.method],
+        amr: checked.amr,
         deviceId: challenge.deviceId,
         sessionId: challenge.sessionId,
         maxAgeSeconds: challenge.maxAgeSeconds,
@@ -148,7 +209,68 @@ export class ChallengesService {
       nowMs,
     );
     await this.publish(attempt, 'passed', attemptsLeft);
-    return { ...issued, acr: challenge.requiredAcr };
+    if (checked.recoveryCodeId)
+      await this.recoveryCodeSpent(challenge, caller, checked.recoveryCodeId, nowMs);
+    return { ...issued, acr: challenge.requiredAcr, returnTo: safeReturnTo(body.return_to) };
+  }
+
+  /** Checks and consumes the answer with its method; what `amr` to claim, or null when it is wrong. */
+  private async check(
+    challenge: Challenge,
+    caller: Caller,
+    body: VerifyChallengeBody,
+    nowMs: number,
+  ): Promise<{ amr: string[]; recoveryCodeId?: string } | null> {
+    switch (body.method) {
+      case 'totp':
+        return (await this.factors.totp.verify(challenge.subject, body.code, nowMs))
+          ? { amr: ['otp'] }
+          : null;
+      case 'recovery_code': {
+        const spent = await this.factors.recovery.consume(challenge.subject, body.code, nowMs);
+        return spent ? { amr: ['otp'], recoveryCodeId: spent } : null;
+      }
+      case 'webauthn': {
+        const assertion = await this.factors.webauthn.verify(
+          { subject: challenge.subject, deviceId: challenge.deviceId, sessionId: caller.token.sessionId },
+          challenge.id,
+          body.response,
+          nowMs,
+        );
+        if (!assertion) return null;
+        // RFC 8176: hwk (proof of a hardware key); user (user presence/verification gesture).
+        return { amr: assertion.userVerified ? ['hwk', 'user'] : ['hwk'] };
+      }
+    }
+  }
+
+  /**
+   * Spending a recovery code is itself a high-risk event: it usually means a lost authenticator, or someone
+   * holding a stolen sheet of codes. Risk hears of it twice: the outcome (method recovery_code) and a
+   * factor.changed `removed`; operators see an alert; the page tells the person how many codes are left.
+   */
+  private async recoveryCodeSpent(challenge: Challenge, caller: Caller, codeId: string, nowMs: number) {
+    this.metrics.alerts.inc({ reason: 'recovery_code_used' });
+    this.logger.warn(`ALERT recovery code used by ${challenge.subject} on device ${challenge.deviceId}`);
+    await this.audit.record(
+      {
+        change: 'removed',
+        method: 'recovery_code',
+        factorId: codeId,
+        subject: challenge.subject,
+        deviceId: caller.deviceId,
+        correlationId: caller.correlationId,
+        authorisation: 'used_in_challenge',
+      },
+      nowMs,
+    );
+  }
+
+  /** User verification is required when the route asks for the level it guards (phishing-resistant). */
+  private userVerificationFor(challenge: Challenge): UserVerification {
+    const levels = this.config.acrLevels;
+    const uvAt = acrRank(levels, this.config.challenge.webauthn.userVerificationAcr);
+    return acrRank(levels, challenge.requiredAcr) >= uvAt ? 'required' : 'preferred';
   }
 
   /** Throws (after publishing the outcome) unless the challenge can still take attempts. */
@@ -162,11 +284,6 @@ export class ChallengesService {
       await this.publish(attempt, 'locked', 0);
       throw new ChallengeLocked('no attempts left on this challenge');
     }
-  }
-
-  private async subjectLockedOut(subject: string, nowMs: number): Promise<boolean> {
-    const { maxFailures, windowSeconds } = this.config.challenge.subjectLockout;
-    return (await this.store.failuresSince(subject, nowMs - windowSeconds * 1000)) >= maxFailures;
   }
 
   private async publish(
@@ -218,7 +335,8 @@ function assertSameParty(challenge: Challenge, caller: Caller): void {
       'a challenge can only be completed on the device it was opened for',
     );
   }
-  if (challenge.sessionId && caller.token.sessionId && caller.token.sessionId !== challenge.sessionId) {
+  // A session-bound challenge needs that session: a token of another session, or of none, does not complete it.
+  if (challenge.sessionId && caller.token.sessionId !== challenge.sessionId) {
     throw new ChallengeForbidden('session_mismatch', 'this challenge belongs to another session');
   }
 }

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { chooseMethods, type MethodChoiceInput } from './method-choice';
 
 const MFA = 'urn:stepgate:acr:mfa';
+const PHR = 'urn:stepgate:acr:phr';
 const base: MethodChoiceInput = {
   level: 'medium',
   requiredAcr: MFA,
   acrLevels: ['urn:stepgate:acr:basic', MFA, 'urn:stepgate:acr:phr'],
   policy: { low: ['totp'], medium: ['totp'], high: ['totp'], critical: [] },
-  methodAcr: { totp: MFA },
+  methodAcr: { totp: MFA, webauthn: PHR, recovery_code: MFA },
   enrolled: ['totp'],
 };
 
@@ -26,7 +27,7 @@ describe(chooseMethods.name, () => {
   it('asks for enrolment when allowed methods are not enrolled', () => {
     expect(chooseMethods({ ...base, enrolled: [] })).toMatchObject({
       status: 'enrolment_required',
-      reason: expect.stringMatching(/totp/),
+      reason: 'add an authenticator app (totp) to continue',
     });
   });
 
@@ -52,5 +53,43 @@ describe(chooseMethods.name, () => {
       enrolled: ['totp' as const, 'webauthn' as const],
     };
     expect(chooseMethods(wider)).toEqual({ status: 'open', methods: ['totp'] });
+  });
+
+  it('asks for a passkey, never a weaker factor, where policy wants one (high risk or a phishing-resistant acr)', () => {
+    const adaptive = {
+      ...base,
+      policy: {
+        low: ['webauthn' as const, 'totp' as const, 'recovery_code' as const],
+        medium: ['webauthn' as const, 'totp' as const, 'recovery_code' as const],
+        high: ['webauthn' as const],
+        critical: [],
+      },
+      enrolled: ['totp' as const, 'recovery_code' as const],
+    };
+    expect(chooseMethods(adaptive)).toEqual({ status: 'open', methods: ['totp', 'recovery_code'] });
+    expect(chooseMethods({ ...adaptive, level: 'high' })).toEqual({
+      status: 'enrolment_required',
+      reason: 'add a passkey (webauthn) to continue',
+    });
+    expect(chooseMethods({ ...adaptive, requiredAcr: PHR })).toMatchObject({ status: 'enrolment_required' });
+    expect(chooseMethods({ ...adaptive, enrolled: ['webauthn', 'totp'], requiredAcr: PHR })).toEqual({
+      status: 'open',
+      methods: ['webauthn'],
+    });
+    expect(chooseMethods({ ...adaptive, level: 'critical', enrolled: ['webauthn'] })).toMatchObject({
+      status: 'denied',
+    });
+  });
+
+  it('never suggests enrolling recovery codes', () => {
+    const onlyCodes = {
+      ...base,
+      policy: { ...base.policy, medium: ['recovery_code' as const] },
+      enrolled: [],
+    };
+    expect(chooseMethods(onlyCodes)).toMatchObject({
+      status: 'denied',
+      reason: expect.stringMatching(/recovery/),
+    });
   });
 });

@@ -35,7 +35,24 @@ export function chooseMethods(input: MethodChoiceInput): MethodChoice {
   }
   const usable = strongEnough.filter((m) => input.enrolled.includes(m));
   if (usable.length === 0) {
-    return { status: 'enrolment_required', reason: `enrol one of: ${strongEnough.join(', ')}` };
+    // Recovery codes only back up a real factor, so they are never what to enrol.
+    const enrollable = strongEnough.filter((m) => m !== 'recovery_code');
+    if (enrollable.length === 0) {
+      return {
+        status: 'denied',
+        reason: `only recovery codes are allowed at risk level ${input.level}, and none are left`,
+      };
+    }
+    return {
+      status: 'enrolment_required',
+      reason: `add ${enrollable.map((m) => METHOD_NAMES[m]).join(' or ')} (${enrollable.join(', ')}) to continue`,
+    };
   }
   return { status: 'open', methods: usable };
 }
+
+export const METHOD_NAMES: Record<ChallengeMethod, string> = {
+  webauthn: 'a passkey',
+  totp: 'an authenticator app',
+  recovery_code: 'a recovery code',
+};

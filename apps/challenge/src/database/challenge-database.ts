@@ -5,15 +5,32 @@ import { dataSourceOptions } from '@stepgate/database';
 import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { Challenge } from '../challenges/challenge.entity';
+import { SubjectGuard } from '../challenges/subject-guard.entity';
 import { FactorAuditEntry } from '../factors/factor-audit.entity';
+import { RecoveryCode } from '../factors/recovery/recovery-code.entity';
 import { TotpFactor } from '../factors/totp/totp-factor.entity';
+import { WebauthnCeremony } from '../factors/webauthn/webauthn-ceremony.entity';
+import { WebauthnCredential } from '../factors/webauthn/webauthn-credential.entity';
 import { SigningKeyRow } from '../tokens/signing-key.entity';
 import { CreateChallengeTables1764300000000 } from './migrations/1764300000000-create-challenge-tables';
+import { PasskeysRecoveryCodesLimits1764400000000 } from './migrations/1764400000000-passkeys-recovery-codes-limits';
 
 export const CHALLENGE_DB = 'challenge';
 
-export const CHALLENGE_ENTITIES = [Challenge, TotpFactor, FactorAuditEntry, SigningKeyRow];
-export const CHALLENGE_MIGRATIONS = [CreateChallengeTables1764300000000];
+export const CHALLENGE_ENTITIES = [
+  Challenge,
+  SubjectGuard,
+  TotpFactor,
+  WebauthnCredential,
+  WebauthnCeremony,
+  RecoveryCode,
+  FactorAuditEntry,
+  SigningKeyRow,
+];
+export const CHALLENGE_MIGRATIONS = [
+  CreateChallengeTables1764300000000,
+  PasskeysRecoveryCodesLimits1764400000000,
+];
 
 export function challengeTypeOrmOptions(runtime: RuntimeEnv): TypeOrmModuleOptions {
   return {

@@ -1,15 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import type { ChallengeMethod } from '@stepgate/contracts';
 import type { FactorVerifier } from './factor.verifier';
+import { RecoveryCodesService } from './recovery/recovery-codes.service';
 import { TotpService } from './totp/totp.service';
+import { WebauthnService } from './webauthn/webauthn.service';
 
-/** Every factor method this build supports, looked up by method. A new method adds its verifier here. */
+/** Every factor method this build supports. A new method adds its service here. */
 @Injectable()
 export class FactorVerifiers {
   private readonly all: readonly FactorVerifier[];
 
-  constructor(totp: TotpService) {
-    this.all = [totp];
+  constructor(
+    readonly totp: TotpService,
+    readonly webauthn: WebauthnService,
+    readonly recovery: RecoveryCodesService,
+  ) {
+    this.all = [webauthn, totp, recovery];
   }
 
   /** Methods the subject has an active factor of. */
@@ -18,9 +24,5 @@ export class FactorVerifiers {
       this.all.map(async (v) => ((await v.hasActive(subject)) ? [v.method] : [])),
     );
     return active.flat();
-  }
-
-  verifierFor(method: ChallengeMethod): FactorVerifier | undefined {
-    return this.all.find((v) => v.method === method);
   }
 }

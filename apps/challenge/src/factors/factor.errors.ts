@@ -4,7 +4,7 @@ export class StepUpRequired extends DomainError {
   constructor(acr: string, maxAgeSeconds: number) {
     super(
       'step_up_required',
-      'adding a factor to an account that has one needs a recent step-up on this device',
+      'adding or removing a factor on an account that has one needs a recent step-up on this device',
       403,
       {
         acr,
@@ -22,11 +22,7 @@ export class EnrolmentNotAllowed extends DomainError {
 
 export class RiskUnavailable extends DomainError {
   constructor(reason: string) {
-    super(
-      'risk_unavailable',
-      `cannot tell whether this device is known, so enrolment is refused: ${reason}`,
-      503,
-    );
+    super('risk_unavailable', `cannot assess this request, so it is refused: ${reason}`, 503);
   }
 }
 
@@ -63,5 +59,27 @@ export class InvalidActivationCode extends DomainError {
 export class TooManyFactors extends DomainError {
   constructor(limit: number) {
     super('too_many_factors', `at most ${limit} factors of one kind, pending ones included`, 409);
+  }
+}
+
+export class InvalidWebauthnResponse extends DomainError {
+  constructor(reason: string) {
+    super('invalid_response', `the passkey response was not accepted: ${reason}`, 400);
+  }
+}
+
+export class CredentialAlreadyRegistered extends DomainError {
+  constructor() {
+    super('credential_exists', 'this passkey is already registered', 409);
+  }
+}
+
+export class FactorRequired extends DomainError {
+  constructor() {
+    super(
+      'factor_required',
+      'recovery codes back up an authenticator app or a passkey: add one of those first',
+      409,
+    );
   }
 }

@@ -21,9 +21,17 @@ export class ChallengeMetrics {
     registers: [this.registry],
   });
 
+  /** Events an operator should look at: critical risk denied, recovery codes spent. */
+  readonly alerts = new Counter({
+    name: 'stepgate_challenge_alerts_total',
+    help: 'Security alerts raised by the challenge service, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly factorChanges = new Counter({
     name: 'stepgate_factor_changes_total',
-    help: 'Factor enrolments and activations',
+    help: 'Factor enrolments, activations and removals',
     labelNames: ['method', 'change'] as const,
     registers: [this.registry],
   });

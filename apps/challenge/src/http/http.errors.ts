@@ -21,3 +21,9 @@ export class DeviceIdRequired extends DomainError {
     );
   }
 }
+
+export class CsrfRejected extends DomainError {
+  constructor(reason: string) {
+    super('csrf_failed', reason, 403);
+  }
+}

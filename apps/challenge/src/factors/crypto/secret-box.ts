@@ -1,6 +1,6 @@
 // AES-256-GCM for secrets at rest (TOTP seeds, the token signing key). Every value is bound to where it lives
 // through the associated data, so a ciphertext copied into another row or column does not decrypt there.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { FactorKey } from '../../config';
 
 export interface SealedSecret {
@@ -33,6 +33,19 @@ export class SecretBox {
 
   get currentKeyId(): string {
     return this.current.id;
+  }
+
+  /**
+   * Keys for another purpose (recovery-code hashing, CSRF tokens) derived from the factor keys with HKDF, so one
+   * secret from the environment serves all and rotates together; `current` first, then retired ones by id.
+   */
+  derive(purpose: string): { current: FactorKey; all: FactorKey[] } {
+    const derive = (k: FactorKey): FactorKey => ({
+      id: k.id,
+      key: Buffer.from(hkdfSync('sha256', k.key, Buffer.alloc(0), `stepgate-challenge/${purpose}`, 32)),
+    });
+    const all = [...this.keys].map(([id, key]) => derive({ id, key }));
+    return { current: all[0]!, all };
   }
 
   /** `context` names the owner, e.g. `totp:<factor id>`; the same context is needed to open it. */

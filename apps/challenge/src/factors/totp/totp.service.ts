@@ -53,6 +53,22 @@ export class TotpService implements FactorVerifier {
     return (await this.factors.countBy({ subject, status: 'active' })) > 0;
   }
 
+  listActive(subject: string): Promise<TotpFactor[]> {
+    return this.factors.find({
+      where: { subject, status: 'active' },
+      order: { activatedAt: 'ASC' },
+      take: MAX_TOTP_FACTORS,
+    });
+  }
+
+  /** Removes a factor of the subject (pending or active); another subject's is reported as missing. */
+  async remove(subject: string, id: string): Promise<TotpFactor> {
+    const factor = await this.factors.findOneBy({ id, subject });
+    if (!factor) throw new FactorNotFound();
+    await this.factors.delete({ id, subject });
+    return factor;
+  }
+
   async enrol(
     subject: string,
     deviceId: string,

@@ -1,0 +1,101 @@
+// Server-rendered HTML without a template engine: a tagged template that escapes every interpolated value
+// unless it is already SafeHtml, and the security headers every page carries.
+import type { FastifyReply } from 'fastify';
+
+export class SafeHtml {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+  '`': '&#96;',
+};
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"'`]/g, (c) => ESCAPES[c]!);
+}
+
+type Value = SafeHtml | string | number | boolean | null | undefined | readonly Value[];
+
+function render(value: Value): string {
+  if (value === null || value === undefined || value === false) return '';
+  if (value instanceof SafeHtml) return value.value;
+  if (Array.isArray(value)) return value.map((v: Value) => render(v)).join('');
+  return escapeHtml(String(value));
+}
+
+/** `html\`<p>${text}</p>\``: text escaped, nested html kept. Attribute values must be quoted in the template. */
+export function html(strings: TemplateStringsArray, ...values: Value[]): SafeHtml {
+  let out = strings[0]!;
+  values.forEach((v, i) => (out += render(v) + strings[i + 1]!));
+  return new SafeHtml(out);
+}
+
+/** Markup produced by a trusted library (the QR code SVG), never by input. */
+export const trusted = (markup: string): SafeHtml => new SafeHtml(markup);
+
+export const ASSET_BASE = '/.stepgate/challenges/assets';
+
+/**
+ * No inline script or style anywhere, so the policy can be strict: scripts and styles only from this origin,
+ * forms only to it, no framing (clickjacking a "confirm" button is the attack this page invites).
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
+
+export const PAGE_HEADERS: Record<string, string> = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'content-security-policy': CONTENT_SECURITY_POLICY,
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  'permissions-policy': 'publickey-credentials-get=(self), publickey-credentials-create=(self)',
+};
+
+export interface Layout {
+  title: string;
+  csrfToken?: string;
+  body: SafeHtml;
+}
+
+export function layout({ title, csrfToken, body }: Layout): SafeHtml {
+  return html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        ${csrfToken ? html`<meta name="csrf-token" content="${csrfToken}" />` : ''}
+        <title>${title} · StepGate</title>
+        <link rel="stylesheet" href="${ASSET_BASE}/stepgate.css" />
+        <script src="${ASSET_BASE}/stepgate.js" defer></script>
+      </head>
+      <body>
+        <a class="skip" href="#main">Skip to content</a>
+        <header class="banner"><p class="brand">StepGate</p></header>
+        <main id="main" tabindex="-1">${body}</main>
+        <footer class="footer"><p>Your sign-in is protected by StepGate.</p></footer>
+      </body>
+    </html> `;
+}
+
+export function sendPage(reply: FastifyReply, status: number, page: SafeHtml): FastifyReply {
+  return reply.code(status).headers(PAGE_HEADERS).send(page.value);
+}
