@@ -1,6 +1,7 @@
 // A real browser (Chromium via playwright-core) through the embedded StepGate: sign in through the dev
 // issuer's login page via the gateway, see a low-risk page, then a step-up route redirects to the
-// challenge page with a same-origin return_to. Screenshots go to test-artifacts/ (gitignored).
+// challenge page with a same-origin return_to, where TOTP passes and the browser returns to the page it
+// asked for. Screenshots go to test-artifacts/ (gitignored).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Secret, TOTP } from 'otpauth';
@@ -45,11 +46,11 @@ describe('gateway in a browser', () => {
     await service?.stop();
   });
 
-  it('signs in through the dev issuer, browses, and is sent to the challenge page on step-up', async () => {
+  it('signs in, browses, is stepped up on the challenge page, and returns to where it was', async () => {
     const subject = `browser-${Date.now()}`;
     // The subject has a TOTP factor (enrolled over the API from a device risk has seen), so step-up can
     // offer a challenge rather than enrolment.
-    await enrolTotp(gateway.replace('localhost', '127.0.0.1'), env, subject);
+    const totp = await enrolTotp(gateway.replace('localhost', '127.0.0.1'), env, subject);
 
     const context = await browser.newContext();
     const page = await context.newPage();
@@ -84,11 +85,37 @@ describe('gateway in a browser', () => {
     expect(location).toMatch(/^\/\.stepgate\/challenges\/[\w-]+\?return_to=%2Fapi%2Fpayments%2F42%3Fx%3D1$/);
     expect(page.url()).toBe(`${gateway}${location}`);
     await page.screenshot({ path: join(ARTIFACTS, '3-step-up-redirect.png') });
+
+    // The challenge page, served by the challenge service through the gateway: complete TOTP (the next
+    // step's code; enrolment used this one) and land on the page first asked for, now allowed.
+    await page.waitForSelector('#totp-code');
+    await page.screenshot({ path: join(ARTIFACTS, '4-challenge-page.png') });
+    await page.fill('#totp-code', totp.generate({ timestamp: Date.now() + 30_000 }));
+    await Promise.all([page.waitForURL(`${gateway}/api/payments/42?x=1`), page.keyboard.press('Enter')]);
+    const after = JSON.parse((await page.textContent('body')) ?? '{}') as {
+      path: string;
+      headers: Record<string, string>;
+    };
+    expect(after.path).toBe('/api/payments/42?x=1');
+    await page.screenshot({ path: join(ARTIFACTS, '5-returned-after-step-up.png') });
+
+    // Elevation gave the browser a new session; the stepped-up token never reached page scripts.
+    const elevated = (await context.cookies(gateway)).find((c) => c.name === '__Host-stepgate-session');
+    expect(elevated?.value).not.toBe(session?.value);
+    const visible = await page.evaluate(
+      () => JSON.stringify({ ...localStorage, ...sessionStorage }) + document.cookie,
+    );
+    expect(visible).not.toMatch(/ey[\w-]+\.ey/);
+    // The assertion the upstream received says the stepped-up acr.
+    const claims = JSON.parse(
+      Buffer.from(after.headers['x-stepgate-assertion']!.split('.')[1]!, 'base64url').toString(),
+    ) as { acr: string };
+    expect(claims.acr).toBe('urn:stepgate:acr:mfa');
     await context.close();
   });
 });
 
-async function enrolTotp(gateway: string, env: Record<string, string>, subject: string): Promise<void> {
+async function enrolTotp(gateway: string, env: Record<string, string>, subject: string): Promise<TOTP> {
   const token = devToken(env, subject);
   const device = `laptop-${subject}`;
   const headers = {
@@ -101,11 +128,13 @@ async function enrolTotp(gateway: string, env: Record<string, string>, subject: 
     const r = await fetch(`${gateway}/.stepgate/factors/totp`, { method: 'POST', headers, body: '{}' });
     return r.status === 201 ? ((await r.json()) as { id: string; secret: string }) : undefined;
   }, 'TOTP enrolment accepted');
-  const code = new TOTP({ secret: Secret.fromBase32(enrolled.secret), digits: 6, period: 30 }).generate();
+  const totp = new TOTP({ secret: Secret.fromBase32(enrolled.secret), digits: 6, period: 30 });
+  const code = totp.generate();
   const activated = await fetch(`${gateway}/.stepgate/factors/totp/${enrolled.id}/activate`, {
     method: 'POST',
     headers,
     body: JSON.stringify({ code }),
   });
   expect(activated.status).toBe(200);
+  return totp;
 }

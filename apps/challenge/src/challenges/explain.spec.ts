@@ -54,4 +54,18 @@ describe(explainRisk.name, () => {
       reasons: ['Moved 900 km in 5 min'],
     });
   });
+
+  it('gives as reasons only the signals that raised the score', () => {
+    expect(
+      explainRisk({
+        score: 30,
+        level: 'medium',
+        signals: [
+          signal('unconfirmed_device', 30, 'device x seen 2 times'),
+          signal('known_network', 0, 'network 10.0.0.0/24: 2 of 2 accesses'),
+          signal('trusted_network', -20, 'office network'),
+        ],
+      }).reasons,
+    ).toEqual(['This device has not been confirmed yet.']);
+  });
 });

@@ -6,7 +6,7 @@ import type { RiskSnapshot } from './challenge.entity';
 export interface Explanation {
   /** One short line, e.g. "New device in a new country (FR)". */
   summary: string;
-  /** One sentence per signal, strongest first. */
+  /** One sentence per signal that raised the score, strongest first. */
   reasons: string[];
 }
 
@@ -32,7 +32,8 @@ export function explainRisk(risk: RiskSnapshot): Explanation {
   else if (has('failed_challenges')) summary = 'Recent failed attempts on your account';
   else summary = 'This action always needs a recent confirmation';
 
-  return { summary, reasons: signals.map((s) => reasonOf(s)) };
+  // Only what raised the score is a reason; signals that lowered it or weighed nothing are not.
+  return { summary, reasons: signals.filter((s) => s.weight > 0).map((s) => reasonOf(s)) };
 }
 
 function reasonOf(signal: RiskSignal): string {

@@ -69,7 +69,13 @@ export function challengePage(input: { view: ChallengeView; csrfToken: string; r
     : '';
   const codeForm = (method: 'totp' | 'recovery_code', label: string, hint: string, numeric: boolean) => {
     const id = method === 'totp' ? 'totp-code' : 'recovery-code';
-    return html`<form method="post" action="${base}/verify" data-verify data-return-to="${returnTo}">
+    // return_to travels in the action's query too: the gateway reads it there when it elevates a session.
+    return html`<form
+      method="post"
+      action="${base}/verify?return_to=${encodeURIComponent(returnTo)}"
+      data-verify
+      data-return-to="${returnTo}"
+    >
       ${csrfField(csrfToken)}
       <input type="hidden" name="method" value="${method}" />
       <input type="hidden" name="return_to" value="${returnTo}" />

@@ -329,9 +329,12 @@ export class GatewayHandler {
       outcome.reason = 'stepgate api';
       if (!session || !browserDevice) return { kind: 'forward', forward: forward(CHALLENGE_UPSTREAM) };
       outcome.token = session.token;
+      // X-StepGate-Browser tells the challenge service the bearer came from a cookie, so it demands its
+      // CSRF token; clients cannot send it themselves (x-stepgate-* is stripped from every request).
       const f = forward(CHALLENGE_UPSTREAM, {
         authorization: `Bearer ${session.raw}`,
         'x-device-id': browserDevice,
+        'x-stepgate-browser': '1',
       });
       if (method !== 'POST' || !VERIFY_PATH.test(target.path) || upgrade)
         return { kind: 'forward', forward: f };
@@ -598,6 +601,15 @@ export class GatewayHandler {
       risk: riskBody(assessment),
     };
     if (opened.status === 'enrolment_required') {
+      if (html) {
+        // A browser is sent to enrol on the factors page, and comes back here afterwards.
+        const returnTo = safeReturnTo(target.upstreamPath + target.query) ?? '/';
+        return {
+          kind: 'respond',
+          status: 303,
+          headers: { location: `/.stepgate/factors?return_to=${encodeURIComponent(returnTo)}` },
+        };
+      }
       return {
         kind: 'respond',
         status: 401,

@@ -159,11 +159,14 @@
       } catch (err) {
         return say(`The passkey was not used (${err.name}). Try again, or choose another way.`);
       }
-      const result = await post(`${base}/verify`, {
-        method: 'webauthn',
-        response: assertionJSON(credential),
-        return_to: usePasskey.dataset.returnTo,
-      });
+      const result = await post(
+        `${base}/verify?return_to=${encodeURIComponent(usePasskey.dataset.returnTo ?? '/')}`,
+        {
+          method: 'webauthn',
+          response: assertionJSON(credential),
+          return_to: usePasskey.dataset.returnTo,
+        },
+      );
       if (result.ok) return go(result.json.return_to ?? usePasskey.dataset.returnTo);
       say(messageOf(result.json));
     } finally {
