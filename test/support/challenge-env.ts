@@ -234,7 +234,9 @@ export function accessToken(
   sessionId: string | null,
   kid = 'test-issuer',
 ): Promise<string> {
-  return new SignJWT(sessionId === null ? {} : { sid: sessionId })
+  // A token as a login produces it: the sign-in time is now.
+  const authTime = Math.floor(Date.now() / 1000);
+  return new SignJWT(sessionId === null ? { auth_time: authTime } : { sid: sessionId, auth_time: authTime })
     .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
     .setIssuer(issuer)
     .setAudience('stepgate')

@@ -42,6 +42,8 @@ const challengeSection = z.strictObject({
       /** A pending factor must be activated within this time, from the device that enrolled it. */
       pendingTtlSeconds: seconds(60, 86_400).default(600),
       riskTimeoutMs: int(50, 10_000).default(1000),
+      /** A first factor may be enrolled only this soon after the sign-in behind the token (auth_time). */
+      firstFactorMaxAuthAgeSeconds: seconds(60, 86_400).default(900),
     })
     .prefault({}),
   /**

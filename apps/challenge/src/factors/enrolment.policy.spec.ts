@@ -61,6 +61,7 @@ describe(decideEnrolment.name, () => {
     token: token({ kind: 'access', acr: null }),
     deviceId: 'laptop',
     requirement,
+    firstFactorMaxAuthAgeSeconds: 900,
     nowMs,
   };
 
@@ -71,6 +72,21 @@ describe(decideEnrolment.name, () => {
     });
     expect(decideEnrolment({ ...input, policy: 'seen-device' })).toEqual({ outcome: 'check_device' });
     expect(decideEnrolment({ ...input, policy: 'never' })).toEqual({ outcome: 'closed' });
+  });
+
+  it('refuses a first factor behind an old, missing or future sign-in, so a stolen token cannot enrol one', () => {
+    for (const policy of ['any-device', 'seen-device'] as const) {
+      for (const authTime of [now - 901, null, now + 120]) {
+        expect(
+          decideEnrolment({ ...input, policy, token: token({ kind: 'access', acr: null, authTime }) }),
+        ).toEqual({
+          outcome: 'reauthentication_required',
+        });
+      }
+    }
+    expect(decideEnrolment({ ...input, policy: 'never', token: token({ authTime: null }) })).toEqual({
+      outcome: 'closed',
+    });
   });
 
   it('needs a fresh step-up once a factor is active, whatever the first-factor policy', () => {

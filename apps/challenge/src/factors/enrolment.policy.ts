@@ -17,6 +17,8 @@ export type EnrolmentDecision =
   /** seen-device: allowed only if risk knows the device; the caller asks and fails closed. */
   | { outcome: 'check_device' }
   | { outcome: 'step_up_required' }
+  /** A first factor needs a recent sign-in: an old (possibly stolen) access token cannot enrol one. */
+  | { outcome: 'reauthentication_required' }
   | { outcome: 'closed' };
 
 export const STEP_UP_AUTHORISATION = 'step_up';
@@ -28,6 +30,8 @@ export function decideEnrolment(input: {
   token: VerifiedToken;
   deviceId: string;
   requirement: StepUpRequirement;
+  /** How recent the sign-in behind a first-factor enrolment must be. */
+  firstFactorMaxAuthAgeSeconds: number;
   nowMs: number;
 }): EnrolmentDecision {
   if (input.hasActiveFactor) {
@@ -35,13 +39,18 @@ export function decideEnrolment(input: {
       ? { outcome: 'allow', authorisation: STEP_UP_AUTHORISATION }
       : { outcome: 'step_up_required' };
   }
+  if (input.policy === 'never') return { outcome: 'closed' };
+  // Whoever holds an account's token could otherwise make the device "seen" with one allowed request and then
+  // enrol their own first factor. Demanding a recent sign-in narrows that to a token fresh from a login.
+  const age = input.token.authTime === null ? Infinity : input.nowMs / 1000 - input.token.authTime;
+  if (age < -input.requirement.clockSkewSeconds || age > input.firstFactorMaxAuthAgeSeconds) {
+    return { outcome: 'reauthentication_required' };
+  }
   switch (input.policy) {
     case 'any-device':
       return { outcome: 'allow', authorisation: firstFactorAuthorisation('any-device') };
     case 'seen-device':
       return { outcome: 'check_device' };
-    case 'never':
-      return { outcome: 'closed' };
   }
 }
 

@@ -158,6 +158,7 @@ export class EnrolmentService {
       token: caller.token,
       deviceId: caller.deviceId,
       requirement: this.requirement,
+      firstFactorMaxAuthAgeSeconds: this.config.challenge.enrolment.firstFactorMaxAuthAgeSeconds,
       nowMs,
     });
     switch (decision.outcome) {
@@ -165,6 +166,10 @@ export class EnrolmentService {
         return decision.authorisation;
       case 'step_up_required':
         throw this.stepUpRequired();
+      case 'reauthentication_required':
+        throw new EnrolmentNotAllowed(
+          `a first factor needs a sign-in from the last ${this.config.challenge.enrolment.firstFactorMaxAuthAgeSeconds} s: sign in again, then enrol`,
+        );
       case 'closed':
         throw new EnrolmentNotAllowed(
           'self-service enrolment of a first factor is disabled; ask an administrator',
