@@ -805,6 +805,25 @@ describe('gateway proxy', () => {
       riskLevel = 'low';
     });
 
+    it('refuses a session-borne state-changing request from another origin', async () => {
+      riskLevel = 'low';
+      const jar = new Jar();
+      await signIn(jar, 'frank', '/');
+      const post = (origin?: string) =>
+        fetch(`${gw()}/api/reports/1`, {
+          method: 'POST',
+          headers: { cookie: jar.header(), 'content-type': 'text/plain', ...(origin ? { origin } : {}) },
+          body: 'x',
+        });
+      const evil = await post('https://evil.example');
+      expect(evil.status).toBe(403);
+      expect(await evil.json()).toMatchObject({ error: 'cross_origin_request' });
+      expect((await post()).status).toBe(403);
+      expect((await post(gw())).status).toBe(200);
+      // Reading stays possible from a link.
+      expect((await browse(jar, `${gw()}/api/reports/1`)).status).toBe(200);
+    });
+
     it('signs out', async () => {
       const jar = new Jar();
       await signIn(jar, 'erin', '/');

@@ -171,10 +171,17 @@ describe('gateway', () => {
             .sign((await generateKeyPair('ES256')).privateKey),
       ],
       ['garbage', async () => 'not.a.jwt'],
+      [
+        'a typ that tries to inject headers',
+        async () =>
+          `${Buffer.from(JSON.stringify({ alg: 'ES256', kid: key.kid, typ: 'x"\r\nSet-Cookie: pwned=1' })).toString('base64url')}.${Buffer.from(JSON.stringify({ iss: issuerConfig.issuer, sub: 'alice', aud: 'stepgate', exp: 9e9 })).toString('base64url')}.AAAA`,
+      ],
     ])('refuses %s', async (_name, make) => {
       const r = await get('/api/reports/1', { authorization: `Bearer ${await make()}`, 'x-device-id': 'd1' });
       expect(r.status).toBe(401);
       expect(r.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      expect(r.headers.get('set-cookie') ?? '').not.toContain('pwned');
+      expect(r.headers.get('www-authenticate')).not.toMatch(/pwned|x"/);
     });
 
     function signWith(k: CryptoKey, kid: string, over: Record<string, unknown>): Promise<string> {

@@ -154,7 +154,8 @@ export class TokenVerifier {
         header.typ === STEP_UP_TOKEN_TYPE ||
         (header.typ !== undefined && !ACCESS_TOKEN_TYPES.has(header.typ))
       ) {
-        throw new TokenError(`token type ${header.typ} is not an access token`);
+        // Never echo what the token says: it is unauthenticated input and ends up in response headers.
+        throw new TokenError('token type is not an access token');
       }
       if (issuer.settings.typ !== undefined && normaliseTyp(header.typ) !== normaliseTyp(issuer.settings.typ))
         throw new TokenError(`token type must be ${issuer.settings.typ}`);

@@ -3,7 +3,7 @@
 // same pipeline judges WebSocket upgrades. Every request, whatever its fate, produces one access event and
 // one access log line.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AccessDecision, RiskAssessment } from '@stepgate/contracts';
@@ -358,8 +358,20 @@ export class GatewayHandler {
     outcome.route = route.id;
 
     let token: VerifiedToken;
-    if (session) token = session.token;
-    else if (!bearer) {
+    if (session) {
+      // A cookie is sent whoever made the page: state-changing requests and WebSocket upgrades that ride
+      // on the session must come from this origin (SameSite=Lax does not cover sibling subdomains).
+      if ((upgrade || !SAFE_METHODS.has(method)) && !sameOrigin(headers, `${x.proto}://${host.authority}`)) {
+        outcome.decision = 'deny';
+        outcome.reason = 'cross_origin';
+        return {
+          kind: 'respond',
+          status: 403,
+          body: { error: 'cross_origin_request', message: 'this request must come from this origin' },
+        };
+      }
+      token = session.token;
+    } else if (!bearer) {
       if (html && this.config.gateway.signIn && (method === 'GET' || method === 'HEAD')) {
         outcome.decision = 'unauthenticated';
         outcome.reason = 'sign_in';
@@ -538,7 +550,7 @@ export class GatewayHandler {
     outcome.decision = 'unauthenticated';
     outcome.reason = reason;
     const challenge = error
-      ? `Bearer realm="stepgate", error="${error}", error_description="${message}"`
+      ? `Bearer realm="stepgate", error="${error}", error_description="${quotable(message)}"`
       : 'Bearer realm="stepgate"';
     return {
       kind: 'respond',
@@ -660,4 +672,17 @@ function riskBody(a: RiskAssessment | null): {
     level: a.level,
     reasons: a.signals.filter((s) => s.weight > 0).map((s) => s.detail),
   };
+}
+
+/** A value safe inside a quoted header parameter: printable ASCII without quotes or backslashes. */
+function quotable(s: string): string {
+  return s.replace(/[^\x20-\x7e]|["\\]/g, '').slice(0, 200);
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The browser says the request comes from this origin (Origin, else Fetch Metadata). */
+function sameOrigin(headers: IncomingHttpHeaders, origin: string): boolean {
+  if (typeof headers.origin === 'string') return headers.origin === origin;
+  return headers['sec-fetch-site'] === 'same-origin';
 }

@@ -222,7 +222,11 @@ export function writeRawResponse(
   const lines = [`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`];
   for (const [name, value] of Object.entries(headers)) {
     if (name === 'content-length' || name === 'connection') continue;
-    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+    for (const v of Array.isArray(value) ? value : [value]) {
+      // Written to the socket by hand, so nothing else would stop a CR or LF from starting a new header.
+      if (/[\r\n\0]/.test(name) || /[\r\n\0]/.test(v)) continue;
+      lines.push(`${name}: ${v}`);
+    }
   }
   lines.push(`content-length: ${body.length}`, 'connection: close');
   socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
