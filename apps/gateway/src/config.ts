@@ -102,6 +102,11 @@ export const gatewaySection = z.strictObject({
       timeoutMs: z.number().int().positive().default(30_000),
       /** `aud` of the identity assertion this upstream receives; default the upstream's name. */
       audience: z.string().min(1).optional(),
+      /**
+       * Pass the client's own bearer token on. Off by default: the upstream learns who passed from the
+       * signed assertion, and a token it never sees is a token it cannot leak or replay.
+       */
+      passAuthorization: z.boolean().default(false),
     }),
   ),
   risk: z.strictObject({

@@ -49,11 +49,9 @@ export function canonicalTarget(rawUrl: string): CanonicalTarget {
       segments.pop();
       continue;
     }
-    // Matrix parameters (`;a=b`) stay part of the segment, so policy and upstream see the same bytes; but
-    // `..;x` is a dot segment to servers such as Tomcat, so it is refused rather than judged literally.
-    const beforeParams = segment.split(';', 1)[0];
-    if (beforeParams === '.' || beforeParams === '..')
-      throw new BadRequestPath('dot segment with parameters');
+    // Matrix parameters (`;a=b`) are where servers disagree: Tomcat and Spring serve `/payments;x/1` as
+    // `/payments/1` and `..;` as `..`, while policy would judge the literal segment. Refused, not guessed.
+    if (segment.includes(';')) throw new BadRequestPath('matrix parameters (;) are not accepted in paths');
     segments.push(segment);
   }
   const trailing = decoded.length > 1 && decoded.endsWith('/') && segments.length > 0 ? '/' : '';

@@ -107,6 +107,12 @@ export function downstreamResponseHeaders(
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
+    if (name === 'set-cookie') {
+      // An upstream may set its own cookies, never StepGate's session or device cookie.
+      const kept = (Array.isArray(value) ? value : [value]).filter((c) => !/^\s*__Host-stepgate-/i.test(c));
+      if (kept.length > 0) out[name] = kept;
+      continue;
+    }
     out[name] = value;
   }
   return out;

@@ -1,6 +1,11 @@
 // Streams a request to an upstream over a keep-alive pool and streams the answer back; buffers the answer
 // only where the gateway must read it (challenge verification for browsers); pipes WebSocket upgrades.
-import { request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
+import {
+  request as httpRequest,
+  STATUS_CODES,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+} from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Readable, type Duplex } from 'node:stream';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
@@ -16,6 +21,7 @@ interface Upstream {
   pool: Pool;
   basePath: string;
   timeoutMs: number;
+  passAuthorization: boolean;
 }
 
 export class BodyTooLarge extends Error {
@@ -42,9 +48,10 @@ export class UpstreamForwarder implements OnApplicationShutdown {
   private readonly upstreams = new Map<string, Upstream>();
 
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
-    const entries: [string, { url: string; timeoutMs: number }][] = [
+    const entries: [string, { url: string; timeoutMs: number; passAuthorization: boolean }][] = [
       ...Object.entries(config.gateway.upstreams),
-      [CHALLENGE_UPSTREAM, { url: config.gateway.challenge.url, timeoutMs: 10_000 }],
+      // The challenge service verifies the bearer itself.
+      [CHALLENGE_UPSTREAM, { url: config.gateway.challenge.url, timeoutMs: 10_000, passAuthorization: true }],
     ];
     for (const [name, u] of entries) {
       const url = new URL(u.url);
@@ -53,8 +60,19 @@ export class UpstreamForwarder implements OnApplicationShutdown {
         pool: new Pool(url.origin, { connections: 128, keepAliveTimeout: 30_000 }),
         basePath: url.pathname.replace(/\/$/, ''),
         timeoutMs: u.timeoutMs,
+        passAuthorization: u.passAuthorization,
       });
     }
+  }
+
+  private headersFor(
+    upstream: Upstream,
+    incoming: IncomingHttpHeaders,
+    ctx: ForwardContext,
+  ): Record<string, string | string[]> {
+    const headers = upstreamRequestHeaders(incoming, ctx);
+    if (!upstream.passAuthorization && !ctx.set?.authorization) delete headers.authorization;
+    return headers;
   }
 
   /** Resolves with the status sent to the client once the answer has started streaming. */
@@ -104,7 +122,7 @@ export class UpstreamForwarder implements OnApplicationShutdown {
   /** Pipes an upgrade (WebSocket) to the upstream; resolves with the status the client got. */
   upgrade(f: ForwardRequest, socket: Duplex, head: Buffer): Promise<number> {
     const upstream = this.resolve(f.upstream);
-    const headers = upstreamRequestHeaders(f.req.headers, f.ctx);
+    const headers = this.headersFor(upstream, f.req.headers, f.ctx);
     headers.connection = 'Upgrade';
     headers.upgrade = String(f.req.headers.upgrade);
     const request = upstream.url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -173,7 +191,7 @@ export class UpstreamForwarder implements OnApplicationShutdown {
     return upstream.pool.request({
       path: upstream.basePath + f.pathAndQuery,
       method: f.method,
-      headers: upstreamRequestHeaders(h, f.ctx),
+      headers: this.headersFor(upstream, h, f.ctx),
       // A declared length was checked against the limit already; a chunked body is counted as it streams.
       body: hasBody
         ? h['content-length'] !== undefined
