@@ -14,3 +14,16 @@ export type DevIssuerConfig = z.infer<typeof schema>['devIssuer'];
 export function loadDevIssuerConfig(runtime: RuntimeEnv): DevIssuerConfig {
   return loadConfig(schema, { file: runtime.configFile, env: runtime.env }).devIssuer;
 }
+
+/**
+ * The dev issuer mints a token for any name without a password. In production it runs only when someone
+ * said so explicitly (STEPGATE_DEV_ISSUER_ENABLED=true), so it cannot be trusted there by accident.
+ */
+export function assertDevIssuerAllowed(env: Record<string, string | undefined>): void {
+  if (env.NODE_ENV === 'production' && env.STEPGATE_DEV_ISSUER_ENABLED !== 'true') {
+    throw new Error(
+      'the dev issuer signs tokens for anyone and refuses to run with NODE_ENV=production; point ' +
+        'gateway.issuers at your identity provider, or set STEPGATE_DEV_ISSUER_ENABLED=true for a demo',
+    );
+  }
+}

@@ -1,10 +1,11 @@
 import { ConfigError, readRuntimeEnv } from '@stepgate/config';
-import { loadDevIssuerConfig } from './config';
+import { assertDevIssuerAllowed, loadDevIssuerConfig } from './config';
 import { loadOrCreateDevIssuerKey } from './dev-issuer.keys';
 import { startDevIssuer } from './dev-issuer.server';
 
 async function main(): Promise<void> {
   const runtime = readRuntimeEnv(process.env);
+  assertDevIssuerAllowed(runtime.env);
   const config = loadDevIssuerConfig(runtime);
   const server = await startDevIssuer(config, await loadOrCreateDevIssuerKey(runtime.dataDir));
   console.warn(
@@ -15,6 +16,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : err);
+  console.error(err instanceof ConfigError || err instanceof Error ? err.message : err);
   process.exit(1);
 });

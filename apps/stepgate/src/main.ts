@@ -9,7 +9,7 @@ import { createChallengeApp } from '../../challenge/src/challenge.bootstrap';
 import { loadChallengeConfig } from '../../challenge/src/config';
 import { loadDemoUpstreamConfig } from '../../demo-upstream/src/config';
 import { startDemoUpstream } from '../../demo-upstream/src/demo-upstream.server';
-import { loadDevIssuerConfig } from '../../dev-issuer/src/config';
+import { assertDevIssuerAllowed, loadDevIssuerConfig } from '../../dev-issuer/src/config';
 import { loadOrCreateDevIssuerKey } from '../../dev-issuer/src/dev-issuer.keys';
 import { startDevIssuer } from '../../dev-issuer/src/dev-issuer.server';
 import { loadGatewayConfig } from '../../gateway/src/config';
@@ -51,6 +51,7 @@ async function main(): Promise<void> {
   const env = process.env;
   const upstreamConfig = loadDemoUpstreamConfig(runtime);
   const upstream = await startDemoUpstream(upstreamConfig.http.host, upstreamConfig.http.port);
+  assertDevIssuerAllowed(runtime.env);
   const issuerConfig = loadDevIssuerConfig(runtime);
   const issuer = await startDevIssuer(issuerConfig, await loadOrCreateDevIssuerKey(runtime.dataDir));
   const apps: INestApplication[] = [];
