@@ -88,7 +88,8 @@ describe('challenge pages in a browser', () => {
       if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
     });
     // Standing in for the gateway, which reads the token from a passed verify (and keeps it in its session).
-    await context.route('**/.stepgate/challenges/*/verify', async (route) => {
+    // The page posts return_to in the query too (where the gateway reads it).
+    await context.route(/\/\.stepgate\/challenges\/[^/]+\/verify(\?.*)?$/, async (route) => {
       const response = await route.fetch();
       const body = await response.text();
       if (response.status() === 200) issued.push((JSON.parse(body) as { access_token: string }).access_token);
