@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ConfigError, parseConfig } from '@stepgate/config';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { riskConfigSchema } from './config';
+import { policyVersionOf, riskConfigSchema } from './config';
 
 const shipped = readFileSync(resolve(__dirname, '../../../config/stepgate.yaml'), 'utf8');
 
@@ -34,9 +34,42 @@ describe('risk config', () => {
       thresholds: { medium: 30, high: 60, critical: 85 },
       weights: { newDevice: 50, failedChallengeMax: 40 },
       failureWindowSeconds: 900,
-      retention: { assessmentsPerSubject: 100 },
+      retention: { assessmentsPerSubject: 100, valuesPerFeature: 50, processedMessagesDays: 14 },
+      lists: { badIps: [], trustedNetworks: [] },
+      reload: { watch: true },
       kafka: {},
     });
+  });
+
+  it('validates lists as IPs or CIDR ranges and the model features by name', () => {
+    const problems = problemsOf(() =>
+      parseWith((risk) => {
+        risk.lists = { badIps: ['10.0.0.0/8', 'nowhere/8'], trustedNetworks: ['2001:db8::/129'] };
+        (risk.model as Record<string, unknown>).coldStart = {
+          history: 5,
+          rareShare: 0.01,
+          points: 10,
+          minPopulation: 1,
+          features: ['country', 'shoe_size'],
+        };
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^risk\.lists\.badIps\.1.*IP address or CIDR/),
+        expect.stringMatching(/^risk\.lists\.trustedNetworks\.0.*IP address or CIDR/),
+        expect.stringMatching(/^risk\.model\.coldStart\.features\.1/),
+      ]),
+    );
+  });
+
+  it('versions the policy by its content, not by http or kafka', () => {
+    const base = parseWith(() => {}).risk;
+    expect(policyVersionOf(base)).toMatch(/^[0-9a-f]{8}$/);
+    expect(policyVersionOf({ ...base, http: { host: '0.0.0.0', port: 1 } })).toBe(policyVersionOf(base));
+    expect(policyVersionOf({ ...base, thresholds: { ...base.thresholds, medium: 31 } })).not.toBe(
+      policyVersionOf(base),
+    );
   });
 
   it('uses 8081 when the port is not overridden', () => {

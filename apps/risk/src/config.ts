@@ -1,7 +1,11 @@
 // The risk service's own slice of config/stepgate.yaml, validated strictly; other sections pass through.
+// Everything under weights, model, thresholds, windows, lists and retention can change while risk runs
+// (policy/risk-policy.service.ts watches the file); http and kafka are read at start only.
+import { createHash } from 'node:crypto';
 import { loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { z } from 'zod';
-import type { ScoringPolicy } from './scoring/scoring.types';
+import { CidrList, parseCidr } from './scoring/ip-network';
+import { FEATURES, type Feature, type ScoringPolicy } from './scoring/scoring.types';
 
 /** Ports arrive as strings after ${ENV} interpolation; '' must be an error, not port 0. */
 const port = z.preprocess(
@@ -11,21 +15,62 @@ const port = z.preprocess(
 
 /** Integer weights keep scores integral, so they store and compare exactly on every database. */
 const weight = z.int().min(0).max(100);
+const seconds = z
+  .int()
+  .positive()
+  .max(30 * 86_400);
+const cidr = z.string().refine((v) => parseCidr(v) !== null, 'must be an IP address or CIDR range');
+const featureWeights = z.strictObject(
+  Object.fromEntries(FEATURES.map((f) => [f, z.number().min(0).max(10)])) as Record<Feature, z.ZodNumber>,
+);
 
 const riskSection = z.strictObject({
   http: z.strictObject({ host: z.string().min(1), port }),
   thresholds: z
     .strictObject({ medium: weight.min(1), high: weight.min(1), critical: weight.min(1) })
     .refine((t) => t.medium < t.high && t.high < t.critical, 'must increase: medium < high < critical'),
+  /** Points each rule signal adds when it fires (0 disables it). */
   weights: z.strictObject({
     newDevice: weight,
     unconfirmedDevice: weight,
-    newNetwork: weight,
-    newCountry: weight,
+    deviceContextChanged: weight,
     failedChallenge: weight,
     failedChallengeMax: weight,
+    lockout: weight,
+    badIp: weight,
+    trustedNetwork: z.int().min(-100).max(0),
+    impossibleTravel: weight,
+    velocityRequests: weight,
+    velocityIps: weight,
+    velocityDevices: weight,
   }),
-  failureWindowSeconds: z.int().positive(),
+  model: z.strictObject({
+    pointsPerBit: z.number().min(0).max(50),
+    smoothing: z.number().positive().max(1000),
+    maxBits: z.number().min(0).max(64),
+    minBits: z.number().min(-64).max(0),
+    features: featureWeights,
+    coldStart: z.strictObject({
+      history: z.int().min(0).max(10_000),
+      rareShare: z.number().min(0).max(1),
+      points: weight,
+      minPopulation: z.int().min(0),
+      features: z.array(z.enum(FEATURES)),
+    }),
+  }),
+  failureWindowSeconds: seconds,
+  travel: z.strictObject({ maxSpeedKmh: z.number().positive(), minDistanceKm: z.number().min(0) }),
+  velocity: z.strictObject({
+    requests: z.strictObject({ windowSeconds: seconds, max: z.int().positive() }),
+    ips: z.strictObject({ windowSeconds: seconds, max: z.int().positive() }),
+    devices: z.strictObject({ windowSeconds: seconds, max: z.int().positive() }),
+  }),
+  lists: z
+    .strictObject({
+      badIps: z.array(cidr).default([]),
+      trustedNetworks: z.array(cidr).default([]),
+    })
+    .prefault({}),
   kafka: z
     .strictObject({
       /**
@@ -39,6 +84,22 @@ const riskSection = z.strictObject({
     .strictObject({
       /** Assessments kept per subject for the admin view; older ones are pruned as new ones are written. */
       assessmentsPerSubject: z.int().positive().max(10_000).default(100),
+      /** Values kept per feature per subject (the least recently seen go first). */
+      valuesPerFeature: z.int().positive().max(10_000).default(50),
+      /**
+       * How long a consumed message id is remembered (its redelivery is ignored). Keep it longer than the
+       * topics' retention, or a rebuilt consumer group could apply an old event twice.
+       */
+      processedMessagesDays: z.int().positive().max(3650).default(14),
+      /** Challenge results kept per subject (only the failure window counts for scoring). */
+      challengeDays: z.int().positive().max(3650).default(30),
+    })
+    .prefault({}),
+  reload: z
+    .strictObject({
+      /** Watch the config file and apply changes to the policy without a restart. */
+      watch: z.boolean().default(true),
+      debounceMs: z.int().min(0).max(60_000).default(250),
     })
     .prefault({}),
 });
@@ -47,7 +108,7 @@ export const riskConfigSchema = z.looseObject({ risk: riskSection });
 
 export type RiskConfig = z.infer<typeof riskSection>;
 
-/** DI token of the validated config. */
+/** DI token of the config risk started with (http, kafka); the live policy comes from RiskPolicy. */
 export const RISK_CONFIG = Symbol('RISK_CONFIG');
 
 /** Reads and validates the risk section; throws ConfigError listing every problem. */
@@ -59,6 +120,28 @@ export function scoringPolicyOf(config: RiskConfig): ScoringPolicy {
   return {
     weights: config.weights,
     thresholds: config.thresholds,
+    model: config.model,
     failureWindowSeconds: config.failureWindowSeconds,
+    travel: config.travel,
+    velocity: config.velocity,
+    lists: {
+      badIps: new CidrList(config.lists.badIps),
+      trustedNetworks: new CidrList(config.lists.trustedNetworks),
+    },
   };
+}
+
+/** A short hash of what scoring and retention depend on: names the config in the model version. */
+export function policyVersionOf(config: RiskConfig): string {
+  const { http: _http, kafka: _kafka, reload: _reload, ...policy } = config;
+  return createHash('sha256').update(stableJson(policy)).digest('hex').slice(0, 8);
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([a], [b]) => a.localeCompare(b));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }

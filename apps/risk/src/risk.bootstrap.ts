@@ -7,6 +7,7 @@ import type { RuntimeEnv } from '@stepgate/config';
 import { messagingTransport } from '@stepgate/kafka';
 import { createLogger } from '@stepgate/observability';
 import { loadRiskConfig, type RiskConfig } from './config';
+import { ConsumerHealth } from './health/consumer-health';
 import { riskMessagingOptions, RiskModule } from './risk.module';
 
 export async function createRiskApp(
@@ -24,9 +25,10 @@ export async function createRiskApp(
     },
   );
   try {
-    app.connectMicroservice(messagingTransport(riskMessagingOptions(runtime, config)), {
+    const consumer = app.connectMicroservice(messagingTransport(riskMessagingOptions(runtime, config)), {
       inheritAppConfig: true,
     });
+    app.get(ConsumerHealth).watch(consumer.status);
     await app.startAllMicroservices();
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {

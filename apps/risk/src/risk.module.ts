@@ -8,6 +8,7 @@ import { AdminModule } from './admin/admin.module';
 import { RISK_CONFIG, type RiskConfig } from './config';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
+import { RiskPolicy } from './policy/risk-policy.service';
 import { RISK_DB, riskDataSourceOptions } from './profiles/risk.data-source';
 
 /** How risk talks to the bus: one consumer group for every instance, and it must see every event. */
@@ -40,8 +41,11 @@ export class RiskModule {
         AdminModule,
         HealthModule,
       ],
-      providers: [{ provide: RISK_CONFIG, useValue: config }],
-      exports: [RISK_CONFIG],
+      providers: [
+        { provide: RISK_CONFIG, useValue: config },
+        { provide: RiskPolicy, useFactory: () => new RiskPolicy(config, runtime) },
+      ],
+      exports: [RISK_CONFIG, RiskPolicy],
     };
   }
 }

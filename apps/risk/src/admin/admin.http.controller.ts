@@ -1,9 +1,9 @@
 // Read-only operator endpoints. They expose profiles: keep the risk port off the public network.
-import { Controller, Get, Inject, Param, Query, UseFilters } from '@nestjs/common';
+import { Controller, Get, Param, Query, UseFilters } from '@nestjs/common';
 import { subject as subjectSchema } from '@stepgate/contracts';
 import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
 import { z } from 'zod';
-import { RISK_CONFIG, type RiskConfig } from '../config';
+import { RiskPolicy } from '../policy/risk-policy.service';
 import { AdminService, type SubjectProfileView } from './admin.service';
 
 const DEFAULT_ASSESSMENTS = 20;
@@ -11,26 +11,25 @@ const DEFAULT_ASSESSMENTS = 20;
 @Controller('admin')
 @UseFilters(HttpExceptionFilter)
 export class AdminHttpController {
-  private readonly limit: z.ZodType<number, string | undefined>;
-
   constructor(
     private readonly admin: AdminService,
-    @Inject(RISK_CONFIG) config: RiskConfig,
-  ) {
-    this.limit = z
-      .string()
-      .regex(/^\d+$/, 'must be a whole number')
-      .transform(Number)
-      .pipe(z.int().min(1).max(config.retention.assessmentsPerSubject))
-      .optional()
-      .transform((n) => n ?? Math.min(DEFAULT_ASSESSMENTS, config.retention.assessmentsPerSubject));
-  }
+    private readonly policy: RiskPolicy,
+  ) {}
 
   @Get('subjects/:subject')
   subject(@Param('subject') subject: string, @Query('limit') limit?: string): Promise<SubjectProfileView> {
+    // The retention in force bounds the limit: it can change while risk runs.
+    const kept = this.policy.current.config.retention.assessmentsPerSubject;
+    const limitSchema = z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number')
+      .transform(Number)
+      .pipe(z.int().min(1).max(kept))
+      .optional()
+      .transform((n) => n ?? Math.min(DEFAULT_ASSESSMENTS, kept));
     return this.admin.subjectProfile(
       valid('subject', subjectSchema, subject),
-      valid('limit', this.limit, limit),
+      valid('limit', limitSchema, limit),
     );
   }
 }

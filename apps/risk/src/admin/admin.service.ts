@@ -6,8 +6,10 @@ import { toRiskAssessment } from '../assessments/assessment.mapping';
 import type { AssessmentSource } from '../profiles/assessment.entity';
 import { AssessmentLog } from '../profiles/assessment-log.service';
 import type { Device } from '../profiles/device.entity';
+import { RiskPolicy } from '../policy/risk-policy.service';
 import { ProfileService } from '../profiles/profile.service';
 import type { Sighting } from '../profiles/sighting.entity';
+import { FEATURES, type Feature } from '../scoring/scoring.types';
 
 const RECENT_CHALLENGES = 20;
 
@@ -16,10 +18,21 @@ export interface SightingView {
   seenCount: number;
   firstSeenAt: string;
   lastSeenAt: string;
+  /** Subjects (this one included) that have used the value: how common it is. */
+  subjects: number;
 }
 
 export interface SubjectProfileView {
   subject: string;
+  /** The policy (model and config version) scoring runs with now. */
+  policyVersion: string;
+  /** Allowed accesses learned, and where the subject was last trusted to be (impossible travel starts there). */
+  history: {
+    accesses: number;
+    lastTrustedPlace: { place: string; lat: number; lon: number; accuracyKm: number; time: string } | null;
+  };
+  /** Accesses (allowed or not) in the longest velocity window, newest first. */
+  recentAccesses: { time: string; clientIp: string | null; deviceId: string | null }[];
   devices: {
     deviceId: string;
     status: Exclude<DeviceStatus, 'unknown'>;
@@ -30,7 +43,11 @@ export interface SubjectProfileView {
     lastClientIp: string | null;
     lastUserAgent: string | null;
     lastRoute: string | null;
+    browserFamily: string | null;
+    osFamily: string | null;
   }[];
+  /** Every learned feature value, per feature (network, block, country, region, city, browser, os, device type). */
+  features: Record<Feature, SightingView[]>;
   networks: SightingView[];
   countries: SightingView[];
   challenges: {
@@ -54,23 +71,54 @@ export class AdminService {
   constructor(
     private readonly profiles: ProfileService,
     private readonly log: AssessmentLog,
+    private readonly policy: RiskPolicy,
   ) {}
 
   async subjectProfile(subject: string, assessmentLimit: number): Promise<SubjectProfileView> {
-    const [devices, sightings, challenges, assessments] = await Promise.all([
+    const [devices, sightings, challenges, assessments, state, recent] = await Promise.all([
       this.profiles.devicesOf(subject),
       this.profiles.sightingsOf(subject),
       this.profiles.recentChallenges(subject, RECENT_CHALLENGES),
       this.log.recent(subject, assessmentLimit),
+      this.profiles.subjectState(subject),
+      this.profiles.recentAccessesOf(subject),
     ]);
-    if (devices.length + sightings.length + challenges.length + assessments.length === 0) {
+    if (devices.length + sightings.length + challenges.length + assessments.length + recent.length === 0) {
       throw new SubjectNotFound(subject);
     }
+    const population = await this.profiles.populationOf(
+      sightings.map((s) => ({ feature: s.kind, value: s.value })),
+    );
+    const subjectsUsing = (s: Sighting) =>
+      population.find((p) => p.feature === s.kind && p.value === s.value)?.subjects ?? 0;
     const sightingsOf = (kind: Sighting['kind']) =>
-      sightings.filter((s) => s.kind === kind).map(sightingView);
+      sightings.filter((s) => s.kind === kind).map((s) => sightingView(s, subjectsUsing(s)));
+    const located = state && state.locatedAt !== null && state.lat !== null && state.lon !== null;
     return {
       subject,
+      policyVersion: this.policy.current.version,
+      history: {
+        accesses: state?.accessCount ?? 0,
+        lastTrustedPlace: located
+          ? {
+              place: state.place ?? '?',
+              lat: state.lat!,
+              lon: state.lon!,
+              accuracyKm: state.accuracyKm ?? 0,
+              time: iso(state.locatedAt!),
+            }
+          : null,
+      },
+      recentAccesses: recent.map((r) => ({
+        time: iso(r.time),
+        clientIp: r.clientIp,
+        deviceId: r.deviceId,
+      })),
       devices: devices.map(deviceView),
+      features: Object.fromEntries(FEATURES.map((f) => [f, sightingsOf(f)])) as Record<
+        Feature,
+        SightingView[]
+      >,
       networks: sightingsOf('network'),
       countries: sightingsOf('country'),
       challenges: challenges.map((c) => ({
@@ -100,15 +148,18 @@ function deviceView(d: Device): SubjectProfileView['devices'][number] {
     lastClientIp: d.lastClientIp,
     lastUserAgent: d.lastUserAgent,
     lastRoute: d.lastRoute,
+    browserFamily: d.browserFamily,
+    osFamily: d.osFamily,
   };
 }
 
-function sightingView(s: Sighting): SightingView {
+function sightingView(s: Sighting, subjects: number): SightingView {
   return {
     value: s.value,
     seenCount: s.seenCount,
     firstSeenAt: iso(s.firstSeenAt),
     lastSeenAt: iso(s.lastSeenAt),
+    subjects,
   };
 }
 

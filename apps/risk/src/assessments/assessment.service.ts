@@ -13,16 +13,15 @@ import {
 } from '@stepgate/contracts';
 import { MessageBus } from '@stepgate/kafka';
 import type { EntityManager } from 'typeorm';
-import { RISK_CONFIG, scoringPolicyOf, type RiskConfig } from '../config';
 import { RiskMetrics } from '../health/risk.metrics';
+import { RiskPolicy, type ActivePolicy } from '../policy/risk-policy.service';
 import { AssessmentLog } from '../profiles/assessment-log.service';
 import type { AssessmentSource } from '../profiles/assessment.entity';
 import { Inbox, type MessageKey } from '../profiles/inbox.service';
-import { ProfileService } from '../profiles/profile.service';
+import { ProfileService, type AccessRecord } from '../profiles/profile.service';
 import { Transactions } from '../profiles/transactions';
 import { observe } from '../scoring/observation';
-import { RulesModel } from '../scoring/rules.model';
-import type { GeoLookup, Observation, ScoringContext } from '../scoring/scoring.types';
+import type { GeoLookup, Observation, Score, ScoringContext } from '../scoring/scoring.types';
 import { toRiskAssessment, type NewAssessmentRecord } from './assessment.mapping';
 import { GEO_LOOKUP } from './geo.lookup';
 
@@ -39,20 +38,17 @@ interface Provenance {
 @Injectable()
 export class AssessmentService {
   private readonly logger = new Logger(AssessmentService.name);
-  private readonly model: RulesModel;
 
   constructor(
-    @Inject(RISK_CONFIG) config: RiskConfig,
     @Inject(GEO_LOOKUP) private readonly geo: GeoLookup,
+    private readonly policy: RiskPolicy,
     private readonly profiles: ProfileService,
     private readonly log: AssessmentLog,
     private readonly inbox: Inbox,
     private readonly transactions: Transactions,
     private readonly bus: MessageBus,
     private readonly metrics: RiskMetrics,
-  ) {
-    this.model = new RulesModel(scoringPolicyOf(config));
-  }
+  ) {}
 
   /** Read-only: scores a context the gateway has to decide on. Risk learns from access events, not from this. */
   async assess(request: AssessRiskRequest): Promise<RiskAssessment> {
@@ -64,8 +60,7 @@ export class AssessmentService {
       route: request.route,
       time: Date.now(),
     };
-    const profile = await this.profiles.load(context);
-    const score = this.model.score(context, profile, observe(context.clientIp, this.geo));
+    const score = await this.scoreAt(context);
     this.metrics.assessments.inc({ source: 'request', level: score.level });
     return {
       assessmentId: randomUUID(),
@@ -78,13 +73,25 @@ export class AssessmentService {
     };
   }
 
-  /** Scores the access as it was before it happened, then learns from it if it was allowed. */
+  /** Scores a context at its own time against what risk knows now, changing nothing (also the evaluation's entry). */
+  async scoreAt(context: ScoringContext): Promise<Score> {
+    const active = this.policy.current;
+    const observation = observe(context.clientIp, context.userAgent, this.geo);
+    const { profile, population } = await this.profiles.load(context, observation, active.scoring);
+    return active.model.score(context, profile, observation, population);
+  }
+
+  /**
+   * Scores the access as it was before it happened, then records it for velocity and, if the gateway allowed
+   * it, learns from it: only allowed accesses (including those allowed after a passed step-up) become history.
+   */
   async onAccess(event: AccessEvent): Promise<void> {
     const key = { topic: TOPICS.access, messageId: event.eventId };
     const subject = event.subject;
     // Anonymous traffic has no profile to score against or learn into.
     if (subject === null) return this.applyOnce(key, null);
-    const context: ScoringContext = {
+    const access: AccessRecord = {
+      eventId: event.eventId,
       subject,
       deviceId: event.deviceId,
       clientIp: event.clientIp,
@@ -98,14 +105,12 @@ export class AssessmentService {
       causationId: event.eventId,
     };
     return this.applyOnce(key, async (em, assessmentId) => {
-      const observation = observe(context.clientIp, this.geo);
-      const record = await this.scoreAndLog(em, assessmentId, context, observation, provenance);
+      const active = this.policy.current;
+      const observation = observe(access.clientIp, access.userAgent, this.geo);
+      const record = await this.scoreAndLog(em, active, assessmentId, access, observation, provenance);
+      await this.profiles.recordAccess(em, access, active.scoring);
       if (event.decision === 'allow') {
-        await this.profiles.learnAccess(
-          em,
-          { ...context, clientIp: event.clientIp, userAgent: event.userAgent },
-          observation,
-        );
+        await this.profiles.learnAccess(em, access, observation, active.config.retention);
       }
       return record;
     });
@@ -149,19 +154,22 @@ export class AssessmentService {
         route: device?.lastRoute ?? null,
         time,
       };
-      return this.scoreAndLog(em, assessmentId, context, observe(context.clientIp, this.geo), provenance);
+      const active = this.policy.current;
+      const observation = observe(context.clientIp, context.userAgent, this.geo);
+      return this.scoreAndLog(em, active, assessmentId, context, observation, provenance);
     });
   }
 
   private async scoreAndLog(
     em: EntityManager,
+    active: ActivePolicy,
     assessmentId: string,
     context: ScoringContext,
     observation: Observation,
     provenance: Provenance,
   ): Promise<NewAssessmentRecord> {
-    const profile = await this.profiles.load(context, em);
-    const score = this.model.score(context, profile, observation);
+    const { profile, population } = await this.profiles.load(context, observation, active.scoring, em);
+    const score = active.model.score(context, profile, observation, population);
     const record: NewAssessmentRecord = {
       assessmentId,
       subject: context.subject,
@@ -171,7 +179,7 @@ export class AssessmentService {
       ...provenance,
       ...score,
     };
-    await this.log.append(em, record);
+    await this.log.append(em, record, active.config.retention.assessmentsPerSubject);
     return record;
   }
 

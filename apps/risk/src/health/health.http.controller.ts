@@ -4,15 +4,25 @@ import { HttpExceptionFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { RISK_DB } from '../profiles/risk.data-source';
+import { ConsumerHealth } from './consumer-health';
 
 @Controller()
 @UseFilters(HttpExceptionFilter)
 export class HealthHttpController {
-  constructor(@InjectDataSource(RISK_DB) private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource(RISK_DB) private readonly dataSource: DataSource,
+    private readonly consumer: ConsumerHealth,
+  ) {}
 
-  /** Healthy when the database answers: without it risk can neither score nor learn. */
+  /** Healthy when the database answers and the bus consumer runs: without them risk can neither score nor learn. */
   @Get('healthz')
-  async health(@Res({ passthrough: true }) reply: FastifyReply): Promise<{ status: string }> {
+  async health(
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<{ status: string; reason?: string }> {
+    if (!this.consumer.healthy) {
+      void reply.status(503);
+      return { status: 'unavailable', reason: 'the bus consumer crashed' };
+    }
     try {
       await this.dataSource.query('SELECT 1');
       return { status: 'ok' };

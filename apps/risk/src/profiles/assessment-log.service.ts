@@ -1,9 +1,8 @@
 // The assessments risk published, newest first, a bounded number per subject.
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
 import { Repository } from 'typeorm';
-import { RISK_CONFIG, type RiskConfig } from '../config';
 import { AssessmentRecord } from './assessment.entity';
 import { RISK_DB } from './risk.data-source';
 
@@ -11,17 +10,12 @@ export type NewAssessmentRecord = Omit<AssessmentRecord, 'seq'>;
 
 @Injectable()
 export class AssessmentLog {
-  private readonly keepPerSubject: number;
-
   constructor(
     @InjectRepository(AssessmentRecord, RISK_DB) private readonly records: Repository<AssessmentRecord>,
-    @Inject(RISK_CONFIG) config: RiskConfig,
-  ) {
-    this.keepPerSubject = config.retention.assessmentsPerSubject;
-  }
+  ) {}
 
-  /** Appends, then prunes the subject's oldest beyond the retention limit (in the same transaction). */
-  async append(em: EntityManager, record: NewAssessmentRecord): Promise<void> {
+  /** Appends, then prunes the subject's oldest beyond `keepPerSubject` (in the same transaction). */
+  async append(em: EntityManager, record: NewAssessmentRecord, keepPerSubject: number): Promise<void> {
     const records = em.withRepository(this.records);
     await records.insert(record);
     const oldestKept = await records
@@ -29,7 +23,7 @@ export class AssessmentLog {
       .select('a.seq', 'seq')
       .where('a.subject = :subject', { subject: record.subject })
       .orderBy('a.seq', 'DESC')
-      .offset(this.keepPerSubject - 1)
+      .offset(keepPerSubject - 1)
       .limit(1)
       .getRawOne<{ seq: number }>();
     if (!oldestKept) return;

@@ -36,4 +36,11 @@ export class Device {
 
   @Column({ name: 'last_route', type: 'varchar', length: 128, nullable: true })
   lastRoute!: string | null;
+
+  /** Browser and OS family of the latest allowed access: a device id that turns up with others was copied. */
+  @Column({ name: 'browser_family', type: 'varchar', length: 64, nullable: true })
+  browserFamily!: string | null;
+
+  @Column({ name: 'os_family', type: 'varchar', length: 64, nullable: true })
+  osFamily!: string | null;
 }

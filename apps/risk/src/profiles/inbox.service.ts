@@ -2,7 +2,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
-import { Repository } from 'typeorm';
+import { LessThan, Repository } from 'typeorm';
 import { ProcessedMessage } from './processed-message.entity';
 import { RISK_DB } from './risk.data-source';
 
@@ -43,5 +43,11 @@ export class Inbox {
     // The structured result carries the affected row count on every driver; InsertResult does not.
     const result = await em.queryRunner!.query(sql, parameters, true);
     return result.affected === 1;
+  }
+
+  /** Forgets messages processed before `before`; returns how many. */
+  async prune(before: number): Promise<number> {
+    const result = await this.messages.delete({ processedAt: LessThan(before) });
+    return result.affected ?? 0;
   }
 }

@@ -5,14 +5,28 @@ import type { DataSourceOptions } from 'typeorm';
 import { AssessmentRecord } from './assessment.entity';
 import { ChallengeAttempt } from './challenge-attempt.entity';
 import { Device } from './device.entity';
+import { FeatureStat, FeatureTotal } from './feature-stat.entity';
 import { RiskInitial1764300000000 } from './migrations/1764300000000-risk-initial';
+import { RiskSignals1764900000000 } from './migrations/1764900000000-risk-signals';
 import { ProcessedMessage } from './processed-message.entity';
+import { RecentAccessRow } from './recent-access.entity';
 import { Sighting } from './sighting.entity';
+import { SubjectState } from './subject-state.entity';
 
 /** Nest's name for risk's DataSource, so it never collides with another service's in the embedded mode. */
 export const RISK_DB = 'risk';
 
-export const RISK_ENTITIES = [Device, Sighting, ChallengeAttempt, AssessmentRecord, ProcessedMessage];
+export const RISK_ENTITIES = [
+  Device,
+  Sighting,
+  ChallengeAttempt,
+  AssessmentRecord,
+  ProcessedMessage,
+  SubjectState,
+  FeatureStat,
+  FeatureTotal,
+  RecentAccessRow,
+];
 
 export function riskDataSourceOptions(
   runtime: Pick<RuntimeEnv, 'databaseUrl' | 'dataDir'>,
@@ -22,6 +36,6 @@ export function riskDataSourceOptions(
     databaseUrl: runtime.databaseUrl,
     dataDir: runtime.dataDir,
     entities: RISK_ENTITIES,
-    migrations: [RiskInitial1764300000000],
+    migrations: [RiskInitial1764300000000, RiskSignals1764900000000],
   });
 }

@@ -1,12 +1,12 @@
 import { epochMs } from '@stepgate/database';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { Feature } from '../scoring/scoring.types';
 
 /**
- * Something observed on a subject's allowed accesses (a network, a country). One table for every kind, so a
- * later signal (user-agent family, ASN) learns a new kind without a migration.
+ * A feature value observed on a subject's allowed accesses (a network, a country, a browser family...). One
+ * table for every kind, so a new feature is learned without a migration.
  */
-export const SIGHTING_KINDS = ['network', 'country'] as const;
-export type SightingKind = (typeof SIGHTING_KINDS)[number];
+export type SightingKind = Feature;
 
 @Entity('risk_sightings')
 export class Sighting {

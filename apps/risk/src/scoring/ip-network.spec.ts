@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatIp, isGlobalAddress, networkOf, parseIp } from './ip-network';
+import { blockOf, CidrList, formatIp, isGlobalAddress, networkOf, parseCidr, parseIp } from './ip-network';
 
 describe('ip-network', () => {
   describe(networkOf.name, () => {
@@ -65,5 +65,38 @@ describe('ip-network', () => {
     ])('%s is not global', (ip) => {
       expect(isGlobalAddress(ip)).toBe(false);
     });
+  });
+});
+
+describe(blockOf.name, () => {
+  it('gives the /16 of IPv4 and the /32 of IPv6', () => {
+    expect(blockOf('81.2.69.142')).toBe('81.2.0.0/16');
+    expect(blockOf('2001:db8:1:2::1')).toBe('2001:db8::/32');
+    expect(blockOf('::ffff:81.2.69.142')).toBe('81.2.0.0/16');
+    expect(blockOf('nope')).toBeNull();
+  });
+});
+
+describe(CidrList.name, () => {
+  const sut = new CidrList(['203.0.113.0/24', '2001:db8::/32', '198.51.100.7']);
+
+  it('names the range an address falls in', () => {
+    expect(sut.match('203.0.113.99')).toBe('203.0.113.0/24');
+    expect(sut.match('::ffff:203.0.113.1')).toBe('203.0.113.0/24');
+    expect(sut.match('2001:db8:ffff::1')).toBe('2001:db8::/32');
+    expect(sut.match('198.51.100.7')).toBe('198.51.100.7');
+  });
+
+  it('matches nothing outside its ranges, or for garbage', () => {
+    expect(sut.match('203.0.114.1')).toBeNull();
+    expect(sut.match('198.51.100.8')).toBeNull();
+    expect(sut.match('not an ip')).toBeNull();
+  });
+
+  it('refuses a malformed range', () => {
+    expect(parseCidr('10.0.0.0/33')).toBeNull();
+    expect(parseCidr('10.0.0/8')).toBeNull();
+    expect(parseCidr('10.0.0.0/8/1')).toBeNull();
+    expect(() => new CidrList(['10.0.0.0/33'])).toThrow(/not a CIDR/);
   });
 });

@@ -124,3 +124,47 @@ function compressIpv6(groups: number[]): string {
   const right = hex.slice(best.start + best.length).join(':');
   return `${left}::${right}`;
 }
+
+/** The /16 of an IPv4 address or the /32 of an IPv6 address: a stand-in for the operator (ASN) behind it. */
+export function blockOf(ip: string): string | null {
+  const parsed = parseIp(ip);
+  if (!parsed) return null;
+  if (parsed.family === 4) return `${parsed.octets.slice(0, 2).join('.')}.0.0/16`;
+  return `${compressIpv6([...parsed.groups.slice(0, 2), 0, 0, 0, 0, 0, 0])}/32`;
+}
+
+/** Parses `a.b.c.d/n`, `v6::/n` or a bare address (a /32 or /128); null when malformed. */
+export function parseCidr(text: string): { ip: ParsedIp; prefix: number } | null {
+  const [address, bits, ...rest] = text.trim().split('/');
+  if (address === undefined || rest.length > 0) return null;
+  const ip = parseIp(address);
+  if (!ip) return null;
+  const max = ip.family === 4 ? 32 : 128;
+  if (bits === undefined) return { ip, prefix: max };
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return null;
+  return { ip, prefix: Number(bits) };
+}
+
+/** A list of CIDR ranges (validated by the config schema with parseCidr), matched with node's BlockList. */
+export class CidrList {
+  private readonly ranges: { cidr: string; list: BlockList }[];
+
+  constructor(cidrs: readonly string[]) {
+    this.ranges = cidrs.map((cidr) => {
+      const parsed = parseCidr(cidr);
+      if (!parsed) throw new Error(`not a CIDR range: ${cidr}`);
+      const list = new BlockList();
+      list.addSubnet(formatIp(parsed.ip), parsed.prefix, parsed.ip.family === 4 ? 'ipv4' : 'ipv6');
+      return { cidr, list };
+    });
+  }
+
+  match(ip: string): string | null {
+    if (this.ranges.length === 0) return null;
+    const parsed = parseIp(ip);
+    if (!parsed) return null;
+    const text = formatIp(parsed);
+    const family = parsed.family === 4 ? 'ipv4' : 'ipv6';
+    return this.ranges.find((r) => r.list.check(text, family))?.cidr ?? null;
+  }
+}

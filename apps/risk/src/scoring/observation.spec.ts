@@ -1,25 +1,81 @@
 import { describe, expect, it, vi } from 'vitest';
 import { observe } from './observation';
+import { CHROME_WINDOWS, SAFARI_IPHONE, tableGeo } from './scoring.fixtures';
 
 describe(observe.name, () => {
-  const geo = vi.fn((ip: string) => (ip === '81.2.69.142' ? 'GB' : null));
+  const geo = vi.fn(tableGeo);
 
-  it('gives the network and the country of a public address', () => {
-    expect(observe('81.2.69.142', geo)).toEqual({ network: '81.2.69.0/24', country: 'GB' });
+  it('gives the network, block, place and user-agent families of a public address', () => {
+    expect(observe('81.2.69.142', CHROME_WINDOWS, geo)).toEqual({
+      ip: '81.2.69.142',
+      values: {
+        network: '81.2.69.0/24',
+        block: '81.2.0.0/16',
+        country: 'GB',
+        region: 'GB/ENG',
+        city: 'GB/ENG/London',
+        browser: 'Chrome',
+        os: 'Windows',
+        device_type: 'desktop',
+      },
+      place: { lat: 51.5, lon: -0.12, accuracyKm: 20, label: 'GB/ENG/London' },
+    });
   });
 
   it('never asks the geo lookup about loopback or private addresses', () => {
     geo.mockClear();
-    expect(observe('127.0.0.1', geo)).toEqual({ network: '127.0.0.0/24', country: null });
-    expect(observe('192.168.1.20', geo)).toEqual({ network: '192.168.1.0/24', country: null });
+    expect(observe('127.0.0.1', null, geo)).toMatchObject({
+      values: { network: '127.0.0.0/24', block: '127.0.0.0/16', country: null, city: null },
+      place: null,
+    });
+    expect(observe('192.168.1.20', null, geo).values.country).toBeNull();
     expect(geo).not.toHaveBeenCalled();
   });
 
   it('looks up IPv4-mapped IPv6 addresses as IPv4', () => {
-    expect(observe('::ffff:81.2.69.142', geo)).toEqual({ network: '81.2.69.0/24', country: 'GB' });
+    expect(observe('::ffff:81.2.69.142', null, geo)).toMatchObject({
+      ip: '81.2.69.142',
+      values: { network: '81.2.69.0/24', country: 'GB' },
+    });
   });
 
-  it('has nothing to say without an IP', () => {
-    expect(observe(null, geo)).toEqual({ network: null, country: null });
+  it('keeps a city apart from a namesake elsewhere by its country and region', () => {
+    const geoWithoutRegion = () => ({
+      country: 'US',
+      region: null,
+      city: 'London',
+      lat: 0,
+      lon: 0,
+      accuracyKm: 5,
+    });
+    expect(observe('8.8.8.8', null, geoWithoutRegion).values).toMatchObject({
+      region: null,
+      city: 'US/-/London',
+    });
+  });
+
+  it('reads a phone user agent as mobile', () => {
+    expect(observe(null, SAFARI_IPHONE, geo).values).toMatchObject({
+      browser: 'Mobile Safari',
+      os: 'iOS',
+      device_type: 'mobile',
+    });
+  });
+
+  it('has nothing to say without an IP or a user agent', () => {
+    expect(observe(null, null, geo)).toEqual({
+      ip: null,
+      values: {
+        network: null,
+        block: null,
+        country: null,
+        region: null,
+        city: null,
+        browser: null,
+        os: null,
+        device_type: null,
+      },
+      place: null,
+    });
   });
 });

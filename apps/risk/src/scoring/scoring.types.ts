@@ -1,5 +1,5 @@
-// The vocabulary of scoring: what is being scored, what risk knows about the subject, and the tunables.
-// Plain data only, so the model and its signals stay pure and testable without a container.
+// The vocabulary of scoring: what is being scored, what risk knows about the subject and the population,
+// and the tunables. Plain data only, so the model and its signals stay pure and testable without a container.
 import type { DeviceStatus, RiskLevel, RiskSignal } from '@stepgate/contracts';
 
 /** One access (or an access the gateway is about to allow) to score. Times are epoch milliseconds. */
@@ -10,16 +10,62 @@ export interface ScoringContext {
   clientIp: string | null;
   userAgent: string | null;
   route: string | null;
-  /** The moment the score is for: windows (failed challenges) end here. */
+  /** The moment the score is for (event time): windows end here, travel is measured to here. */
   time: number;
 }
 
-/** What the context's IP tells us, derived once and used both to score and to learn. */
+/** Where an IP is, as far as the geo database can tell. */
+export interface GeoInfo {
+  country: string;
+  /** ISO subdivision code (e.g. `ENG`), when known. */
+  region: string | null;
+  city: string | null;
+  lat: number;
+  lon: number;
+  /** Radius (km) the true location lies within: geoip-lite's `area`. */
+  accuracyKm: number;
+}
+
+/** Geo of a public IP, or null; geoip-lite in the app, a table in tests. */
+export type GeoLookup = (ip: string) => GeoInfo | null;
+
+/** What the user agent tells us, through ua-parser-js. Null fields: the parser could not tell. */
+export interface UserAgentInfo {
+  browser: string | null;
+  os: string | null;
+  /** `desktop` when a browser or OS was recognised without a device type (the parser leaves those blank). */
+  deviceType: string | null;
+}
+
+/** The features the likelihood model compares against the subject's history and the population. */
+export const FEATURES = [
+  'network',
+  'block',
+  'country',
+  'region',
+  'city',
+  'browser',
+  'os',
+  'device_type',
+] as const;
+export type Feature = (typeof FEATURES)[number];
+
+/** The point on the map of an access, for impossible travel. */
+export interface Place {
+  lat: number;
+  lon: number;
+  accuracyKm: number;
+  /** Human name, e.g. `GB/ENG/Newmarket`. */
+  label: string;
+}
+
+/** What the context's IP and user agent tell us, derived once and used both to score and to learn. */
 export interface Observation {
-  /** The /24 (IPv4) or /48 (IPv6) the client IP belongs to. */
-  network: string | null;
-  /** ISO country of a public client IP, when the geo database knows it. */
-  country: string | null;
+  /** Canonical client IP, null when absent or unparseable. */
+  ip: string | null;
+  /** Feature values; null when unknown (a private IP has no country, an odd user agent no browser). */
+  values: Record<Feature, string | null>;
+  place: Place | null;
 }
 
 export interface KnownDevice {
@@ -29,27 +75,66 @@ export interface KnownDevice {
   lastSeenAt: number | null;
   /** Last passed challenge on this device, if any. */
   confirmedAt: number | null;
+  /** Browser and OS family of the device's latest allowed access, when the user agent told. */
+  browser: string | null;
+  os: string | null;
 }
 
 export type ChallengeResult = 'passed' | 'failed' | 'locked';
 
+/** An access in the velocity window (allowed or not). */
+export interface RecentAccess {
+  time: number;
+  ip: string | null;
+  deviceId: string | null;
+}
+
+/** The last allowed access that had a location: where the subject was last known to be. */
+export interface TrustedPlace extends Place {
+  time: number;
+}
+
 /** The slice of a subject's profile that scoring needs. */
 export interface SubjectProfile {
+  /** Allowed accesses learned: the subject's history size. */
+  historySize: number;
   /** The context's device, or null when it was never seen (or the context has no device id). */
   device: KnownDevice | null;
-  networks: ReadonlySet<string>;
-  countries: ReadonlySet<string>;
+  /** Per feature, how many learned accesses had each value (bounded by retention). */
+  features: Readonly<Record<Feature, ReadonlyMap<string, number>>>;
+  lastTrusted: TrustedPlace | null;
+  /** Accesses of the subject in the longest velocity window before the context's time. */
+  recent: readonly RecentAccess[];
   /** Recent challenge results of the subject (at least those in the failure window). */
   challenges: readonly { time: number; result: ChallengeResult }[];
 }
 
+/** How common each observed value is across all subjects: how many subjects have used it. */
+export interface FeaturePopulation {
+  /** Sum over all values of the subjects that used it (the normaliser of the global distribution). */
+  total: number;
+  /** Distinct values seen. */
+  distinct: number;
+  /** Subjects that used the observed value (0 when none has). */
+  count: number;
+}
+export type Population = Readonly<Record<Feature, FeaturePopulation>>;
+
+/** Points each rule signal adds when it fires; 0 disables it. */
 export interface RiskWeights {
   newDevice: number;
   unconfirmedDevice: number;
-  newNetwork: number;
-  newCountry: number;
+  deviceContextChanged: number;
   failedChallenge: number;
   failedChallengeMax: number;
+  lockout: number;
+  badIp: number;
+  /** Negative or 0: a configured trusted network lowers the score. */
+  trustedNetwork: number;
+  impossibleTravel: number;
+  velocityRequests: number;
+  velocityIps: number;
+  velocityDevices: number;
 }
 
 /** Score at or above which each level starts. */
@@ -59,10 +144,49 @@ export interface RiskThresholds {
   critical: number;
 }
 
+export interface ModelPolicy {
+  /** Score points per bit of log-likelihood ratio. */
+  pointsPerBit: number;
+  /** Additive smoothing: pseudo-accesses drawn from the global distribution added to the subject's history. */
+  smoothing: number;
+  /** A feature's log-likelihood ratio is clipped to [minBits, maxBits]: no single feature dominates. */
+  maxBits: number;
+  minBits: number;
+  /** Per feature multiplier of its bits (0 drops the feature). */
+  features: Record<Feature, number>;
+  coldStart: {
+    /** Below this many learned accesses a subject is in cold start; its weight falls linearly to 0 here. */
+    history: number;
+    /** A value used by fewer than this share of subjects is rare. */
+    rareShare: number;
+    /** Points for each rare value at zero history. */
+    points: number;
+    /** The population must have at least this many subject-values in a feature before rarity means anything. */
+    minPopulation: number;
+    /** Features whose rarity counts in cold start (a /24 is rare for everyone: it would say nothing). */
+    features: Feature[];
+  };
+}
+
 export interface ScoringPolicy {
   weights: RiskWeights;
   thresholds: RiskThresholds;
+  model: ModelPolicy;
   failureWindowSeconds: number;
+  travel: { maxSpeedKmh: number; minDistanceKm: number };
+  velocity: {
+    requests: { windowSeconds: number; max: number };
+    ips: { windowSeconds: number; max: number };
+    devices: { windowSeconds: number; max: number };
+  };
+  /** CIDR lists, already parsed. */
+  lists: { badIps: IpMatcher; trustedNetworks: IpMatcher };
+}
+
+/** A set of CIDR ranges. */
+export interface IpMatcher {
+  /** The configured range that contains the IP, or null. */
+  match(ip: string): string | null;
 }
 
 /** Everything a signal may look at. */
@@ -83,6 +207,3 @@ export interface Score {
   deviceStatus: DeviceStatus;
   modelVersion: string;
 }
-
-/** Country of a public IP, or null; geoip-lite in the app, a table in tests. */
-export type GeoLookup = (ip: string) => string | null;

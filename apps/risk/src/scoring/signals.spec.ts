@@ -1,16 +1,47 @@
 import { describe, expect, it } from 'vitest';
-import { aContext, aDevice, aProfile, DEFAULT_POLICY, NOW } from './scoring.fixtures';
-import { failedChallenges, newCountry, newDevice, newNetwork, unconfirmedDevice } from './signals';
-import type { Observation, ScoringPolicy, SignalInput } from './scoring.types';
+import { CidrList } from './ip-network';
+import {
+  aContext,
+  aDevice,
+  anObservation,
+  aProfile,
+  DEFAULT_POLICY,
+  FIREFOX_LINUX,
+  historyOf,
+  NOW,
+} from './scoring.fixtures';
+import {
+  badIp,
+  deviceContextChanged,
+  failedChallenges,
+  impossibleTravel,
+  lockout,
+  newDevice,
+  trustedNetwork,
+  unconfirmedDevice,
+  velocityDevices,
+  velocityIps,
+  velocityRequests,
+} from './signals';
+import type { ScoringPolicy, SignalInput } from './scoring.types';
 
-const GB: Observation = { network: '81.2.69.0/24', country: 'GB' };
+const HOME = anObservation('81.2.69.142');
 
 function input(overrides: Partial<SignalInput> = {}): SignalInput {
-  return { context: aContext(), profile: aProfile(), observation: GB, policy: DEFAULT_POLICY, ...overrides };
+  return {
+    context: aContext(),
+    profile: aProfile(),
+    observation: HOME,
+    policy: DEFAULT_POLICY,
+    ...overrides,
+  };
 }
 
+function withPolicy(overrides: Partial<ScoringPolicy>): ScoringPolicy {
+  return { ...DEFAULT_POLICY, ...overrides };
+}
 function withWeights(weights: Partial<ScoringPolicy['weights']>): ScoringPolicy {
-  return { ...DEFAULT_POLICY, weights: { ...DEFAULT_POLICY.weights, ...weights } };
+  return withPolicy({ weights: { ...DEFAULT_POLICY.weights, ...weights } });
 }
 
 describe('signals', () => {
@@ -61,70 +92,49 @@ describe('signals', () => {
     });
   });
 
-  describe('newNetwork', () => {
-    const sut = newNetwork;
+  describe('deviceContextChanged', () => {
+    const sut = deviceContextChanged;
+    const confirmed = aDevice({ confirmedAt: NOW - 1000 });
+    const atHome = aProfile({ device: confirmed, historySize: 10, features: historyOf(HOME, 10) });
 
-    it('fires for a network the subject never used', () => {
-      const profile = aProfile({ networks: new Set(['203.0.113.0/24']) });
-      expect(sut(input({ profile }))).toEqual({
-        name: 'new_network',
-        weight: 15,
-        detail: 'network 81.2.69.0/24 never seen for this subject',
+    it('stays silent for a known device in its usual context', () => {
+      expect(sut(input({ profile: atHome }))).toBeNull();
+    });
+
+    it('fires for a known device id with another browser and OS family (a copied cookie)', () => {
+      const observation = anObservation('81.2.69.142', FIREFOX_LINUX);
+      expect(sut(input({ profile: atHome, observation }))).toEqual({
+        name: 'device_context_changed',
+        weight: 30,
+        detail: 'known device d-1 was Chrome on Windows, now Firefox on Linux',
       });
     });
 
-    it('stays silent for a known network', () => {
-      expect(sut(input({ profile: aProfile({ networks: new Set(['81.2.69.0/24']) }) }))).toBeNull();
+    it('fires for a known device id from a network and block the subject never used', () => {
+      const observation = anObservation('8.8.8.8');
+      expect(sut(input({ profile: atHome, observation }))?.detail).toBe(
+        'known device d-1 from 8.8.8.0/24, outside every network the subject used (81.2.69.0/24 ×10)',
+      );
     });
 
-    it('stays silent for a subject without history', () => {
-      expect(sut(input())).toBeNull();
+    it('accepts a new /24 inside a /16 the subject used (a DHCP renumbering)', () => {
+      expect(sut(input({ profile: atHome, observation: anObservation('81.2.70.9') }))).toBeNull();
     });
 
-    it('stays silent without an IP', () => {
-      const profile = aProfile({ networks: new Set(['203.0.113.0/24']) });
-      expect(sut(input({ profile, observation: { network: null, country: null } }))).toBeNull();
-    });
-  });
-
-  describe('newCountry', () => {
-    const sut = newCountry;
-
-    it('fires for a country that differs from every known one', () => {
-      const profile = aProfile({ countries: new Set(['US', 'DE']) });
-      expect(sut(input({ profile }))).toEqual({
-        name: 'new_country',
-        weight: 20,
-        detail: 'country GB differs from known DE, US',
-      });
-    });
-
-    it('stays silent for a known country', () => {
-      expect(sut(input({ profile: aProfile({ countries: new Set(['GB']) }) }))).toBeNull();
-    });
-
-    it('stays silent when the country of the IP is unknown (loopback, private, not in the database)', () => {
-      const profile = aProfile({ countries: new Set(['US']) });
-      expect(sut(input({ profile, observation: { network: '127.0.0.0/24', country: null } }))).toBeNull();
-    });
-
-    it('stays silent when no country is known for the subject', () => {
-      expect(sut(input({ profile: aProfile({ networks: new Set(['10.0.0.0/24']) }) }))).toBeNull();
-    });
-
-    it('keeps its detail within the contract limit', () => {
-      const countries = new Set(Array.from({ length: 300 }, (_, i) => `C${i}`));
-      expect(sut(input({ profile: aProfile({ countries }) }))!.detail.length).toBeLessThanOrEqual(500);
+    it('stays silent for an unknown device (new_device covers it) and without history', () => {
+      expect(sut(input({ observation: anObservation('8.8.8.8', FIREFOX_LINUX) }))).toBeNull();
+      const noHistory = aProfile({ device: aDevice({ browser: null, os: null }) });
+      expect(sut(input({ profile: noHistory, observation: anObservation('8.8.8.8') }))).toBeNull();
     });
   });
 
-  describe('failedChallenges', () => {
-    const sut = failedChallenges;
+  describe('failedChallenges and lockout', () => {
     const failed = (secondsAgo: number) => ({ time: NOW - secondsAgo * 1000, result: 'failed' as const });
+    const locked = (secondsAgo: number) => ({ time: NOW - secondsAgo * 1000, result: 'locked' as const });
 
     it('weighs each failure in the window', () => {
-      const profile = aProfile({ challenges: [failed(10), { time: NOW - 20_000, result: 'locked' }] });
-      expect(sut(input({ profile }))).toEqual({
+      const profile = aProfile({ challenges: [failed(10), failed(20)] });
+      expect(failedChallenges(input({ profile }))).toEqual({
         name: 'failed_challenges',
         weight: 20,
         detail: '2 failed challenges in the last 900 s',
@@ -133,23 +143,157 @@ describe('signals', () => {
 
     it('caps the weight at failedChallengeMax', () => {
       const profile = aProfile({ challenges: [1, 2, 3, 4, 5, 6].map(failed) });
-      expect(sut(input({ profile }))?.weight).toBe(40);
+      expect(failedChallenges(input({ profile }))?.weight).toBe(40);
     });
 
     it('ignores failures outside the window and after the scored moment', () => {
       const profile = aProfile({ challenges: [failed(901), failed(-5)] });
-      expect(sut(input({ profile }))).toBeNull();
+      expect(failedChallenges(input({ profile }))).toBeNull();
     });
 
     it('counts only failures after the last passed challenge', () => {
       const profile = aProfile({
         challenges: [failed(300), failed(200), { time: NOW - 100_000, result: 'passed' }, failed(50)],
       });
-      expect(sut(input({ profile }))?.weight).toBe(10);
+      expect(failedChallenges(input({ profile }))?.weight).toBe(10);
     });
 
-    it('stays silent without failures', () => {
-      expect(sut(input())).toBeNull();
+    it('weighs a lockout on its own', () => {
+      const profile = aProfile({ challenges: [failed(30), locked(20)] });
+      expect(lockout(input({ profile }))).toEqual({
+        name: 'challenge_lockout',
+        weight: 40,
+        detail: '1 challenge locked out in the last 900 s',
+      });
+      expect(failedChallenges(input({ profile }))?.weight).toBe(10);
+    });
+
+    it('forgets a lockout after a pass or outside the window', () => {
+      const passedSince = aProfile({ challenges: [locked(20), { time: NOW - 10_000, result: 'passed' }] });
+      expect(lockout(input({ profile: passedSince }))).toBeNull();
+      expect(lockout(input({ profile: aProfile({ challenges: [locked(1000)] }) }))).toBeNull();
+    });
+  });
+
+  describe('lists', () => {
+    const policy = withPolicy({
+      lists: { badIps: new CidrList(['8.8.8.0/24']), trustedNetworks: new CidrList(['81.2.0.0/16']) },
+    });
+
+    it('fires bad_ip for an address in a bad range', () => {
+      expect(badIp(input({ policy, observation: anObservation('8.8.8.8') }))).toEqual({
+        name: 'bad_ip',
+        weight: 60,
+        detail: 'client IP 8.8.8.8 is in bad-IP range 8.8.8.0/24',
+      });
+      expect(badIp(input({ policy }))).toBeNull();
+    });
+
+    it('fires trusted_network (negative) for an address in a trusted range', () => {
+      expect(trustedNetwork(input({ policy }))).toEqual({
+        name: 'trusted_network',
+        weight: -10,
+        detail: 'client IP 81.2.69.142 is in trusted network 81.2.0.0/16',
+      });
+      expect(trustedNetwork(input({ policy, observation: anObservation('8.8.8.8') }))).toBeNull();
+    });
+  });
+
+  describe('impossibleTravel', () => {
+    const sut = impossibleTravel;
+    const fromLondon = (hoursAgo: number) =>
+      aProfile({
+        lastTrusted: {
+          lat: 51.5,
+          lon: -0.12,
+          accuracyKm: 20,
+          label: 'GB/ENG/London',
+          time: NOW - hoursAgo * 3_600_000,
+        },
+      });
+
+    it('fires for London to New York in an hour', () => {
+      const signal = sut(input({ profile: fromLondon(1), observation: anObservation('8.8.8.8') }));
+      expect(signal).toMatchObject({ name: 'impossible_travel', weight: 40 });
+      expect(signal!.detail).toMatch(
+        /^GB\/ENG\/London → US\/NY\/New York: at least 5\d{3} km .* in 1.0 h, 5\d{3} km\/h > 1000 km\/h$/,
+      );
+    });
+
+    it('stays silent for London to New York in a day (a flight)', () => {
+      expect(sut(input({ profile: fromLondon(24), observation: anObservation('8.8.8.8') }))).toBeNull();
+    });
+
+    it('measures by event time in either direction (an event applied out of order)', () => {
+      expect(sut(input({ profile: fromLondon(-1), observation: anObservation('8.8.8.8') }))).not.toBeNull();
+    });
+
+    it('takes the accuracy radii into account: fuzzy places close together never fire', () => {
+      const fuzzy = aProfile({
+        lastTrusted: { lat: 51.5, lon: -0.12, accuracyKm: 1000, label: 'GB', time: NOW - 60_000 },
+      });
+      // London to Manchester is ~260 km: within the radius, so not even the minimum distance.
+      expect(sut(input({ profile: fuzzy, observation: anObservation('90.200.1.1') }))).toBeNull();
+    });
+
+    it('stays silent for a place the subject was allowed from before (a carrier egressing elsewhere)', () => {
+      const profile = fromLondon(1);
+      (profile.features.city as Map<string, number>).set('US/NY/New York', 3);
+      expect(sut(input({ profile, observation: anObservation('8.8.8.8') }))).toBeNull();
+    });
+
+    it('stays silent without a place on either side, or on a trusted network', () => {
+      expect(sut(input({ observation: anObservation('8.8.8.8') }))).toBeNull();
+      expect(sut(input({ profile: fromLondon(1), observation: anObservation('127.0.0.1') }))).toBeNull();
+      const policy = withPolicy({
+        lists: { badIps: new CidrList([]), trustedNetworks: new CidrList(['8.8.8.0/24']) },
+      });
+      expect(
+        sut(input({ policy, profile: fromLondon(1), observation: anObservation('8.8.8.8') })),
+      ).toBeNull();
+    });
+  });
+
+  describe('velocity', () => {
+    const policy = withPolicy({
+      velocity: {
+        requests: { windowSeconds: 60, max: 3 },
+        ips: { windowSeconds: 3600, max: 2 },
+        devices: { windowSeconds: 3600, max: 2 },
+      },
+    });
+    const access = (secondsAgo: number, ip = '81.2.69.142', deviceId = 'd-1') => ({
+      time: NOW - secondsAgo * 1000,
+      ip,
+      deviceId,
+    });
+
+    it('counts requests in the window, this one included', () => {
+      const three = aProfile({ recent: [access(10), access(20), access(30)] });
+      expect(velocityRequests(input({ policy, profile: three }))).toEqual({
+        name: 'velocity_requests',
+        weight: 20,
+        detail: '4 requests in 60 s (limit 3)',
+      });
+      const two = aProfile({ recent: [access(10), access(20), access(61), access(-5)] });
+      expect(velocityRequests(input({ policy, profile: two }))).toBeNull();
+    });
+
+    it('counts distinct IPs and devices in their windows', () => {
+      const profile = aProfile({
+        recent: [
+          access(100, '8.8.8.8', 'd-2'),
+          access(200, '1.1.1.1', 'd-3'),
+          access(4000, '9.9.9.9', 'd-4'),
+        ],
+      });
+      expect(velocityIps(input({ policy, profile }))?.detail).toBe('3 distinct IPs in 3600 s (limit 2)');
+      expect(velocityDevices(input({ policy, profile }))?.detail).toBe(
+        '3 distinct devices in 3600 s (limit 2)',
+      );
+      const same = aProfile({ recent: [access(100), access(200)] });
+      expect(velocityIps(input({ policy, profile: same }))).toBeNull();
+      expect(velocityDevices(input({ policy, profile: same }))).toBeNull();
     });
   });
 });

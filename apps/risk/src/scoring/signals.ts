@@ -1,7 +1,8 @@
-// The rules-1 signals. Each looks at one aspect of the context against the profile and either fires with
-// its configured weight and a human-readable reason, or stays silent. A weight of 0 disables a signal.
-// New signals (user agent, impossible travel, velocity) are added here and to RULES_SIGNALS.
+// The rule signals. Each looks at one aspect of the context against the profile and either fires with its
+// configured weight and a reason a human can read, or stays silent. A weight of 0 disables a signal. The
+// likelihood model (likelihood.ts) adds its own signals beside these.
 import type { RiskSignal } from '@stepgate/contracts';
+import { minimumTravelKm } from './geo';
 import type { Signal, SignalInput } from './scoring.types';
 
 export const newDevice: Signal = ({ context, profile, policy }) => {
@@ -23,38 +24,41 @@ export const unconfirmedDevice: Signal = ({ context, profile, policy }) => {
   );
 };
 
-/** Only for a subject with history: a first-ever access has nothing to compare with (new_device covers it). */
-export const newNetwork: Signal = ({ profile, observation, policy }) => {
-  if (observation.network === null || profile.networks.size === 0) return null;
-  if (profile.networks.has(observation.network)) return null;
-  return fire(
-    'new_network',
-    policy.weights.newNetwork,
-    `network ${observation.network} never seen for this subject`,
-  );
-};
-
-/** Only when both the IP's country and at least one earlier country are known. */
-export const newCountry: Signal = ({ profile, observation, policy }) => {
-  if (observation.country === null || profile.countries.size === 0) return null;
-  if (profile.countries.has(observation.country)) return null;
-  const known = [...profile.countries].sort().join(', ');
-  return fire(
-    'new_country',
-    policy.weights.newCountry,
-    `country ${observation.country} differs from known ${known}`,
-  );
-};
-
 /**
- * Failed (or locked) challenges in the window before the context's time. A passed challenge ends the streak:
- * failures before it no longer count, so a user who eventually succeeds is not penalised for typos.
+ * A known device id is only a cookie: one that shows up with another browser or OS family than it had, or
+ * from a network the subject never used (neither its /24 nor its /16), may have been copied. Without this,
+ * a replayed device id would carry a confirmed device's trust anywhere.
  */
+export const deviceContextChanged: Signal = ({ context, profile, observation, policy }) => {
+  const device = profile.device;
+  if (device === null || context.deviceId === null) return null;
+  const reasons: string[] = [];
+  const { browser, os, network, block } = observation.values;
+  const was = `${device.browser ?? '?'} on ${device.os ?? '?'}`;
+  const now = `${browser ?? '?'} on ${os ?? '?'}`;
+  if ((device.browser && browser && device.browser !== browser) || (device.os && os && device.os !== os)) {
+    reasons.push(`was ${was}, now ${now}`);
+  }
+  const networks = profile.features.network;
+  if (
+    network !== null &&
+    networks.size > 0 &&
+    !networks.has(network) &&
+    (block === null || !profile.features.block.has(block))
+  ) {
+    reasons.push(`from ${network}, outside every network the subject used (${top(networks)})`);
+  }
+  if (reasons.length === 0) return null;
+  return fire(
+    'device_context_changed',
+    policy.weights.deviceContextChanged,
+    `known device ${context.deviceId} ${reasons.join('; ')}`,
+  );
+};
+
+/** Failed challenges since the last pass, in the window: a passed challenge forgives the typos before it. */
 export const failedChallenges: Signal = ({ context, profile, policy }) => {
-  const windowStart = context.time - policy.failureWindowSeconds * 1000;
-  const past = profile.challenges.filter((c) => c.time <= context.time);
-  const lastPass = Math.max(windowStart, ...past.filter((c) => c.result === 'passed').map((c) => c.time));
-  const failures = past.filter((c) => c.result !== 'passed' && c.time > lastPass).length;
+  const failures = sinceLastPass(context.time, profile, policy).filter((c) => c.result === 'failed').length;
   if (failures === 0) return null;
   const { failedChallenge, failedChallengeMax } = policy.weights;
   return fire(
@@ -64,12 +68,110 @@ export const failedChallenges: Signal = ({ context, profile, policy }) => {
   );
 };
 
-export const RULES_SIGNALS: readonly Signal[] = [
+/** A challenge locked out (too many wrong codes) since the last pass, in the window. */
+export const lockout: Signal = ({ context, profile, policy }) => {
+  const locks = sinceLastPass(context.time, profile, policy).filter((c) => c.result === 'locked').length;
+  if (locks === 0) return null;
+  return fire(
+    'challenge_lockout',
+    policy.weights.lockout,
+    `${plural(locks, 'challenge')} locked out in the last ${policy.failureWindowSeconds} s`,
+  );
+};
+
+export const badIp: Signal = ({ observation, policy }) => {
+  const range = observation.ip === null ? null : policy.lists.badIps.match(observation.ip);
+  if (range === null) return null;
+  return fire('bad_ip', policy.weights.badIp, `client IP ${observation.ip} is in bad-IP range ${range}`);
+};
+
+export const trustedNetwork: Signal = ({ observation, policy }) => {
+  const range = observation.ip === null ? null : policy.lists.trustedNetworks.match(observation.ip);
+  if (range === null) return null;
+  return fire(
+    'trusted_network',
+    policy.weights.trustedNetwork,
+    `client IP ${observation.ip} is in trusted network ${range}`,
+  );
+};
+
+/**
+ * From the last place the subject was trusted at (its latest allowed access with a location) to here, by
+ * event time: the least distance that could have been covered (less both accuracy radii) over the time
+ * between them. Not on a trusted network, whose egress may be anywhere, and not to a place the subject has
+ * already been allowed from: a phone whose carrier egresses in another city flips between two known places
+ * all day, and that is no journey.
+ */
+export const impossibleTravel: Signal = ({ context, profile, observation, policy }) => {
+  const from = profile.lastTrusted;
+  const to = observation.place;
+  if (from === null || to === null) return null;
+  if (observation.ip !== null && policy.lists.trustedNetworks.match(observation.ip) !== null) return null;
+  if (placeKnown(profile, observation)) return null;
+  const km = minimumTravelKm(from, to);
+  if (km < policy.travel.minDistanceKm) return null;
+  const hours = Math.abs(context.time - from.time) / 3_600_000;
+  const speed = hours === 0 ? Infinity : km / hours;
+  if (speed <= policy.travel.maxSpeedKmh) return null;
+  const pace = Number.isFinite(speed) ? `${Math.round(speed)} km/h` : 'no time at all';
+  return fire(
+    'impossible_travel',
+    policy.weights.impossibleTravel,
+    `${from.label} → ${to.label}: at least ${Math.round(km)} km (±${from.accuracyKm}/±${to.accuracyKm} km ` +
+      `taken off) in ${formatHours(hours)}, ${pace} > ${policy.travel.maxSpeedKmh} km/h`,
+  );
+};
+
+/** Requests of the subject in the window, this one included. */
+export const velocityRequests: Signal = (input) => {
+  const { windowSeconds, max } = input.policy.velocity.requests;
+  const count = inWindow(input, windowSeconds).length + 1;
+  if (count <= max) return null;
+  return fire(
+    'velocity_requests',
+    input.policy.weights.velocityRequests,
+    `${count} requests in ${windowSeconds} s (limit ${max})`,
+  );
+};
+
+export const velocityIps: Signal = (input) => {
+  const { windowSeconds, max } = input.policy.velocity.ips;
+  const ips = new Set(inWindow(input, windowSeconds).map((a) => a.ip));
+  if (input.observation.ip !== null) ips.add(input.observation.ip);
+  ips.delete(null);
+  if (ips.size <= max) return null;
+  return fire(
+    'velocity_ips',
+    input.policy.weights.velocityIps,
+    `${ips.size} distinct IPs in ${windowSeconds} s (limit ${max})`,
+  );
+};
+
+export const velocityDevices: Signal = (input) => {
+  const { windowSeconds, max } = input.policy.velocity.devices;
+  const devices = new Set(inWindow(input, windowSeconds).map((a) => a.deviceId));
+  devices.add(input.context.deviceId);
+  devices.delete(null);
+  if (devices.size <= max) return null;
+  return fire(
+    'velocity_devices',
+    input.policy.weights.velocityDevices,
+    `${devices.size} distinct devices in ${windowSeconds} s (limit ${max})`,
+  );
+};
+
+export const RULE_SIGNALS: readonly Signal[] = [
   newDevice,
   unconfirmedDevice,
-  newNetwork,
-  newCountry,
+  deviceContextChanged,
+  badIp,
+  trustedNetwork,
+  impossibleTravel,
+  velocityRequests,
+  velocityIps,
+  velocityDevices,
   failedChallenges,
+  lockout,
 ];
 
 /** Runs every signal; the ones that fired, in order. */
@@ -77,10 +179,41 @@ export function evaluateSignals(signals: readonly Signal[], input: SignalInput):
   return signals.map((signal) => signal(input)).filter((s): s is RiskSignal => s !== null);
 }
 
-const MAX_DETAIL = 500; // the contract's limit; a long list of known countries must not break publishing
+/** The longest velocity window: how much access history scoring needs. */
+export function longestVelocityWindowMs(policy: SignalInput['policy']): number {
+  const { requests, ips, devices } = policy.velocity;
+  return Math.max(requests.windowSeconds, ips.windowSeconds, devices.windowSeconds) * 1000;
+}
 
-function fire(name: string, weight: number, detail: string): RiskSignal | null {
+/** The observed place at its finest known level (city, else region, else country) is in the subject's history. */
+function placeKnown(profile: SignalInput['profile'], observation: SignalInput['observation']): boolean {
+  const { city, region, country } = observation.values;
+  if (city !== null) return profile.features.city.has(city);
+  if (region !== null) return profile.features.region.has(region);
+  return country !== null && profile.features.country.has(country);
+}
+
+function inWindow({ context, profile }: SignalInput, windowSeconds: number) {
+  const start = context.time - windowSeconds * 1000;
+  return profile.recent.filter((a) => a.time > start && a.time <= context.time);
+}
+
+function sinceLastPass(time: number, profile: SignalInput['profile'], policy: SignalInput['policy']) {
+  const windowStart = time - policy.failureWindowSeconds * 1000;
+  const past = profile.challenges.filter((c) => c.time <= time);
+  const lastPass = Math.max(windowStart, ...past.filter((c) => c.result === 'passed').map((c) => c.time));
+  return past.filter((c) => c.result !== 'passed' && c.time > lastPass);
+}
+
+const MAX_DETAIL = 500; // the contract's limit; a long list of known values must not break publishing
+
+export function fire(name: string, weight: number, detail: string): RiskSignal | null {
   if (weight === 0) return null;
+  return signal(name, weight, detail);
+}
+
+/** A signal even at weight 0 (context for a reader, never a reason: the gateway shows weights > 0). */
+export function signal(name: string, weight: number, detail: string): RiskSignal {
   return {
     name,
     weight,
@@ -88,6 +221,18 @@ function fire(name: string, weight: number, detail: string): RiskSignal | null {
   };
 }
 
-function plural(n: number, noun: string): string {
+export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** The most used values of a feature, e.g. `GB ×40, DE ×2`; at most three, the rest counted. */
+export function top(counts: ReadonlyMap<string, number>, limit = 3): string {
+  const sorted = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const shown = sorted.slice(0, limit).map(([v, n]) => `${v} ×${n}`);
+  if (sorted.length > limit) shown.push(`${sorted.length - limit} more`);
+  return shown.join(', ') || 'none';
+}
+
+function formatHours(hours: number): string {
+  return hours < 1 ? `${Math.round(hours * 60)} min` : `${hours.toFixed(1)} h`;
 }

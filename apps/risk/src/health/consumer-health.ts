@@ -1,0 +1,27 @@
+// Whether the bus consumer is alive. kafkajs gives up on a non-retriable error (the consumer "crashes") and
+// Nest leaves the process serving HTTP with nothing consuming: /healthz must say so, so an orchestrator
+// restarts the instance and its partitions move to a live member.
+import { Injectable, Logger } from '@nestjs/common';
+import type { Observable } from 'rxjs';
+
+@Injectable()
+export class ConsumerHealth {
+  private readonly logger = new Logger(ConsumerHealth.name);
+  private crashed = false;
+
+  /** Follows the transport's status: `crashed` until it reports `connected` again (kafkajs restarted it). */
+  watch(status: Observable<string>): void {
+    status.subscribe((s) => {
+      if (s === 'crashed') {
+        this.crashed = true;
+        this.logger.error('the bus consumer crashed: reporting unhealthy until it reconnects');
+      } else if (s === 'connected') {
+        this.crashed = false;
+      }
+    });
+  }
+
+  get healthy(): boolean {
+    return !this.crashed;
+  }
+}

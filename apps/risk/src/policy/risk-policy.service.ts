@@ -1,0 +1,106 @@
+// The policy in force: weights, model, thresholds, windows, lists and retention, swapped atomically when the
+// config file changes. The file's directory is watched (editors replace files rather than write them in
+// place), changes are debounced, and a change that does not validate is logged and ignored: the old policy
+// stays. http and kafka are read at start only; a change to them is reported as needing a restart.
+import { type FSWatcher, watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { ConfigError, type RuntimeEnv } from '@stepgate/config';
+import { loadRiskConfig, policyVersionOf, scoringPolicyOf, type RiskConfig } from '../config';
+import { MODEL_NAME, RiskModel } from '../scoring/risk.model';
+import type { ScoringPolicy } from '../scoring/scoring.types';
+
+export interface ActivePolicy {
+  readonly config: RiskConfig;
+  readonly scoring: ScoringPolicy;
+  readonly model: RiskModel;
+  /** `lr-1/cfg-<hash>`: the model and the config it scores with; stamped on every assessment. */
+  readonly version: string;
+}
+
+export function activePolicyOf(config: RiskConfig): ActivePolicy {
+  const scoring = scoringPolicyOf(config);
+  const version = `${MODEL_NAME}/cfg-${policyVersionOf(config)}`;
+  return { config, scoring, model: new RiskModel(scoring, version), version };
+}
+
+export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(RiskPolicy.name);
+  private active: ActivePolicy;
+  private watcher: FSWatcher | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly listeners = new Set<(policy: ActivePolicy) => void>();
+
+  constructor(
+    initial: RiskConfig,
+    private readonly runtime: Pick<RuntimeEnv, 'configFile' | 'env'>,
+  ) {
+    this.active = activePolicyOf(initial);
+  }
+
+  /** The policy to use now. Read it once per unit of work, so one assessment never mixes two policies. */
+  get current(): ActivePolicy {
+    return this.active;
+  }
+
+  onChange(listener: (policy: ActivePolicy) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  onModuleInit(): void {
+    this.logger.log(`risk policy ${this.active.version} in force`);
+    if (!this.active.config.reload.watch) return;
+    const file = basename(this.runtime.configFile);
+    try {
+      this.watcher = watch(dirname(this.runtime.configFile), (_event, name) => {
+        if (name === null || name === file) this.schedule();
+      });
+      this.watcher.on('error', (err) => this.logger.warn(`config watch failed: ${err.message}`));
+    } catch (err) {
+      this.logger.warn(`cannot watch ${this.runtime.configFile}: ${(err as Error).message}; no live reload`);
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** Re-reads the config file now; true when a new policy took effect. Also what the watcher calls. */
+  reload(): boolean {
+    let next: RiskConfig;
+    try {
+      next = loadRiskConfig(this.runtime);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
+      this.logger.error(`config change rejected, keeping policy ${this.active.version}: ${problems}`);
+      return false;
+    }
+    const previous = this.active;
+    // What only takes effect at start keeps its start value, so the active config never lies about it.
+    const merged: RiskConfig = { ...next, http: previous.config.http, kafka: previous.config.kafka };
+    if (
+      JSON.stringify([next.http, next.kafka]) !==
+      JSON.stringify([previous.config.http, previous.config.kafka])
+    ) {
+      this.logger.warn('risk.http or risk.kafka changed: they take effect at the next restart');
+    }
+    const candidate = activePolicyOf(merged);
+    if (candidate.version === previous.version) return false;
+    this.active = candidate;
+    this.logger.log(`risk policy ${previous.version} -> ${candidate.version} in force`);
+    for (const listener of this.listeners) listener(candidate);
+    return true;
+  }
+
+  private schedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.reload();
+    }, this.active.config.reload.debounceMs);
+    this.timer.unref();
+  }
+}

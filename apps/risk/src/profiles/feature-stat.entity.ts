@@ -1,0 +1,28 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { Feature } from '../scoring/scoring.types';
+
+/** How many subjects have used a feature value: the global distribution the model compares against. */
+@Entity('risk_feature_stats')
+export class FeatureStat {
+  @PrimaryColumn({ type: 'varchar', length: 16 })
+  feature!: Feature;
+
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  value!: string;
+
+  @Column({ type: 'integer' })
+  subjects!: number;
+}
+
+/** Per feature: the sum of FeatureStat.subjects and the number of distinct values (the distribution's normaliser). */
+@Entity('risk_feature_totals')
+export class FeatureTotal {
+  @PrimaryColumn({ type: 'varchar', length: 16 })
+  feature!: Feature;
+
+  @Column({ type: 'integer' })
+  subjects!: number;
+
+  @Column({ name: 'distinct_values', type: 'integer' })
+  distinctValues!: number;
+}
