@@ -1,7 +1,8 @@
 // `npm run bench -- <name>`: runs one benchmark from bench/ and writes its JSON under bench/results/.
 import * as gateway from './gateway';
+import * as risk from './risk';
 
-const BENCHES: Record<string, { main(args: string[]): Promise<void> }> = { gateway };
+const BENCHES: Record<string, { main(args: string[]): Promise<void> }> = { gateway, risk };
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);

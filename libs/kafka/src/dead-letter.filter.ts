@@ -1,7 +1,8 @@
 // Messages that break their contract go to the dead-letter topic with the reason; the consumer moves on.
-import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Logger } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, Inject, Injectable, Logger } from '@nestjs/common';
 import { TOPICS } from '@stepgate/contracts';
 import { from, type Observable } from 'rxjs';
+import type { RejectedMessage } from './batch';
 import { InvalidMessageError } from './contract.pipe';
 import { MESSAGING_OPTIONS, MessageBus, type MessagingOptions } from './message-bus';
 
@@ -11,34 +12,61 @@ interface MessageContextLike {
   getMessage?(): { key?: unknown; value?: unknown; offset?: string };
 }
 
-@Catch(InvalidMessageError)
-export class DeadLetterFilter implements ExceptionFilter<InvalidMessageError> {
-  private readonly logger = new Logger(DeadLetterFilter.name);
+/** Publishes refused messages to the dead-letter topic, as received, with the reason and where they came from. */
+@Injectable()
+export class DeadLetters {
+  private readonly logger = new Logger(DeadLetters.name);
 
   constructor(
     private readonly bus: MessageBus,
     @Inject(MESSAGING_OPTIONS) private readonly options: MessagingOptions,
   ) {}
 
+  /**
+   * Resolves once the broker has every dead letter: only then may the offset move past the bad messages
+   * (if publishing fails, the error reaches the consumer and the messages are redelivered).
+   */
+  async publish(rejected: readonly RejectedMessage[]): Promise<void> {
+    if (rejected.length === 0) return;
+    const time = new Date().toISOString();
+    for (const { message, reason } of rejected) {
+      this.logger.warn(`dead-lettering ${message.topic}@${message.offset ?? '?'}: ${reason}`);
+    }
+    await this.bus.publishBatch(
+      TOPICS.deadLetter,
+      rejected.map(({ message, reason }) => ({
+        time,
+        consumer: this.options.groupId,
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        key: textOf(message.key),
+        value: (textOf(message.value) ?? 'null').slice(0, 100_000),
+        reason: reason.slice(0, 4000),
+      })),
+    );
+  }
+}
+
+@Catch(InvalidMessageError)
+export class DeadLetterFilter implements ExceptionFilter<InvalidMessageError> {
+  constructor(private readonly deadLetters: DeadLetters) {}
+
   catch(error: InvalidMessageError, host: ArgumentsHost): Observable<unknown> {
     const ctx = host.switchToRpc().getContext<MessageContextLike>();
     const message = ctx.getMessage?.() ?? {};
-    const topic = ctx.getTopic?.() ?? 'unknown';
-    const value = textOf(message.value) ?? 'null';
-    const key = textOf(message.key);
-    this.logger.warn(`dead-lettering ${topic}@${message.offset ?? '?'}: ${error.message}`);
-    const published = this.bus.publish(TOPICS.deadLetter, {
-      time: new Date().toISOString(),
-      consumer: this.options.groupId,
-      topic,
-      partition: ctx.getPartition?.() ?? null,
-      offset: message.offset ?? null,
-      key,
-      value: value.slice(0, 100_000),
-      reason: error.message.slice(0, 4000),
-    });
-    // The dead letter must be durable before the offset moves past the bad message: if publishing
-    // fails, the error reaches the consumer and the message is redelivered.
+    const published = this.deadLetters.publish([
+      {
+        message: {
+          topic: ctx.getTopic?.() ?? 'unknown',
+          partition: ctx.getPartition?.() ?? null,
+          offset: message.offset ?? null,
+          key: textOf(message.key),
+          value: message.value,
+        },
+        reason: error.message,
+      },
+    ]);
     return from(published.then(() => ({ error: 'invalid_message', reason: error.message })));
   }
 }

@@ -13,12 +13,15 @@ export interface InProcessMessage {
 }
 
 type EventHandler = (message: InProcessMessage) => Promise<void>;
+type BatchHandler = (messages: InProcessMessage[]) => Promise<void>;
 type RequestHandler = (message: InProcessMessage) => Promise<unknown>;
 
 interface GroupQueue {
-  handler: EventHandler;
+  /** One message at a time, or (batch) everything that arrived while the previous batch was being handled. */
+  handler: { one: EventHandler } | { batch: BatchHandler; maxBatch: number };
   tail: Promise<void>;
   pending: number;
+  buffer: InProcessMessage[];
 }
 
 export class InProcessBroker {
@@ -29,9 +32,18 @@ export class InProcessBroker {
   private closed = false;
 
   subscribe(topic: string, group: string, handler: EventHandler): void {
+    this.addQueue(topic, group, { one: handler });
+  }
+
+  /** Like `subscribe`, but the handler gets up to `maxBatch` messages at once, in publish order. */
+  subscribeBatch(topic: string, group: string, handler: BatchHandler, maxBatch: number): void {
+    this.addQueue(topic, group, { batch: handler, maxBatch });
+  }
+
+  private addQueue(topic: string, group: string, handler: GroupQueue['handler']): void {
     let byGroup = this.groups.get(topic);
     if (!byGroup) this.groups.set(topic, (byGroup = new Map<string, GroupQueue>()));
-    if (!byGroup.has(group)) byGroup.set(group, { handler, tail: Promise.resolve(), pending: 0 });
+    if (!byGroup.has(group)) byGroup.set(group, { handler, tail: Promise.resolve(), pending: 0, buffer: [] });
   }
 
   unsubscribeGroup(group: string): void {
@@ -52,7 +64,13 @@ export class InProcessBroker {
     const full: InProcessMessage = { ...message, offset: String(this.offsets++) };
     for (const queue of this.groups.get(message.topic)?.values() ?? []) {
       queue.pending++;
-      queue.tail = queue.tail.then(() => this.deliver(queue, full));
+      if (!('batch' in queue.handler)) {
+        queue.tail = queue.tail.then(() => this.deliver(queue, [full]));
+        continue;
+      }
+      // Batched: the message joins the buffer; a flush is queued only if none is waiting to take it.
+      queue.buffer.push(full);
+      if (queue.buffer.length === 1) queue.tail = queue.tail.then(() => this.flush(queue));
     }
   }
 
@@ -89,21 +107,28 @@ export class InProcessBroker {
     this.closed = true;
   }
 
-  /** Like a Kafka consumer, a failing handler sees the same message again, with backoff, until it succeeds. */
-  private async deliver(queue: GroupQueue, message: InProcessMessage): Promise<void> {
+  private async flush(queue: GroupQueue): Promise<void> {
+    const maxBatch = 'batch' in queue.handler ? queue.handler.maxBatch : 1;
+    while (queue.buffer.length > 0) await this.deliver(queue, queue.buffer.splice(0, maxBatch));
+  }
+
+  /** Like a Kafka consumer, a failing handler sees the same messages again, with backoff, until it succeeds. */
+  private async deliver(queue: GroupQueue, messages: InProcessMessage[]): Promise<void> {
+    const { handler } = queue;
     for (let attempt = 0; ; attempt++) {
       try {
-        await queue.handler(message);
+        await ('batch' in handler ? handler.batch(messages) : handler.one(messages[0]!));
         break;
       } catch (err) {
+        const first = messages[0]!;
         this.logger.warn(
-          `redelivering ${message.topic}@${message.offset} (attempt ${attempt + 1}): ${String(err)}`,
+          `redelivering ${first.topic}@${first.offset} (+${messages.length - 1}, attempt ${attempt + 1}): ${String(err)}`,
         );
         if (this.closed && attempt > 3) break;
         await sleep(Math.min(50 * 2 ** attempt, 2000));
       }
     }
-    queue.pending--;
+    queue.pending -= messages.length;
   }
 }
 

@@ -18,8 +18,12 @@ export class InProcessMessageBus extends MessageBus {
     });
   }
 
-  async publishBatch<T extends EventTopic>(topic: T, values: EventOf<T>[]): Promise<void> {
-    for (const value of values) await this.publish(topic, value);
+  async publishBatch<T extends EventTopic>(
+    topic: T,
+    values: EventOf<T>[],
+    metaOf?: (value: EventOf<T>) => PublishMeta,
+  ): Promise<void> {
+    for (const value of values) await this.publish(topic, value, metaOf?.(value));
   }
 
   async request<P extends RequestPattern>(

@@ -7,6 +7,7 @@ import {
   Server,
 } from '@nestjs/microservices';
 import { isObservable, lastValueFrom } from 'rxjs';
+import { type ConsumedMessage, isBatchHandler, MAX_BATCH, parseValue } from './batch';
 import type { InProcessBroker, InProcessMessage } from './in-process.broker';
 
 export class InProcessContext extends BaseRpcContext<[InProcessMessage]> {
@@ -15,6 +16,15 @@ export class InProcessContext extends BaseRpcContext<[InProcessMessage]> {
   }
   getTopic(): string {
     return this.args[0].topic;
+  }
+  getPartition(): null {
+    return null;
+  }
+}
+
+export class InProcessBatchContext extends BaseRpcContext<[string]> {
+  getTopic(): string {
+    return this.args[0];
   }
   getPartition(): null {
     return null;
@@ -33,7 +43,14 @@ export class InProcessServer extends Server implements CustomTransportStrategy {
 
   listen(callback: () => void): void {
     for (const [pattern, handler] of this.messageHandlers) {
-      if (handler.isEventHandler) {
+      if (handler.isEventHandler && isBatchHandler(handler.extras)) {
+        this.broker.subscribeBatch(
+          pattern,
+          this.group,
+          (messages) => this.runBatch(handler, pattern, messages),
+          MAX_BATCH,
+        );
+      } else if (handler.isEventHandler) {
         this.broker.subscribe(pattern, this.group, (m) => this.run(handler, m).then(() => undefined));
       } else {
         this.broker.handle(pattern, this.group, (m) => this.run(handler, m));
@@ -55,13 +72,24 @@ export class InProcessServer extends Server implements CustomTransportStrategy {
   }
 
   private async run(handler: MessageHandler, message: InProcessMessage): Promise<unknown> {
-    let data: unknown = message.value;
-    try {
-      data = JSON.parse(message.value);
-    } catch {
-      // Left as the raw string: the contract pipe rejects it with a reason and dead-letters it.
-    }
-    const result: unknown = await handler(data, new InProcessContext([message]));
+    // Not JSON: left as the raw string, which the contract pipe rejects with a reason and dead-letters.
+    const result: unknown = await handler(parseValue(message.value), new InProcessContext([message]));
     return isObservable(result) ? lastValueFrom(result, { defaultValue: undefined }) : result;
+  }
+
+  private async runBatch(
+    handler: MessageHandler,
+    topic: string,
+    messages: InProcessMessage[],
+  ): Promise<void> {
+    const consumed: ConsumedMessage[] = messages.map((m) => ({
+      topic: m.topic,
+      partition: null,
+      offset: m.offset,
+      key: m.key,
+      value: parseValue(m.value),
+    }));
+    const result: unknown = await handler(consumed, new InProcessBatchContext([topic]));
+    if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
   }
 }

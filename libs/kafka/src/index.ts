@@ -1,3 +1,4 @@
+export * from './batch';
 export * from './message-bus';
 export * from './contract.pipe';
 export * from './contract.validation';
@@ -7,4 +8,5 @@ export * from './in-process.transport';
 export * from './in-process.message-bus';
 export * from './kafka.message-bus';
 export * from './kafka.options';
+export * from './kafka.server';
 export * from './messaging.module';

@@ -62,10 +62,16 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
     }
   }
 
-  async publishBatch<T extends EventTopic>(topic: T, values: EventOf<T>[]): Promise<void> {
+  async publishBatch<T extends EventTopic>(
+    topic: T,
+    values: EventOf<T>[],
+    metaOf?: (value: EventOf<T>) => PublishMeta,
+  ): Promise<void> {
+    if (values.length === 0) return;
     const messages = values.map((value) => {
       const valid = assertEvent(topic, value);
-      return { key: keyOf(topic, valid), value: JSON.stringify(valid), headers: {} };
+      const headers = metaOf ? headersOf(metaOf(valid)) : {};
+      return { key: keyOf(topic, valid), value: JSON.stringify(valid), headers };
     });
     await this.track(lastValueFrom(this.client.emitBatch(topic, { messages }), { defaultValue: undefined }));
   }

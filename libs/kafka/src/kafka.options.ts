@@ -1,5 +1,4 @@
 import type { KafkaOptions } from '@nestjs/microservices';
-import { Transport } from '@nestjs/microservices';
 import type { KafkaConfig, ProducerConfig } from 'kafkajs';
 
 export interface KafkaSettings {
@@ -27,23 +26,22 @@ export function kafkaClientConfig(settings: KafkaSettings, clientId: string): Ka
   };
 }
 
+export type KafkaServerOptions = Required<KafkaOptions>['options'];
+
 /** Options for the consuming side (ServerKafka): one consumer group per service, fromBeginning for new groups. */
-export function kafkaServerOptions(settings: KafkaSettings, fromBeginning: boolean): KafkaOptions {
+export function kafkaServerOptions(settings: KafkaSettings, fromBeginning: boolean): KafkaServerOptions {
   return {
-    transport: Transport.KAFKA,
-    options: {
-      client: kafkaClientConfig(settings, `${settings.clientId}-server`),
-      consumer: {
-        groupId: settings.groupId,
-        maxWaitTimeInMs: settings.maxWaitMs,
-        allowAutoTopicCreation: true,
-        sessionTimeout: 30_000,
-        heartbeatInterval: 3_000,
-      },
-      subscribe: { fromBeginning },
-      producer: producerConfig(settings),
-      send: { acks: -1 },
-      postfixId: '',
+    client: kafkaClientConfig(settings, `${settings.clientId}-server`),
+    consumer: {
+      groupId: settings.groupId,
+      maxWaitTimeInMs: settings.maxWaitMs,
+      allowAutoTopicCreation: true,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
     },
+    subscribe: { fromBeginning },
+    producer: producerConfig(settings),
+    send: { acks: -1 },
+    postfixId: '',
   };
 }

@@ -31,7 +31,11 @@ export abstract class MessageBus {
   /** Validates, then publishes keyed by the contract's key function. Resolves when the broker acknowledged it. */
   abstract publish<T extends EventTopic>(topic: T, value: EventOf<T>, meta?: PublishMeta): Promise<void>;
   /** Validates each, then publishes them as one produce request (each keyed by its contract key). */
-  abstract publishBatch<T extends EventTopic>(topic: T, values: EventOf<T>[]): Promise<void>;
+  abstract publishBatch<T extends EventTopic>(
+    topic: T,
+    values: EventOf<T>[],
+    metaOf?: (value: EventOf<T>) => PublishMeta,
+  ): Promise<void>;
   /** Request/reply with a deadline; rejects with RequestTimeoutError when no reply comes in time. */
   abstract request<P extends RequestPattern>(
     pattern: P,

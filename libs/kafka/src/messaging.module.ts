@@ -2,12 +2,13 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { DeadLetterFilter } from './dead-letter.filter';
+import { DeadLetterFilter, DeadLetters } from './dead-letter.filter';
 import { inProcessBroker } from './in-process.broker';
 import { InProcessMessageBus } from './in-process.message-bus';
 import { InProcessServer } from './in-process.transport';
 import { KafkaMessageBus } from './kafka.message-bus';
 import { kafkaServerOptions } from './kafka.options';
+import { BatchingServerKafka } from './kafka.server';
 import { MESSAGING_OPTIONS, MessageBus, type MessagingOptions } from './message-bus';
 
 @Module({})
@@ -27,9 +28,10 @@ export class MessagingModule {
             return bus;
           },
         },
+        DeadLetters,
         { provide: APP_FILTER, useClass: DeadLetterFilter },
       ],
-      exports: [MessageBus, MESSAGING_OPTIONS],
+      exports: [MessageBus, MESSAGING_OPTIONS, DeadLetters],
     };
   }
 }
@@ -38,5 +40,5 @@ export class MessagingModule {
 export function messagingTransport(options: MessagingOptions): MicroserviceOptions {
   if (options.brokers.length === 0)
     return { strategy: new InProcessServer(inProcessBroker, options.groupId) };
-  return kafkaServerOptions(options, options.fromBeginning);
+  return { strategy: new BatchingServerKafka(kafkaServerOptions(options, options.fromBeginning)) };
 }

@@ -81,39 +81,107 @@ export class AssessmentService {
     return active.model.score(context, profile, observation, population);
   }
 
+  /** One access event: a batch of one. */
+  onAccess(event: AccessEvent): Promise<void> {
+    return this.onAccessBatch([event]);
+  }
+
   /**
-   * Scores the access as it was before it happened, then records it for velocity and, if the gateway allowed
-   * it, learns from it: only allowed accesses (including those allowed after a passed step-up) become history.
+   * Applies a batch of access events in one transaction: claims them, then scores each access as it was
+   * before it happened, records it for velocity and, if the gateway allowed it, learns from it (only allowed
+   * accesses, including those allowed after a passed step-up, become history). Events are applied in order,
+   * each against the state its predecessors left. Assessments are published once the batch is durable; an
+   * event claimed before (a redelivery) only has its assessment published again.
    */
-  async onAccess(event: AccessEvent): Promise<void> {
-    const key = { topic: TOPICS.access, messageId: event.eventId };
-    const subject = event.subject;
-    // Anonymous traffic has no profile to score against or learn into.
-    if (subject === null) return this.applyOnce(key, null);
-    const access: AccessRecord = {
-      eventId: event.eventId,
-      subject,
-      deviceId: event.deviceId,
-      clientIp: event.clientIp,
-      userAgent: event.userAgent,
-      route: event.route,
-      time: Date.parse(event.time),
-    };
-    const provenance: Provenance = {
-      source: 'access',
-      correlationId: event.correlationId,
-      causationId: event.eventId,
-    };
-    return this.applyOnce(key, async (em, assessmentId) => {
-      const active = this.policy.current;
-      const observation = observe(access.clientIp, access.userAgent, this.geo);
-      const record = await this.scoreAndLog(em, active, assessmentId, access, observation, provenance);
-      await this.profiles.recordAccess(em, access, active.scoring);
-      if (event.decision === 'allow') {
-        await this.profiles.learnAccess(em, access, observation, active.config.retention);
-      }
-      return record;
+  async onAccessBatch(events: readonly AccessEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const first = new Map<string, { event: AccessEvent; assessmentId: string | null }>();
+    for (const event of events) {
+      // Anonymous traffic has no profile to score against or learn into: recorded, nothing applied.
+      if (!first.has(event.eventId))
+        first.set(event.eventId, { event, assessmentId: event.subject === null ? null : randomUUID() });
+    }
+    const items = [...first.values()];
+    const active = this.policy.current;
+    const { records, duplicates } = await this.transactions.run(async (em) => {
+      const claimed = await this.inbox.claimMany(
+        em,
+        TOPICS.access,
+        items.map((i) => ({ messageId: i.event.eventId, assessmentId: i.assessmentId })),
+        Date.now(),
+      );
+      const fresh = items.filter((i) => claimed.has(i.event.eventId));
+      return {
+        records: await this.applyAccesses(em, active, fresh),
+        duplicates: items.filter((i) => !claimed.has(i.event.eventId)).map((i) => i.event.eventId),
+      };
     });
+    const ignored = items.length - duplicates.length - records.length;
+    if (records.length > 0)
+      this.metrics.messages.inc({ topic: TOPICS.access, outcome: 'applied' }, records.length);
+    if (ignored > 0) this.metrics.messages.inc({ topic: TOPICS.access, outcome: 'ignored' }, ignored);
+    const redelivered = events.length - items.length + duplicates.length;
+    if (redelivered > 0)
+      this.metrics.messages.inc({ topic: TOPICS.access, outcome: 'duplicate' }, redelivered);
+    for (const r of records) this.metrics.assessments.inc({ source: r.source, level: r.level });
+
+    // Every event's assessment, in the order the events came (a subject's assessments stay in order): a
+    // redelivered event's again, with the same id, since its first delivery may have crashed before
+    // publishing. None for a message that produced no assessment, or whose record retention pruned.
+    const byEvent = new Map(records.map((r) => [r.causationId, r]));
+    for (const r of await this.recorded(TOPICS.access, duplicates)) byEvent.set(r.causationId, r);
+    await this.publish(events.flatMap((e) => byEvent.get(e.eventId) ?? []));
+  }
+
+  private async applyAccesses(
+    em: EntityManager,
+    active: ActivePolicy,
+    items: readonly { event: AccessEvent; assessmentId: string | null }[],
+  ): Promise<NewAssessmentRecord[]> {
+    const work = items.flatMap(({ event, assessmentId }) => {
+      if (event.subject === null || assessmentId === null) return [];
+      const access: AccessRecord = {
+        eventId: event.eventId,
+        subject: event.subject,
+        deviceId: event.deviceId,
+        clientIp: event.clientIp,
+        userAgent: event.userAgent,
+        route: event.route,
+        time: Date.parse(event.time),
+      };
+      const observation = observe(access.clientIp, access.userAgent, this.geo);
+      return [{ event, assessmentId, access, observation }];
+    });
+    if (work.length === 0) return [];
+    const set = await this.profiles.loadWorkingSet(em, work, active.scoring);
+    const now = Date.now();
+    const records = work.map(({ event, assessmentId, access, observation }): NewAssessmentRecord => {
+      const profile = set.profiles.get(access.subject)!;
+      const score = active.model.score(
+        access,
+        profile.snapshot(access.deviceId),
+        observation,
+        set.population.view(observation),
+      );
+      profile.recordAccess(access);
+      if (event.decision === 'allow') {
+        profile.learnAccess(access, observation, active.config.retention, set.population);
+      }
+      return {
+        assessmentId,
+        subject: access.subject,
+        deviceId: access.deviceId,
+        time: now,
+        clientIp: access.clientIp,
+        source: 'access',
+        correlationId: event.correlationId,
+        causationId: event.eventId,
+        ...score,
+      };
+    });
+    await this.profiles.saveWorkingSet(em, set, active.scoring);
+    await this.log.appendMany(em, records);
+    return records;
   }
 
   /**
@@ -195,29 +263,34 @@ export class AssessmentService {
       if (!(await this.inbox.claim(em, key, assessmentId, Date.now()))) return DUPLICATE;
       return apply && assessmentId ? apply(em, assessmentId) : null;
     });
-    if (applied === DUPLICATE) return this.replay(key);
+    if (applied === DUPLICATE) {
+      this.metrics.messages.inc({ topic: key.topic, outcome: 'duplicate' });
+      // The first delivery may have crashed between its commit and its publish: publish again, same id.
+      return this.publish(await this.recorded(key.topic, [key.messageId]));
+    }
     this.metrics.messages.inc({ topic: key.topic, outcome: applied ? 'applied' : 'ignored' });
     if (!applied) return;
     this.metrics.assessments.inc({ source: applied.source, level: applied.level });
-    this.logger.debug(
-      `${applied.subject}/${applied.deviceId ?? '-'}: ${applied.score} ${applied.level} [${applied.signals.map((s) => s.name).join(', ')}]`,
-    );
-    await this.publish(applied);
+    await this.publish([applied]);
   }
 
-  private async replay(key: MessageKey): Promise<void> {
-    this.metrics.messages.inc({ topic: key.topic, outcome: 'duplicate' });
-    // The first delivery may have crashed between its commit and its publish: publish again, same id.
-    const assessmentId = (await this.inbox.find(key))?.assessmentId ?? null;
-    // No record: the message produced no assessment, or retention pruned it long after the gateway moved on.
-    const record = assessmentId === null ? null : await this.log.byId(assessmentId);
-    if (record) await this.publish(record);
+  /** The assessments recorded for messages applied before. */
+  private async recorded(topic: string, messageIds: readonly string[]): Promise<NewAssessmentRecord[]> {
+    if (messageIds.length === 0) return [];
+    const entries = await this.inbox.findMany(topic, messageIds);
+    const ids = entries.flatMap((e) => (e.assessmentId === null ? [] : [e.assessmentId]));
+    return ids.length === 0 ? [] : this.log.byIds(ids);
   }
 
-  private async publish(record: NewAssessmentRecord): Promise<void> {
-    await this.bus.publish(TOPICS.riskAssessment, toRiskAssessment(record), {
-      correlationId: record.correlationId,
-      causationId: record.causationId ?? undefined,
-    });
+  private async publish(records: readonly NewAssessmentRecord[]): Promise<void> {
+    for (const r of records) {
+      this.logger.debug(
+        `${r.subject}/${r.deviceId ?? '-'}: ${r.score} ${r.level} [${r.signals.map((s) => s.name).join(', ')}]`,
+      );
+    }
+    await this.bus.publishBatch(TOPICS.riskAssessment, records.map(toRiskAssessment), (a) => ({
+      correlationId: a.correlationId,
+      causationId: a.causationId ?? undefined,
+    }));
   }
 }

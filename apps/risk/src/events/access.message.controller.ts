@@ -1,15 +1,19 @@
 import { Controller } from '@nestjs/common';
-import { EventPattern } from '@nestjs/microservices';
 import { TOPICS, type AccessEvent } from '@stepgate/contracts';
-import { ValidPayload } from '@stepgate/kafka';
+import { BatchEventPattern, DeadLetters, ValidBatch, type ValidatedBatch } from '@stepgate/kafka';
 import { AssessmentService } from '../assessments/assessment.service';
 
+/** Access events arrive in batches (one per fetch): applied in one transaction, invalid ones dead-lettered. */
 @Controller()
 export class AccessMessageController {
-  constructor(private readonly assessments: AssessmentService) {}
+  constructor(
+    private readonly assessments: AssessmentService,
+    private readonly deadLetters: DeadLetters,
+  ) {}
 
-  @EventPattern(TOPICS.access)
-  async onAccess(@ValidPayload(TOPICS.access) event: AccessEvent): Promise<void> {
-    await this.assessments.onAccess(event);
+  @BatchEventPattern(TOPICS.access)
+  async onAccess(@ValidBatch(TOPICS.access) batch: ValidatedBatch<AccessEvent>): Promise<void> {
+    await this.deadLetters.publish(batch.rejected);
+    await this.assessments.onAccessBatch(batch.events);
   }
 }

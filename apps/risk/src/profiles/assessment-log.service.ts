@@ -2,14 +2,17 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
-import { Repository } from 'typeorm';
+import { In, Repository } from 'typeorm';
 import { AssessmentRecord } from './assessment.entity';
 import { RISK_DB } from './risk.data-source';
+import { chunks, insertChunks, run, Sql, type ColumnType } from './sql';
 
 export type NewAssessmentRecord = Omit<AssessmentRecord, 'seq'>;
 
 @Injectable()
 export class AssessmentLog {
+  private readonly touched = new Set<string>();
+
   constructor(
     @InjectRepository(AssessmentRecord, RISK_DB) private readonly records: Repository<AssessmentRecord>,
   ) {}
@@ -32,6 +35,76 @@ export class AssessmentLog {
       .delete()
       .where('subject = :subject AND seq < :seq', { subject: record.subject, seq: oldestKept.seq })
       .execute();
+  }
+
+  /**
+   * Appends a batch. Its subjects' oldest beyond the limit go in `pruneTouched`, off the hot path: a batch
+   * would otherwise re-read up to the limit of rows for every subject it touches.
+   */
+  async appendMany(em: EntityManager, records: readonly NewAssessmentRecord[]): Promise<void> {
+    const types: ColumnType[] = ['text', 'text', 'text', 'bigint', 'text', 'text', 'text', 'text', 'int'];
+    for (const chunk of insertChunks(em, records)) {
+      const sql = Sql.for(em);
+      await run(
+        em,
+        sql,
+        `INSERT INTO risk_assessments (assessment_id, subject, device_id, time, source, correlation_id,
+           causation_id, client_ip, score, level, device_status, model_version, signals)
+         ${sql.rows(
+           chunk.map((r) => [
+             r.assessmentId,
+             r.subject,
+             r.deviceId,
+             r.time,
+             r.source,
+             r.correlationId,
+             r.causationId,
+             r.clientIp,
+             r.score,
+             r.level,
+             r.deviceStatus,
+             r.modelVersion,
+             JSON.stringify(r.signals),
+           ]),
+           [...types, 'text', 'text', 'text', 'text'],
+         )}`,
+      );
+    }
+    for (const r of records) this.touch(r.subject);
+  }
+
+  touch(subject: string): void {
+    this.touched.add(subject);
+  }
+
+  /** Subjects appended to since the last prune (forgotten by it). */
+  takeTouched(): string[] {
+    const subjects = [...this.touched];
+    this.touched.clear();
+    return subjects;
+  }
+
+  /** Keeps each subject's newest `keepPerSubject` assessments; returns how many went. */
+  async prune(em: EntityManager, subjects: readonly string[], keepPerSubject: number): Promise<number> {
+    let deleted = 0;
+    for (const chunk of chunks(subjects)) {
+      const sql = Sql.for(em);
+      const rows = await run<{ seq: number }>(
+        em,
+        sql,
+        `DELETE FROM risk_assessments WHERE seq IN (
+           SELECT seq FROM (
+             SELECT seq, ROW_NUMBER() OVER (PARTITION BY subject ORDER BY seq DESC) AS age
+             FROM risk_assessments WHERE subject IN (${sql.list(chunk)})
+           ) ranked WHERE age > ${sql.p(keepPerSubject)}) RETURNING seq`,
+      );
+      deleted += rows.length;
+    }
+    return deleted;
+  }
+
+  byIds(assessmentIds: readonly string[]): Promise<AssessmentRecord[]> {
+    return this.records.findBy({ assessmentId: In([...assessmentIds]) });
   }
 
   byId(assessmentId: string): Promise<AssessmentRecord | null> {

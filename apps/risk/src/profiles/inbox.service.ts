@@ -2,9 +2,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
-import { LessThan, Repository } from 'typeorm';
+import { In, LessThan, Repository } from 'typeorm';
 import { ProcessedMessage } from './processed-message.entity';
 import { RISK_DB } from './risk.data-source';
+import { insertChunks, run, Sql } from './sql';
 
 export interface MessageKey {
   topic: string;
@@ -43,6 +44,38 @@ export class Inbox {
     // The structured result carries the affected row count on every driver; InsertResult does not.
     const result = await em.queryRunner!.query(sql, parameters, true);
     return result.affected === 1;
+  }
+
+  /**
+   * Claims a batch of messages in one statement: the ids this transaction recorded (the rest were applied
+   * before, or are being applied by a concurrent consumer, which this statement then waits for on PostgreSQL).
+   */
+  async claimMany(
+    em: EntityManager,
+    topic: string,
+    messages: readonly { messageId: string; assessmentId: string | null }[],
+    now: number,
+  ): Promise<Set<string>> {
+    const claimed = new Set<string>();
+    for (const chunk of insertChunks(em, messages)) {
+      const sql = Sql.for(em);
+      const rows = await run<{ message_id: string }>(
+        em,
+        sql,
+        `INSERT INTO risk_processed_messages (topic, message_id, processed_at, assessment_id)
+         ${sql.rows(
+           chunk.map((m) => [topic, m.messageId, now, m.assessmentId]),
+           ['text', 'text', 'bigint', 'text'],
+         )}
+         ON CONFLICT DO NOTHING RETURNING message_id`,
+      );
+      for (const row of rows) claimed.add(row.message_id);
+    }
+    return claimed;
+  }
+
+  findMany(topic: string, messageIds: readonly string[]): Promise<ProcessedMessage[]> {
+    return this.messages.findBy({ topic, messageId: In([...messageIds]) });
   }
 
   /** Forgets messages processed before `before`; returns how many. */

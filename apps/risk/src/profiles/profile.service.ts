@@ -16,6 +16,7 @@ import {
   type KnownDevice,
   type Observation,
   type Population,
+  type RecentAccess,
   type ScoringContext,
   type ScoringPolicy,
   type SubjectProfile,
@@ -26,18 +27,17 @@ import { FeatureStat, FeatureTotal } from './feature-stat.entity';
 import { RecentAccessRow } from './recent-access.entity';
 import { RISK_DB } from './risk.data-source';
 import { Sighting } from './sighting.entity';
+import { chunks, insertChunks, num, numOrNull, run, Sql, type ColumnType } from './sql';
 import { SubjectState } from './subject-state.entity';
+import {
+  PopulationTally,
+  WorkingProfile,
+  type AccessRecord,
+  type DeviceState,
+  type StoredSighting,
+} from './working-set';
 
-/** An access as risk records it for velocity (every access of a subject, allowed or not). */
-export interface AccessRecord {
-  eventId: string;
-  subject: string;
-  deviceId: string | null;
-  clientIp: string;
-  userAgent: string;
-  route: string | null;
-  time: number;
-}
+export type { AccessRecord } from './working-set';
 
 export interface ChallengeAttemptInput {
   challengeId: string;
@@ -49,23 +49,20 @@ export interface ChallengeAttemptInput {
 }
 
 /** What scoring needs about one context: the subject's profile and the population's view of its values. */
+export interface WorkingSet {
+  profiles: Map<string, WorkingProfile>;
+  population: PopulationTally;
+}
+
 export interface ProfileSnapshot {
   profile: SubjectProfile;
   population: Population;
 }
 
-export interface LearnLimits {
-  valuesPerFeature: number;
-}
-
 // Portable SQL (PostgreSQL and SQLite): keep the earliest / latest of the stored time and :time. The
 // right-hand sides of an UPDATE see the row as it was, so `last_seen_at` in them is the previous value.
-const earliest = (column: string) =>
-  `CASE WHEN ${column} IS NULL OR ${column} > :time THEN :time ELSE ${column} END`;
 const latest = (column: string) =>
   `CASE WHEN ${column} IS NULL OR ${column} < :time THEN :time ELSE ${column} END`;
-const ifNewest = (column: string, param: string) =>
-  `CASE WHEN last_seen_at IS NULL OR last_seen_at <= :time THEN :${param} ELSE ${column} END`;
 
 const emptyFeatures = (): Record<Feature, Map<string, number>> =>
   Object.fromEntries(FEATURES.map((f) => [f, new Map<string, number>()])) as Record<
@@ -157,78 +154,358 @@ export class ProfileService {
     return this.repo(this.devices, em).findOneBy({ subject, deviceId });
   }
 
-  /** Every access of a subject counts for velocity; rows older than the longest window are pruned. */
-  async recordAccess(em: EntityManager, access: AccessRecord, policy: ScoringPolicy): Promise<void> {
-    await em
-      .createQueryBuilder()
-      .insert()
-      .into(RecentAccessRow)
-      .values({
-        subject: access.subject,
-        eventId: access.eventId,
-        time: access.time,
-        clientIp: access.clientIp,
-        deviceId: access.deviceId,
-      })
-      .orIgnore()
-      .execute();
-    await em
-      .createQueryBuilder()
-      .delete()
-      .from(RecentAccessRow)
-      .where('subject = :subject AND time <= :before', {
-        subject: access.subject,
-        before: access.time - longestVelocityWindowMs(policy),
-      })
-      .execute();
+  /**
+   * Loads, in a handful of queries, everything a batch of accesses needs: each subject's profile (its devices
+   * the batch uses, every value it has seen, its recent accesses and challenge results reaching back one
+   * window before its earliest access) and the population's counts for every value the batch observes.
+   */
+  async loadWorkingSet(
+    em: EntityManager,
+    accesses: readonly { access: AccessRecord; observation: Observation }[],
+    policy: ScoringPolicy,
+  ): Promise<WorkingSet> {
+    const earliest = new Map<string, number>();
+    const devicePairs = new Map<string, [string, string]>();
+    const observed = new Map<string, [Feature, string]>();
+    for (const { access, observation } of accesses) {
+      earliest.set(access.subject, Math.min(earliest.get(access.subject) ?? Infinity, access.time));
+      if (access.deviceId !== null)
+        devicePairs.set(`${access.subject}\u0000${access.deviceId}`, [access.subject, access.deviceId]);
+      for (const feature of FEATURES) {
+        const value = observation.values[feature];
+        if (value !== null) observed.set(`${feature}\u0000${value}`, [feature, value]);
+      }
+    }
+    const subjects = [...earliest.keys()];
+    const since = Math.min(...earliest.values());
+    const states = new Map<string, Record<string, unknown>>();
+    const sightings = new Map<string, StoredSighting[]>();
+    const devices = new Map<string, Map<string, Omit<DeviceState, 'seenDelta'>>>();
+    const recent = new Map<string, RecentAccess[]>();
+    const challenges = new Map<string, { time: number; result: ChallengeResult }[]>();
+    const counts: { feature: Feature; value: string; subjects: number }[] = [];
+    const push = <T>(map: Map<string, T[]>, subject: string, item: T) => {
+      const list = map.get(subject);
+      if (list) list.push(item);
+      else map.set(subject, [item]);
+    };
+
+    for (const chunk of chunks(subjects)) {
+      let sql = Sql.for(em);
+      for (const row of await run<Record<string, unknown>>(
+        em,
+        sql,
+        `SELECT * FROM risk_subjects WHERE subject IN (${sql.list(chunk)})`,
+      )) {
+        states.set(String(row.subject), row);
+      }
+      sql = Sql.for(em);
+      for (const row of await run<Record<string, unknown>>(
+        em,
+        sql,
+        `SELECT subject, kind, value, seen_count, first_seen_at, last_seen_at FROM risk_sightings
+         WHERE subject IN (${sql.list(chunk)})`,
+      )) {
+        push(sightings, String(row.subject), {
+          feature: row.kind as Feature,
+          value: String(row.value),
+          count: num(row.seen_count),
+          firstSeenAt: num(row.first_seen_at),
+          lastSeenAt: num(row.last_seen_at),
+        });
+      }
+      sql = Sql.for(em);
+      for (const row of await run<Record<string, unknown>>(
+        em,
+        sql,
+        `SELECT subject, time, client_ip, device_id FROM risk_recent_accesses
+         WHERE subject IN (${sql.list(chunk)}) AND time > ${sql.p(since - longestVelocityWindowMs(policy))}`,
+      )) {
+        push(recent, String(row.subject), {
+          time: num(row.time),
+          ip: row.client_ip as string | null,
+          deviceId: row.device_id as string | null,
+        });
+      }
+      sql = Sql.for(em);
+      for (const row of await run<Record<string, unknown>>(
+        em,
+        sql,
+        `SELECT subject, occurred_at, result FROM risk_challenge_attempts
+         WHERE subject IN (${sql.list(chunk)}) AND occurred_at > ${sql.p(since - policy.failureWindowSeconds * 1000)}`,
+      )) {
+        push(challenges, String(row.subject), {
+          time: num(row.occurred_at),
+          result: row.result as ChallengeResult,
+        });
+      }
+    }
+    for (const chunk of chunks([...devicePairs.values()])) {
+      const sql = Sql.for(em);
+      for (const row of await run<Record<string, unknown>>(
+        em,
+        sql,
+        `SELECT * FROM risk_devices WHERE (subject, device_id) IN (VALUES ${sql.tuples(chunk)})`,
+      )) {
+        const subject = String(row.subject);
+        let byId = devices.get(subject);
+        if (!byId) devices.set(subject, (byId = new Map<string, Omit<DeviceState, 'seenDelta'>>()));
+        byId.set(String(row.device_id), deviceState(row));
+      }
+    }
+    for (const chunk of chunks([...observed.values()])) {
+      const sql = Sql.for(em);
+      for (const row of await run<Record<string, unknown>>(
+        em,
+        sql,
+        `SELECT feature, value, subjects FROM risk_feature_stats
+         WHERE (feature, value) IN (VALUES ${sql.tuples(chunk)})`,
+      )) {
+        counts.push({
+          feature: row.feature as Feature,
+          value: String(row.value),
+          subjects: num(row.subjects),
+        });
+      }
+    }
+    const totals = new Map<Feature, { subjects: number; distinct: number }>();
+    for (const t of await em.withRepository(this.totals).find()) {
+      totals.set(t.feature, { subjects: t.subjects, distinct: t.distinctValues });
+    }
+
+    const profiles = new Map<string, WorkingProfile>();
+    for (const subject of subjects) {
+      const state = states.get(subject);
+      const located = numOrNull(state?.located_at);
+      profiles.set(
+        subject,
+        new WorkingProfile(
+          subject,
+          num(state?.access_count ?? 0),
+          state && located !== null && state.lat !== null && state.lon !== null
+            ? {
+                time: located,
+                lat: num(state.lat),
+                lon: num(state.lon),
+                accuracyKm: num(state.accuracy_km ?? 0),
+                label: (state.place as string | null) ?? '?',
+              }
+            : null,
+          recent.get(subject) ?? [],
+          challenges.get(subject) ?? [],
+          sightings.get(subject) ?? [],
+          devices.get(subject) ?? new Map<string, Omit<DeviceState, 'seenDelta'>>(),
+        ),
+      );
+    }
+    return { profiles, population: new PopulationTally(counts, totals) };
   }
 
   /**
-   * Learns from an allowed access: the device is seen (with its browser and OS), every feature value counts
-   * once more for the subject (and, the first time the subject uses it, once more for the population), the
-   * history grows by one, and the place becomes the last trusted one if the access is the newest.
+   * Writes back what a batch changed, as merges that compose with concurrent writers: counts as increments,
+   * first and last times as min and max, a device's last context and the subject's place only if newer.
    */
-  async learnAccess(
-    em: EntityManager,
-    access: AccessRecord,
-    observation: Observation,
-    limits: LearnLimits,
-  ): Promise<void> {
-    if (access.deviceId !== null) {
-      await this.ensureDevice(em, access.subject, access.deviceId, access.time);
-      await em
-        .createQueryBuilder()
-        .update(Device)
-        .set({
-          seenCount: () => 'seen_count + 1',
-          firstSeenAt: () => earliest('first_seen_at'),
-          lastClientIp: () => ifNewest('last_client_ip', 'ip'),
-          lastUserAgent: () => ifNewest('last_user_agent', 'userAgent'),
-          lastRoute: () => ifNewest('last_route', 'route'),
-          browserFamily: () => ifNewest('browser_family', 'browser'),
-          osFamily: () => ifNewest('os_family', 'os'),
-          lastSeenAt: () => latest('last_seen_at'),
-        })
-        .where('subject = :subject AND device_id = :deviceId')
-        .setParameters({
-          subject: access.subject,
-          deviceId: access.deviceId,
-          time: access.time,
-          ip: access.clientIp,
-          userAgent: access.userAgent,
-          route: access.route,
-          browser: observation.values.browser,
-          os: observation.values.os,
-        })
-        .execute();
-    }
-    await this.learnSubject(em, access, observation);
-    const fresh = await this.sight(em, access.subject, observation, access.time);
-    const dropped = await this.prune(em, access.subject, fresh, limits.valuesPerFeature);
-    await this.countInPopulation(em, fresh, dropped);
+  async saveWorkingSet(em: EntityManager, set: WorkingSet, policy: ScoringPolicy): Promise<void> {
+    const profiles = [...set.profiles.values()];
+    await this.saveSubjects(em, profiles);
+    await this.saveDevices(em, profiles);
+    await this.saveSightings(em, profiles);
+    await this.saveRecentAccesses(em, profiles, policy);
+    await this.savePopulation(em, set.population);
   }
 
-  /** Records a challenge result; a pass also confirms the device (creating it if risk never saw it allowed). */
+  private async saveSubjects(em: EntityManager, profiles: WorkingProfile[]): Promise<void> {
+    const rows = profiles
+      .filter((p) => p.accessDelta > 0)
+      .map((p) => {
+        const place = p.newPlace;
+        return [
+          p.subject,
+          p.accessDelta,
+          place?.time ?? null,
+          place?.lat ?? null,
+          place?.lon ?? null,
+          place ? Math.round(place.accuracyKm) : null,
+          place?.label.slice(0, 64) ?? null,
+        ];
+      });
+    // The place moves only for an access at least as new as the one it came from.
+    const newer = (column: string) =>
+      `CASE WHEN excluded.located_at IS NOT NULL AND (risk_subjects.located_at IS NULL OR ` +
+      `risk_subjects.located_at <= excluded.located_at) THEN excluded.${column} ELSE risk_subjects.${column} END`;
+    for (const chunk of insertChunks(em, rows)) {
+      const sql = Sql.for(em);
+      await run(
+        em,
+        sql,
+        `INSERT INTO risk_subjects (subject, access_count, located_at, lat, lon, accuracy_km, place)
+         ${sql.rows(chunk, ['text', 'int', 'bigint', 'float8', 'float8', 'int', 'text'])}
+         ON CONFLICT (subject) DO UPDATE SET access_count = risk_subjects.access_count + excluded.access_count,
+           lat = ${newer('lat')}, lon = ${newer('lon')}, accuracy_km = ${newer('accuracy_km')},
+           place = ${newer('place')}, located_at = ${newer('located_at')}`,
+      );
+    }
+  }
+
+  private async saveDevices(em: EntityManager, profiles: WorkingProfile[]): Promise<void> {
+    const rows = profiles.flatMap((p) =>
+      p
+        .learnedDevices()
+        .map(([id, d]) => [
+          p.subject,
+          id,
+          d.createdAt,
+          d.seenDelta,
+          d.firstSeenAt,
+          d.lastSeenAt,
+          d.lastClientIp,
+          d.lastUserAgent,
+          d.lastRoute,
+          d.browser,
+          d.os,
+        ]),
+    );
+    const ifNewer = (column: string) =>
+      `CASE WHEN risk_devices.last_seen_at IS NULL OR risk_devices.last_seen_at <= excluded.last_seen_at ` +
+      `THEN excluded.${column} ELSE risk_devices.${column} END`;
+    const types: ColumnType[] = ['text', 'text', 'bigint', 'int', 'bigint', 'bigint'];
+    for (const chunk of insertChunks(em, rows)) {
+      const sql = Sql.for(em);
+      // confirmed_at is the challenge outcomes' to set: an access never touches it.
+      await run(
+        em,
+        sql,
+        `INSERT INTO risk_devices (subject, device_id, created_at, seen_count, first_seen_at, last_seen_at,
+           last_client_ip, last_user_agent, last_route, browser_family, os_family)
+         ${sql.rows(chunk, [...types, 'text', 'text', 'text', 'text', 'text'])}
+         ON CONFLICT (subject, device_id) DO UPDATE SET seen_count = risk_devices.seen_count + excluded.seen_count,
+           first_seen_at = CASE WHEN risk_devices.first_seen_at IS NULL OR risk_devices.first_seen_at > excluded.first_seen_at
+             THEN excluded.first_seen_at ELSE risk_devices.first_seen_at END,
+           last_client_ip = ${ifNewer('last_client_ip')}, last_user_agent = ${ifNewer('last_user_agent')},
+           last_route = ${ifNewer('last_route')}, browser_family = ${ifNewer('browser_family')},
+           os_family = ${ifNewer('os_family')}, last_seen_at = ${ifNewer('last_seen_at')}`,
+      );
+    }
+  }
+
+  private async saveSightings(em: EntityManager, profiles: WorkingProfile[]): Promise<void> {
+    const rows = profiles.flatMap((p) =>
+      p.learnedSightings().map((s) => [p.subject, s.feature, s.value, s.firstSeenAt, s.lastSeenAt, s.delta]),
+    );
+    for (const chunk of insertChunks(em, rows)) {
+      const sql = Sql.for(em);
+      await run(
+        em,
+        sql,
+        `INSERT INTO risk_sightings (subject, kind, value, first_seen_at, last_seen_at, seen_count)
+         ${sql.rows(chunk, ['text', 'text', 'text', 'bigint', 'bigint', 'int'])}
+         ON CONFLICT (subject, kind, value) DO UPDATE SET seen_count = risk_sightings.seen_count + excluded.seen_count,
+           first_seen_at = CASE WHEN risk_sightings.first_seen_at > excluded.first_seen_at
+             THEN excluded.first_seen_at ELSE risk_sightings.first_seen_at END,
+           last_seen_at = CASE WHEN risk_sightings.last_seen_at < excluded.last_seen_at
+             THEN excluded.last_seen_at ELSE risk_sightings.last_seen_at END`,
+      );
+    }
+    const dropped = profiles.flatMap((p) => p.dropped.map((d) => [p.subject, d.feature, d.value]));
+    for (const chunk of chunks(dropped)) {
+      const sql = Sql.for(em);
+      await run(
+        em,
+        sql,
+        `DELETE FROM risk_sightings WHERE (subject, kind, value) IN (VALUES ${sql.tuples(chunk)})`,
+      );
+    }
+  }
+
+  /** Every access counts for velocity; rows older than the longest window before the batch are pruned. */
+  private async saveRecentAccesses(
+    em: EntityManager,
+    profiles: WorkingProfile[],
+    policy: ScoringPolicy,
+  ): Promise<void> {
+    const accesses = profiles.flatMap((p) => p.newAccesses);
+    const rows = accesses.map((a) => [a.subject, a.eventId, a.time, a.clientIp, a.deviceId]);
+    for (const chunk of insertChunks(em, rows)) {
+      const sql = Sql.for(em);
+      await run(
+        em,
+        sql,
+        `INSERT INTO risk_recent_accesses (subject, event_id, time, client_ip, device_id)
+         ${sql.rows(chunk, ['text', 'text', 'bigint', 'text', 'text'])} ON CONFLICT DO NOTHING`,
+      );
+    }
+    if (accesses.length === 0) return;
+    const before = Math.min(...accesses.map((a) => a.time)) - longestVelocityWindowMs(policy);
+    for (const chunk of chunks(profiles.filter((p) => p.newAccesses.length > 0).map((p) => p.subject))) {
+      const sql = Sql.for(em);
+      await run(
+        em,
+        sql,
+        `DELETE FROM risk_recent_accesses WHERE subject IN (${sql.list(chunk)}) AND time <= ${sql.p(before)}`,
+      );
+    }
+  }
+
+  /**
+   * The population counts a value once per subject that uses it. Applied as increments, in (feature, value)
+   * order so that two transactions on PostgreSQL lock the rows in the same order; whether a value appeared
+   * or vanished is read off the new count, so the distinct totals stay exact with concurrent writers.
+   */
+  private async savePopulation(em: EntityManager, population: PopulationTally): Promise<void> {
+    const changes = population.changes();
+    if (changes.length === 0) return;
+    const totals = new Map<Feature, { subjects: number; distinct: number }>();
+    const emptied: [Feature, string][] = [];
+    for (const chunk of insertChunks(em, changes)) {
+      const sql = Sql.for(em);
+      const rows = await run<{ feature: Feature; value: string; subjects: number | string }>(
+        em,
+        sql,
+        `INSERT INTO risk_feature_stats (feature, value, subjects)
+         ${sql.rows(
+           chunk.map((c) => [c.feature, c.value, c.delta]),
+           ['text', 'text', 'int'],
+         )}
+         ON CONFLICT (feature, value) DO UPDATE SET subjects = risk_feature_stats.subjects + excluded.subjects
+         RETURNING feature, value, subjects`,
+      );
+      const after = new Map(rows.map((r) => [`${r.feature}\u0000${r.value}`, num(r.subjects)]));
+      for (const c of chunk) {
+        const now = after.get(`${c.feature}\u0000${c.value}`) ?? 0;
+        const was = now - c.delta;
+        const t = totals.get(c.feature) ?? { subjects: 0, distinct: 0 };
+        totals.set(c.feature, t);
+        t.subjects += c.delta;
+        if (was <= 0 && now > 0) t.distinct += 1;
+        if (was > 0 && now <= 0) t.distinct -= 1;
+        if (now <= 0) emptied.push([c.feature, c.value]);
+      }
+    }
+    for (const chunk of chunks(emptied)) {
+      const sql = Sql.for(em);
+      await run(
+        em,
+        sql,
+        `DELETE FROM risk_feature_stats WHERE subjects <= 0 AND (feature, value) IN (VALUES ${sql.tuples(chunk)})`,
+      );
+    }
+    const rows = [...totals]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([feature, t]) => [feature, t.subjects, t.distinct]);
+    const sql = Sql.for(em);
+    await run(
+      em,
+      sql,
+      `INSERT INTO risk_feature_totals (feature, subjects, distinct_values) VALUES ${sql.tuples(rows)}
+       ON CONFLICT (feature) DO UPDATE SET subjects = risk_feature_totals.subjects + excluded.subjects,
+         distinct_values = risk_feature_totals.distinct_values + excluded.distinct_values`,
+    );
+  }
+
+  /**
+   * Records a challenge result; a pass with a factor (not a recovery code) also confirms the device, creating
+   * it if risk never saw it allowed.
+   */
   async recordChallenge(em: EntityManager, attempt: ChallengeAttemptInput): Promise<void> {
     await em
       .createQueryBuilder()
@@ -244,7 +521,10 @@ export class ProfileService {
       })
       .orIgnore()
       .execute();
-    if (attempt.result !== 'passed' || attempt.deviceId === null) return;
+    // A recovery code is the last resort of someone who lost their factors: it lets this access through,
+    // but says nothing about whether the device is theirs, so it never confirms one.
+    if (attempt.result !== 'passed' || attempt.deviceId === null || attempt.method === 'recovery_code')
+      return;
     await this.ensureDevice(em, attempt.subject, attempt.deviceId, attempt.time);
     await em
       .createQueryBuilder()
@@ -295,149 +575,6 @@ export class ProfileService {
 
   totalsOf(): Promise<FeatureTotal[]> {
     return this.totals.find({ where: { feature: In([...FEATURES]) } });
-  }
-
-  private async learnSubject(
-    em: EntityManager,
-    access: AccessRecord,
-    observation: Observation,
-  ): Promise<void> {
-    const place = observation.place;
-    // The place moves only for an access at least as new as the one it came from.
-    const newer = (column: string) =>
-      `CASE WHEN excluded.located_at IS NOT NULL AND (risk_subjects.located_at IS NULL OR ` +
-      `risk_subjects.located_at <= excluded.located_at) THEN excluded.${column} ELSE risk_subjects.${column} END`;
-    await this.exec(
-      em,
-      `INSERT INTO risk_subjects (subject, access_count, located_at, lat, lon, accuracy_km, place)
-       VALUES (:subject, 1, :locatedAt, :lat, :lon, :accuracyKm, :place)
-       ON CONFLICT (subject) DO UPDATE SET access_count = risk_subjects.access_count + 1,
-         lat = ${newer('lat')}, lon = ${newer('lon')}, accuracy_km = ${newer('accuracy_km')},
-         place = ${newer('place')}, located_at = ${newer('located_at')}`,
-      {
-        subject: access.subject,
-        locatedAt: place ? access.time : null,
-        lat: place?.lat ?? null,
-        lon: place?.lon ?? null,
-        accuracyKm: place ? Math.round(place.accuracyKm) : null,
-        place: place?.label.slice(0, 64) ?? null,
-      },
-    );
-  }
-
-  /** Counts each observed value for the subject; returns the values the subject used for the first time. */
-  private async sight(
-    em: EntityManager,
-    subject: string,
-    observation: Observation,
-    time: number,
-  ): Promise<{ feature: Feature; value: string }[]> {
-    const observed = FEATURES.filter((f) => observation.values[f] !== null).map((feature) => ({
-      feature,
-      value: observation.values[feature]!,
-    }));
-    if (observed.length === 0) return [];
-    const params: ObjectLiteral = { subject, time };
-    const rows = observed.map(({ feature, value }, i) => {
-      params[`k${i}`] = feature;
-      params[`v${i}`] = value;
-      return `(:subject, :k${i}, :v${i}, :time, :time, 1)`;
-    });
-    const returned = await this.exec<{ kind: Feature; value: string; seen_count: number | string }>(
-      em,
-      `INSERT INTO risk_sightings (subject, kind, value, first_seen_at, last_seen_at, seen_count)
-       VALUES ${rows.join(', ')}
-       ON CONFLICT (subject, kind, value) DO UPDATE SET seen_count = risk_sightings.seen_count + 1,
-         first_seen_at = CASE WHEN risk_sightings.first_seen_at > excluded.first_seen_at
-           THEN excluded.first_seen_at ELSE risk_sightings.first_seen_at END,
-         last_seen_at = CASE WHEN risk_sightings.last_seen_at < excluded.last_seen_at
-           THEN excluded.last_seen_at ELSE risk_sightings.last_seen_at END
-       RETURNING kind, value, seen_count`,
-      params,
-    );
-    // A count of 1 after the upsert: the row was inserted, the value is new for the subject.
-    return returned
-      .filter((r) => Number(r.seen_count) === 1)
-      .map((r) => ({ feature: r.kind, value: r.value }));
-  }
-
-  /** Keeps a subject's values of each feature that just grew to at most `limit`, dropping the least recent. */
-  private async prune(
-    em: EntityManager,
-    subject: string,
-    fresh: { feature: Feature }[],
-    limit: number,
-  ): Promise<{ feature: Feature; value: string }[]> {
-    const dropped: { feature: Feature; value: string }[] = [];
-    for (const feature of new Set(fresh.map((f) => f.feature))) {
-      const surplus = await em.withRepository(this.sightings).find({
-        select: { value: true },
-        where: { subject, kind: feature },
-        order: { lastSeenAt: 'DESC', value: 'ASC' },
-        skip: limit,
-      });
-      if (surplus.length === 0) continue;
-      await em.withRepository(this.sightings).delete({
-        subject,
-        kind: feature,
-        value: In(surplus.map((s) => s.value)),
-      });
-      dropped.push(...surplus.map((s) => ({ feature, value: s.value })));
-    }
-    return dropped;
-  }
-
-  /** The population counts a value once per subject that uses it (dropped by retention: no longer). */
-  private async countInPopulation(
-    em: EntityManager,
-    added: { feature: Feature; value: string }[],
-    dropped: { feature: Feature; value: string }[],
-  ): Promise<void> {
-    if (added.length === 0 && dropped.length === 0) return;
-    const order = (a: { feature: string; value: string }, b: { feature: string; value: string }) =>
-      a.feature.localeCompare(b.feature) || a.value.localeCompare(b.value);
-    const changes = [
-      ...added.map((a) => ({ ...a, delta: 1 })),
-      ...dropped.map((d) => ({ ...d, delta: -1 })),
-    ].sort(order);
-    const totals = new Map<Feature, { subjects: number; distinct: number }>();
-    const tally = (feature: Feature) => {
-      const t = totals.get(feature) ?? { subjects: 0, distinct: 0 };
-      totals.set(feature, t);
-      return t;
-    };
-    for (const change of changes) {
-      const t = tally(change.feature);
-      t.subjects += change.delta;
-      const [row] = await this.exec<{ subjects: number | string }>(
-        em,
-        change.delta > 0
-          ? `INSERT INTO risk_feature_stats (feature, value, subjects) VALUES (:feature, :value, 1)
-             ON CONFLICT (feature, value) DO UPDATE SET subjects = risk_feature_stats.subjects + 1
-             RETURNING subjects`
-          : `UPDATE risk_feature_stats SET subjects = subjects - 1
-             WHERE feature = :feature AND value = :value RETURNING subjects`,
-        { feature: change.feature, value: change.value },
-      );
-      const now = row === undefined ? null : Number(row.subjects);
-      if (change.delta > 0 && now === 1) t.distinct += 1;
-      if (change.delta < 0 && now !== null && now <= 0) {
-        await this.exec(em, `DELETE FROM risk_feature_stats WHERE feature = :feature AND value = :value`, {
-          feature: change.feature,
-          value: change.value,
-        });
-        t.distinct -= 1;
-      }
-    }
-    for (const [feature, t] of [...totals].sort(([a], [b]) => a.localeCompare(b))) {
-      await this.exec(
-        em,
-        `INSERT INTO risk_feature_totals (feature, subjects, distinct_values) VALUES (:feature, :subjects, :distinct)
-         ON CONFLICT (feature) DO UPDATE SET subjects = risk_feature_totals.subjects + excluded.subjects,
-           distinct_values = risk_feature_totals.distinct_values + excluded.distinct_values`,
-        { feature, subjects: t.subjects, distinct: t.distinct },
-      );
-    }
   }
 
   private async ensureDevice(
@@ -497,5 +634,20 @@ function knownDevice(d: Device): KnownDevice {
     confirmedAt: d.confirmedAt,
     browser: d.browserFamily,
     os: d.osFamily,
+  };
+}
+
+function deviceState(row: Record<string, unknown>): Omit<DeviceState, 'seenDelta'> {
+  return {
+    createdAt: num(row.created_at),
+    seenCount: num(row.seen_count),
+    firstSeenAt: numOrNull(row.first_seen_at),
+    lastSeenAt: numOrNull(row.last_seen_at),
+    confirmedAt: numOrNull(row.confirmed_at),
+    browser: row.browser_family as string | null,
+    os: row.os_family as string | null,
+    lastClientIp: row.last_client_ip as string | null,
+    lastUserAgent: row.last_user_agent as string | null,
+    lastRoute: row.last_route as string | null,
   };
 }

@@ -1,38 +1,62 @@
-// Time-based retention that no single write can do on its way: the inbox of processed message ids and old
-// challenge results, swept every few minutes. (Assessments, sightings and the velocity window are bounded
-// as they are written.)
+// Retention that no single write does on its way: the inbox of processed message ids and old challenge
+// results, swept every few minutes; the assessments of the subjects that got new ones, trimmed to the limit
+// every few seconds (off the batch's path). Sightings and the velocity window are bounded as they are written.
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { RiskPolicy } from '../policy/risk-policy.service';
+import { AssessmentLog } from './assessment-log.service';
 import { Inbox } from './inbox.service';
 import { ProfileService } from './profile.service';
+import { Transactions } from './transactions';
 
 const SWEEP_EVERY_MS = 5 * 60_000;
+const TRIM_EVERY_MS = 10_000;
 const DAY_MS = 86_400_000;
 
 @Injectable()
 export class RetentionService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RetentionService.name);
-  private timer: NodeJS.Timeout | null = null;
+  private readonly timers: NodeJS.Timeout[] = [];
   private running: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly inbox: Inbox,
     private readonly profiles: ProfileService,
+    private readonly log: AssessmentLog,
+    private readonly transactions: Transactions,
     private readonly policy: RiskPolicy,
   ) {}
 
   onModuleInit(): void {
-    this.timer = setInterval(() => {
-      this.running = this.sweep(Date.now()).catch((err: unknown) =>
-        this.logger.warn(`retention sweep failed: ${(err as Error).message}`),
-      );
-    }, SWEEP_EVERY_MS);
-    this.timer.unref();
+    const every = (ms: number, what: string, work: () => Promise<unknown>) => {
+      const timer = setInterval(() => {
+        this.running = this.running
+          .then(work)
+          .catch((err: unknown) => this.logger.warn(`${what} failed: ${(err as Error).message}`));
+      }, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(SWEEP_EVERY_MS, 'retention sweep', () => this.sweep(Date.now()));
+    every(TRIM_EVERY_MS, 'trimming assessments', () => this.trimAssessments());
   }
 
   async onModuleDestroy(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
+    for (const timer of this.timers) clearInterval(timer);
     await this.running;
+  }
+
+  /** Trims the assessments of every subject that got one since the last trim; returns how many went. */
+  async trimAssessments(): Promise<number> {
+    const subjects = this.log.takeTouched();
+    if (subjects.length === 0) return 0;
+    const keep = this.policy.current.config.retention.assessmentsPerSubject;
+    try {
+      return await this.transactions.run((em) => this.log.prune(em, subjects, keep));
+    } catch (err) {
+      // Tried again next time (a lost trim only delays it until the subject's next assessment).
+      for (const s of subjects) this.log.touch(s);
+      throw err;
+    }
   }
 
   /** Deletes what is past retention at `now`; returns what it deleted. */

@@ -75,14 +75,8 @@ export class RiskSignals1764900000000 implements MigrationInterface {
         indices: [{ name: 'idx_risk_recent_accesses_subject_time', columnNames: ['subject', 'time'] }],
       }),
     );
-    // Retention deletes by age: least recently seen sightings, old messages and challenge results.
-    await queryRunner.createIndex(
-      'risk_sightings',
-      new TableIndex({
-        name: 'idx_risk_sightings_subject_kind_last',
-        columnNames: ['subject', 'kind', 'last_seen_at'],
-      }),
-    );
+    // Retention deletes by age: old messages and challenge results. (A subject's surplus sightings are
+    // found among the rows a batch loads anyway: an index on last_seen_at would only slow every upsert.)
     await queryRunner.createIndex(
       'risk_processed_messages',
       new TableIndex({ name: 'idx_risk_processed_messages_processed_at', columnNames: ['processed_at'] }),
@@ -96,7 +90,6 @@ export class RiskSignals1764900000000 implements MigrationInterface {
   async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.dropIndex('risk_challenge_attempts', 'idx_risk_challenge_attempts_occurred_at');
     await queryRunner.dropIndex('risk_processed_messages', 'idx_risk_processed_messages_processed_at');
-    await queryRunner.dropIndex('risk_sightings', 'idx_risk_sightings_subject_kind_last');
     for (const table of [
       'risk_recent_accesses',
       'risk_feature_totals',

@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import { anObservation, CHROME_WINDOWS, FIREFOX_LINUX, NOW } from '../scoring/scoring.fixtures';
+import { PopulationTally, WorkingProfile, type AccessRecord, type StoredSighting } from './working-set';
+
+const limits = { valuesPerFeature: 50 };
+
+function anAccess(overrides: Partial<AccessRecord> = {}): AccessRecord {
+  return {
+    eventId: 'e-1',
+    subject: 'alice',
+    deviceId: 'd-1',
+    clientIp: '81.2.69.142',
+    userAgent: CHROME_WINDOWS,
+    route: 'payments',
+    time: NOW,
+    ...overrides,
+  };
+}
+
+function anEmptyProfile(sightings: StoredSighting[] = []): WorkingProfile {
+  return new WorkingProfile('alice', 0, null, [], [], sightings, new Map());
+}
+
+const emptyPopulation = () => new PopulationTally([], new Map());
+
+describe(WorkingProfile.name, () => {
+  it('learns an allowed access: device, history, every value, the place, and new values in the population', () => {
+    const sut = anEmptyProfile();
+    const population = emptyPopulation();
+    const observation = anObservation('81.2.69.142', CHROME_WINDOWS);
+
+    sut.learnAccess(anAccess(), observation, limits, population);
+
+    const profile = sut.snapshot('d-1');
+    expect(profile.historySize).toBe(1);
+    expect(profile.device).toMatchObject({
+      seenCount: 1,
+      confirmedAt: null,
+      browser: 'Chrome',
+      os: 'Windows',
+    });
+    expect(profile.features.city.get('GB/ENG/London')).toBe(1);
+    expect(profile.lastTrusted).toMatchObject({ time: NOW, label: 'GB/ENG/London' });
+    expect(sut.accessDelta).toBe(1);
+    expect(population.view(observation).country).toEqual({ total: 1, distinct: 1, count: 1 });
+  });
+
+  it('lets the next access of the batch see the one before it', () => {
+    const sut = anEmptyProfile();
+    const population = emptyPopulation();
+    const observation = anObservation();
+    sut.recordAccess(anAccess());
+    sut.learnAccess(anAccess(), observation, limits, population);
+    sut.learnAccess(anAccess({ eventId: 'e-2', time: NOW + 1000 }), observation, limits, population);
+
+    const profile = sut.snapshot('d-1');
+    expect(profile.historySize).toBe(2);
+    expect(profile.recent).toHaveLength(1);
+    expect(profile.device?.seenCount).toBe(2);
+    // A value counts in the population once per subject, however often the subject uses it.
+    expect(population.view(observation).country.count).toBe(1);
+    expect(sut.learnedSightings().find((s) => s.feature === 'country')).toMatchObject({
+      value: 'GB',
+      delta: 2,
+      count: 2,
+    });
+  });
+
+  it('keeps the newer context of a device and the newer place when an older access arrives late', () => {
+    const sut = anEmptyProfile();
+    const population = emptyPopulation();
+    sut.learnAccess(
+      anAccess({ time: NOW }),
+      anObservation('81.2.69.142', CHROME_WINDOWS),
+      limits,
+      population,
+    );
+    sut.learnAccess(
+      anAccess({ eventId: 'late', time: NOW - 60_000, clientIp: '8.8.8.8', userAgent: FIREFOX_LINUX }),
+      anObservation('8.8.8.8', FIREFOX_LINUX),
+      limits,
+      population,
+    );
+
+    const [, device] = sut.learnedDevices()[0]!;
+    expect(device).toMatchObject({
+      seenDelta: 2,
+      firstSeenAt: NOW - 60_000,
+      lastSeenAt: NOW,
+      lastClientIp: '81.2.69.142',
+      browser: 'Chrome',
+    });
+    expect(sut.lastTrusted?.label).toBe('GB/ENG/London');
+  });
+
+  it('drops the least recently seen values beyond the limit, and their share of the population', () => {
+    const stored = (value: string, last: number): StoredSighting => ({
+      feature: 'network',
+      value,
+      count: 3,
+      firstSeenAt: last,
+      lastSeenAt: last,
+    });
+    const sut = anEmptyProfile([stored('10.0.1.0/24', NOW - 2000), stored('10.0.2.0/24', NOW - 1000)]);
+    const population = new PopulationTally(
+      [{ feature: 'network', value: '10.0.1.0/24', subjects: 5 }],
+      new Map([['network', { subjects: 7, distinct: 2 }]]),
+    );
+
+    sut.learnAccess(
+      anAccess({ clientIp: '81.2.69.142' }),
+      anObservation('81.2.69.142'),
+      { valuesPerFeature: 2 },
+      population,
+    );
+
+    expect([...sut.snapshot('d-1').features.network.keys()].sort()).toEqual(['10.0.2.0/24', '81.2.69.0/24']);
+    expect(sut.dropped).toEqual([{ feature: 'network', value: '10.0.1.0/24' }]);
+    expect(population.changes().filter((c) => c.feature === 'network')).toEqual([
+      { feature: 'network', value: '10.0.1.0/24', delta: -1 },
+      { feature: 'network', value: '81.2.69.0/24', delta: 1 },
+    ]);
+  });
+});
+
+describe(PopulationTally.name, () => {
+  it('tracks distinct values and nets out a value added and dropped in one batch', () => {
+    const sut = new PopulationTally([], new Map());
+    sut.add('country', 'GB');
+    sut.add('country', 'FR');
+    sut.remove('country', 'FR');
+
+    expect(sut.view(anObservation()).country).toEqual({ total: 1, distinct: 1, count: 1 });
+    expect(sut.changes()).toEqual([{ feature: 'country', value: 'GB', delta: 1 }]);
+  });
+
+  it('orders changes by feature and value, so concurrent writers lock rows in one order', () => {
+    const sut = new PopulationTally([], new Map());
+    sut.add('os', 'Windows');
+    sut.add('country', 'US');
+    sut.add('country', 'GB');
+
+    expect(sut.changes().map((c) => `${c.feature}:${c.value}`)).toEqual([
+      'country:GB',
+      'country:US',
+      'os:Windows',
+    ]);
+  });
+});

@@ -1,0 +1,290 @@
+// The profiles a batch of access events touches, held in memory while the batch is applied: each event is
+// scored against the state its predecessors left (so a batch decides exactly as one-at-a-time would) and
+// learned into it, and what changed is kept as deltas that ProfileService writes back in one transaction.
+// Deltas, not absolute values: an instance that briefly shares a subject with another during a rebalance,
+// or a challenge outcome confirming a device meanwhile, composes instead of being overwritten. Pure: no I/O.
+import {
+  FEATURES,
+  type ChallengeResult,
+  type Feature,
+  type KnownDevice,
+  type Observation,
+  type Population,
+  type RecentAccess,
+  type SubjectProfile,
+  type TrustedPlace,
+} from '../scoring/scoring.types';
+
+/** An access as risk records it for velocity (every access of a subject, allowed or not). */
+export interface AccessRecord {
+  eventId: string;
+  subject: string;
+  deviceId: string | null;
+  clientIp: string;
+  userAgent: string;
+  route: string | null;
+  time: number;
+}
+
+export interface LearnLimits {
+  valuesPerFeature: number;
+}
+
+export interface DeviceState extends KnownDevice {
+  createdAt: number;
+  lastClientIp: string | null;
+  lastUserAgent: string | null;
+  lastRoute: string | null;
+  /** Allowed accesses learned in this batch (added to the stored count on write). */
+  seenDelta: number;
+}
+
+interface SightingState {
+  count: number;
+  firstSeenAt: number;
+  lastSeenAt: number;
+  /** Accesses learned in this batch. */
+  delta: number;
+  /** The row exists in the database (so dropping it is a delete). */
+  stored: boolean;
+}
+
+export interface StoredSighting {
+  feature: Feature;
+  value: string;
+  count: number;
+  firstSeenAt: number;
+  lastSeenAt: number;
+}
+
+export interface FeatureValue {
+  feature: Feature;
+  value: string;
+}
+
+const sightingKey = (feature: Feature, value: string) => `${feature}\u0000${value}`;
+
+export class WorkingProfile {
+  /** Per feature, value -> accesses: the view scoring reads. */
+  readonly features = Object.fromEntries(FEATURES.map((f) => [f, new Map<string, number>()])) as Record<
+    Feature,
+    Map<string, number>
+  >;
+  private readonly sightings = new Map<string, SightingState>();
+  readonly devices = new Map<string, DeviceState>();
+  /** Stored sightings dropped by retention in this batch. */
+  readonly dropped: FeatureValue[] = [];
+  readonly newAccesses: AccessRecord[] = [];
+  accessDelta = 0;
+  /** The place learned in this batch, when it moved. */
+  newPlace: TrustedPlace | null = null;
+
+  constructor(
+    readonly subject: string,
+    private accessCount: number,
+    public lastTrusted: TrustedPlace | null,
+    private readonly recent: RecentAccess[],
+    private readonly challenges: { time: number; result: ChallengeResult }[],
+    sightings: readonly StoredSighting[],
+    devices: ReadonlyMap<string, Omit<DeviceState, 'seenDelta'>>,
+  ) {
+    for (const s of sightings) {
+      this.sightings.set(sightingKey(s.feature, s.value), { ...s, delta: 0, stored: true });
+      this.features[s.feature].set(s.value, s.count);
+    }
+    for (const [id, d] of devices) this.devices.set(id, { ...d, seenDelta: 0 });
+  }
+
+  /** What scoring sees for an access on `deviceId` (signals filter recent accesses and failures by time). */
+  snapshot(deviceId: string | null): SubjectProfile {
+    const device = deviceId === null ? undefined : this.devices.get(deviceId);
+    return {
+      historySize: this.accessCount,
+      device: device ? knownDevice(device) : null,
+      features: this.features,
+      lastTrusted: this.lastTrusted,
+      recent: this.recent,
+      challenges: this.challenges,
+    };
+  }
+
+  /** Every access counts for velocity, allowed or not. */
+  recordAccess(access: AccessRecord): void {
+    this.recent.push({ time: access.time, ip: access.clientIp, deviceId: access.deviceId });
+    this.newAccesses.push(access);
+  }
+
+  /**
+   * Learns an allowed access: the device is seen (with its browser and OS), every observed value counts once
+   * more (a value new to the subject counts once more in the population), the history grows by one, and the
+   * place becomes the last trusted one if the access is the newest. Values beyond the retention limit go,
+   * least recent first, and leave the population.
+   */
+  learnAccess(
+    access: AccessRecord,
+    observation: Observation,
+    limits: LearnLimits,
+    population: PopulationTally,
+  ): void {
+    if (access.deviceId !== null) this.seeDevice(access, observation);
+    this.accessCount += 1;
+    this.accessDelta += 1;
+    const place = observation.place;
+    if (place && (this.lastTrusted === null || this.lastTrusted.time <= access.time)) {
+      this.lastTrusted = this.newPlace = { ...place, time: access.time };
+    }
+    for (const feature of FEATURES) {
+      const value = observation.values[feature];
+      if (value === null) continue;
+      const key = sightingKey(feature, value);
+      const s = this.sightings.get(key);
+      if (s) {
+        s.count += 1;
+        s.delta += 1;
+        s.firstSeenAt = Math.min(s.firstSeenAt, access.time);
+        s.lastSeenAt = Math.max(s.lastSeenAt, access.time);
+      } else {
+        const t = access.time;
+        this.sightings.set(key, { count: 1, firstSeenAt: t, lastSeenAt: t, delta: 1, stored: false });
+        population.add(feature, value);
+      }
+      this.features[feature].set(value, this.sightings.get(key)!.count);
+      if (this.features[feature].size > limits.valuesPerFeature) this.prune(feature, limits, population);
+    }
+  }
+
+  /** The sightings learned in this batch, with their deltas. */
+  learnedSightings(): (StoredSighting & { delta: number })[] {
+    const out: (StoredSighting & { delta: number })[] = [];
+    for (const [feature, values] of Object.entries(this.features) as [Feature, Map<string, number>][]) {
+      for (const value of values.keys()) {
+        const s = this.sightings.get(sightingKey(feature, value))!;
+        if (s.delta > 0) out.push({ feature, value, ...s });
+      }
+    }
+    return out;
+  }
+
+  /** Devices learned in this batch. */
+  learnedDevices(): [string, DeviceState][] {
+    return [...this.devices].filter(([, d]) => d.seenDelta > 0);
+  }
+
+  private seeDevice(access: AccessRecord, observation: Observation): void {
+    const id = access.deviceId!;
+    let d = this.devices.get(id);
+    if (!d) {
+      d = {
+        createdAt: access.time,
+        seenCount: 0,
+        firstSeenAt: null,
+        lastSeenAt: null,
+        confirmedAt: null,
+        browser: null,
+        os: null,
+        lastClientIp: null,
+        lastUserAgent: null,
+        lastRoute: null,
+        seenDelta: 0,
+      };
+      this.devices.set(id, d);
+    }
+    d.seenCount += 1;
+    d.seenDelta += 1;
+    d.firstSeenAt = d.firstSeenAt === null ? access.time : Math.min(d.firstSeenAt, access.time);
+    if (d.lastSeenAt === null || d.lastSeenAt <= access.time) {
+      d.lastSeenAt = access.time;
+      d.lastClientIp = access.clientIp;
+      d.lastUserAgent = access.userAgent;
+      d.lastRoute = access.route;
+      d.browser = observation.values.browser;
+      d.os = observation.values.os;
+    }
+  }
+
+  /** Keeps the `valuesPerFeature` most recently seen values of a feature (ties: the smaller value stays). */
+  private prune(feature: Feature, limits: LearnLimits, population: PopulationTally): void {
+    const values = [...this.features[feature].keys()]
+      .map((value) => ({ value, last: this.sightings.get(sightingKey(feature, value))!.lastSeenAt }))
+      .sort((a, b) => b.last - a.last || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+    for (const { value } of values.slice(limits.valuesPerFeature)) {
+      const key = sightingKey(feature, value);
+      if (this.sightings.get(key)!.stored) this.dropped.push({ feature, value });
+      this.sightings.delete(key);
+      this.features[feature].delete(value);
+      population.remove(feature, value);
+    }
+  }
+}
+
+/**
+ * How many subjects use each value, for the values a batch observes, plus each feature's totals: loaded once
+ * per batch and kept current as the batch learns, with the changes to write back.
+ */
+export class PopulationTally {
+  private readonly counts = new Map<string, number>();
+  private readonly deltas = new Map<string, FeatureValue & { delta: number }>();
+
+  constructor(
+    counts: readonly { feature: Feature; value: string; subjects: number }[],
+    private readonly totals: Map<Feature, { subjects: number; distinct: number }>,
+  ) {
+    for (const c of counts) this.counts.set(sightingKey(c.feature, c.value), c.subjects);
+  }
+
+  view(observation: Observation): Population {
+    return Object.fromEntries(
+      FEATURES.map((feature) => {
+        const value = observation.values[feature];
+        const total = this.totals.get(feature);
+        const count = value === null ? 0 : (this.counts.get(sightingKey(feature, value)) ?? 0);
+        return [feature, { total: total?.subjects ?? 0, distinct: total?.distinct ?? 0, count }];
+      }),
+    ) as Population;
+  }
+
+  add(feature: Feature, value: string): void {
+    this.change(feature, value, 1);
+  }
+
+  remove(feature: Feature, value: string): void {
+    this.change(feature, value, -1);
+  }
+
+  /** Net changes per value, in (feature, value) order so concurrent writers lock rows in one order. */
+  changes(): (FeatureValue & { delta: number })[] {
+    return [...this.deltas.values()]
+      .filter((d) => d.delta !== 0)
+      .sort((a, b) => compare(a.feature, b.feature) || compare(a.value, b.value));
+  }
+
+  private change(feature: Feature, value: string, delta: number): void {
+    const key = sightingKey(feature, value);
+    const before = this.counts.get(key) ?? 0;
+    const after = Math.max(0, before + delta);
+    this.counts.set(key, after);
+    const total = this.totals.get(feature) ?? { subjects: 0, distinct: 0 };
+    this.totals.set(feature, total);
+    total.subjects += delta;
+    if (before === 0 && after > 0) total.distinct += 1;
+    if (before > 0 && after === 0) total.distinct -= 1;
+    const d = this.deltas.get(key) ?? { feature, value, delta: 0 };
+    d.delta += delta;
+    this.deltas.set(key, d);
+  }
+}
+
+function knownDevice(d: DeviceState): KnownDevice {
+  return {
+    seenCount: d.seenCount,
+    firstSeenAt: d.firstSeenAt,
+    lastSeenAt: d.lastSeenAt,
+    confirmedAt: d.confirmedAt,
+    browser: d.browser,
+    os: d.os,
+  };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
