@@ -111,7 +111,11 @@ const issuer = z.object({
   algorithms: z.array(signatureAlgorithm).min(1),
 });
 
-const fileSchema = z
+/**
+ * The challenge service's view of the file: its own section strictly, what it reads of the gateway's section
+ * and the policy, and the rules across them; other sections pass.
+ */
+export const challengeConfigSchema = z
   .object({
     // Read from the gateway's section: the bearer tokens this service accepts are the ones the gateway accepts.
     gateway: z.object({
@@ -153,7 +157,7 @@ const fileSchema = z
     }
   });
 
-type FileConfig = z.infer<typeof fileSchema>;
+type FileConfig = z.infer<typeof challengeConfigSchema>;
 export type ChallengeSection = FileConfig['challenge'];
 export type IssuerConfig = FileConfig['gateway']['issuers'][number];
 
@@ -197,7 +201,7 @@ export function loadChallengeConfig(runtime: RuntimeEnv): ChallengeConfig {
   const problems: string[] = [];
   let file: FileConfig | undefined;
   try {
-    file = loadConfig(fileSchema, { file: runtime.configFile, env: runtime.env });
+    file = loadConfig(challengeConfigSchema, { file: runtime.configFile, env: runtime.env });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);

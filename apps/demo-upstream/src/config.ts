@@ -1,13 +1,13 @@
 import { loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { z } from 'zod';
 
-const schema = z.looseObject({
+export const demoUpstreamConfigSchema = z.looseObject({
   demoUpstream: z.strictObject({
     http: z.strictObject({ host: z.string().min(1), port: z.coerce.number().int().min(0).max(65535) }),
   }),
 });
-export type DemoUpstreamConfig = z.infer<typeof schema>['demoUpstream'];
+export type DemoUpstreamConfig = z.infer<typeof demoUpstreamConfigSchema>['demoUpstream'];
 
 export function loadDemoUpstreamConfig(runtime: RuntimeEnv): DemoUpstreamConfig {
-  return loadConfig(schema, { file: runtime.configFile, env: runtime.env }).demoUpstream;
+  return loadConfig(demoUpstreamConfigSchema, { file: runtime.configFile, env: runtime.env }).demoUpstream;
 }

@@ -1,7 +1,7 @@
 import { loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { z } from 'zod';
 
-const schema = z.looseObject({
+export const devIssuerConfigSchema = z.looseObject({
   devIssuer: z.strictObject({
     http: z.strictObject({ host: z.string().min(1), port: z.coerce.number().int().min(0).max(65535) }),
     issuer: z.url(),
@@ -9,10 +9,10 @@ const schema = z.looseObject({
     tokenTtlSeconds: z.number().int().positive().max(86_400),
   }),
 });
-export type DevIssuerConfig = z.infer<typeof schema>['devIssuer'];
+export type DevIssuerConfig = z.infer<typeof devIssuerConfigSchema>['devIssuer'];
 
 export function loadDevIssuerConfig(runtime: RuntimeEnv): DevIssuerConfig {
-  return loadConfig(schema, { file: runtime.configFile, env: runtime.env }).devIssuer;
+  return loadConfig(devIssuerConfigSchema, { file: runtime.configFile, env: runtime.env }).devIssuer;
 }
 
 /**

@@ -127,35 +127,38 @@ export const policySection = z.strictObject({
   routes: z.array(route),
 });
 
-const schema = z.looseObject({ gateway: gatewaySection, policy: policySection }).superRefine((c, ctx) => {
-  c.policy.routes.forEach((r, i) => {
-    if (!(r.upstream in c.gateway.upstreams)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['policy', 'routes', i, 'upstream'],
-        message: `unknown upstream "${r.upstream}"`,
-      });
-    }
-    if (r.stepUp && !c.policy.acr.levels.includes(r.stepUp.acr)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['policy', 'routes', i, 'stepUp', 'acr'],
-        message: `"${r.stepUp.acr}" is not in policy.acr.levels`,
-      });
-    }
+/** The gateway's view of the file: its sections strictly, plus the rules across them; other sections pass. */
+export const gatewayConfigSchema = z
+  .looseObject({ gateway: gatewaySection, policy: policySection })
+  .superRefine((c, ctx) => {
+    c.policy.routes.forEach((r, i) => {
+      if (!(r.upstream in c.gateway.upstreams)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'routes', i, 'upstream'],
+          message: `unknown upstream "${r.upstream}"`,
+        });
+      }
+      if (r.stepUp && !c.policy.acr.levels.includes(r.stepUp.acr)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'routes', i, 'stepUp', 'acr'],
+          message: `"${r.stepUp.acr}" is not in policy.acr.levels`,
+        });
+      }
+    });
+    const ids = c.policy.routes.map((r) => r.id);
+    ids.forEach((id, i) => {
+      if (ids.indexOf(id) !== i)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['policy', 'routes', i, 'id'],
+          message: `duplicate route id "${id}"`,
+        });
+    });
   });
-  const ids = c.policy.routes.map((r) => r.id);
-  ids.forEach((id, i) => {
-    if (ids.indexOf(id) !== i)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['policy', 'routes', i, 'id'],
-        message: `duplicate route id "${id}"`,
-      });
-  });
-});
 
-export type GatewayConfig = z.infer<typeof schema>;
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 export type RoutePolicy = GatewayConfig['policy']['routes'][number];
 export type RouteDecision = z.infer<typeof decision>;
 
@@ -174,7 +177,7 @@ export function isCidr(value: string): boolean {
 }
 
 export function loadGatewayConfig(runtime: RuntimeEnv): GatewayConfig {
-  const config = loadConfig(schema, { file: runtime.configFile, env: runtime.env });
+  const config = loadConfig(gatewayConfigSchema, { file: runtime.configFile, env: runtime.env });
   const fromEnv = (runtime.env.STEPGATE_TRUSTED_PROXIES ?? '')
     .split(',')
     .map((s) => s.trim())

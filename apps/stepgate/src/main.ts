@@ -1,8 +1,9 @@
 // `npm start`: the whole of StepGate in one process — demo upstream, dev OIDC issuer, risk, challenge and
 // gateway — over the in-process bus and SQLite, or over Kafka when KAFKA_BROKERS is set. This launcher is
 // the one composition root allowed to import the apps (docs/adr/0002); the apps never import each other.
+import { readFileSync } from 'node:fs';
 import type { INestApplication } from '@nestjs/common';
-import { ConfigError, readRuntimeEnv, type RuntimeEnv } from '@stepgate/config';
+import { ConfigError, type ConfigIssue, readRuntimeEnv, type RuntimeEnv } from '@stepgate/config';
 import { inProcessBroker } from '@stepgate/kafka';
 import { createLogger } from '@stepgate/observability';
 import { createChallengeApp } from '../../challenge/src/challenge.bootstrap';
@@ -16,9 +17,21 @@ import { loadGatewayConfig } from '../../gateway/src/config';
 import { createGatewayApp } from '../../gateway/src/gateway.bootstrap';
 import { loadRiskConfig } from '../../risk/src/config';
 import { createRiskApp } from '../../risk/src/risk.bootstrap';
+import { validateStepgateConfig } from './stepgate.config';
 
-/** Validates every section; reports all problems of all services at once. */
-function checkConfig(runtime: RuntimeEnv): string[] {
+/**
+ * Validates the whole file as `npm run policy -- check` does (every section, unknown keys, the rules across
+ * sections); when it is valid, what each service reads from the environment. Every problem at once.
+ */
+function checkConfig(runtime: RuntimeEnv): (ConfigIssue | string)[] {
+  let text: string;
+  try {
+    text = readFileSync(runtime.configFile, 'utf8');
+  } catch (err) {
+    return [`cannot read file: ${(err as Error).message}`];
+  }
+  const file = validateStepgateConfig(text, runtime.env);
+  if (!file.ok) return file.issues;
   const problems: string[] = [];
   for (const load of [
     loadGatewayConfig,

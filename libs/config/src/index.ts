@@ -1,2 +1,4 @@
+export * from './config.issues';
+export * from './config.json-schema';
 export * from './config.loader';
 export * from './runtime.env';
