@@ -199,6 +199,8 @@ describe.each(databaseBackends())('risk over Kafka on %s', (backend) => {
           assessmentId: assessment.assessmentId,
           source: 'access',
           clientIp: GB_IP,
+          route: 'reports',
+          decision: 'allow',
           signals: assessment.signals,
         },
       ]);

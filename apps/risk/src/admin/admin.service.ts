@@ -1,6 +1,6 @@
 // The operator's view of one subject: what risk has learned and what it recently said, with its reasons.
 import { Injectable } from '@nestjs/common';
-import type { DeviceStatus, RiskAssessment } from '@stepgate/contracts';
+import type { AccessDecision, DeviceStatus, RiskAssessment } from '@stepgate/contracts';
 import { DomainError } from '@stepgate/observability';
 import { toRiskAssessment } from '../assessments/assessment.mapping';
 import type { AssessmentSource } from '../profiles/assessment.entity';
@@ -57,7 +57,12 @@ export interface SubjectProfileView {
     deviceId: string | null;
     method: string;
   }[];
-  assessments: (RiskAssessment & { source: AssessmentSource; clientIp: string | null })[];
+  assessments: (RiskAssessment & {
+    source: AssessmentSource;
+    clientIp: string | null;
+    route: string | null;
+    decision: AccessDecision | null;
+  })[];
 }
 
 export class SubjectNotFound extends DomainError {
@@ -132,6 +137,8 @@ export class AdminService {
         ...toRiskAssessment(a),
         source: a.source,
         clientIp: a.clientIp,
+        route: a.route,
+        decision: a.decision,
       })),
     };
   }

@@ -14,7 +14,8 @@ export function toRiskAssessment(r: NewAssessmentRecord): RiskAssessment {
     deviceId: r.deviceId,
     score: r.score,
     level: r.level,
-    signals: r.signals,
+    // Only what the contract says: risk keeps more about each signal for itself (backtesting).
+    signals: r.signals.map(({ name, weight, detail }) => ({ name, weight, detail })),
     deviceStatus: r.deviceStatus,
     modelVersion: r.modelVersion,
   };

@@ -176,6 +176,8 @@ export class AssessmentService {
         source: 'access',
         correlationId: event.correlationId,
         causationId: event.eventId,
+        route: event.route,
+        decision: event.decision,
         ...score,
       };
     });
@@ -239,6 +241,8 @@ export class AssessmentService {
     const { profile, population } = await this.profiles.load(context, observation, active.scoring, em);
     const score = active.model.score(context, profile, observation, population);
     const record: NewAssessmentRecord = {
+      route: null,
+      decision: null,
       assessmentId,
       subject: context.subject,
       deviceId: context.deviceId,

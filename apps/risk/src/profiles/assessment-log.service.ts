@@ -43,13 +43,14 @@ export class AssessmentLog {
    */
   async appendMany(em: EntityManager, records: readonly NewAssessmentRecord[]): Promise<void> {
     const types: ColumnType[] = ['text', 'text', 'text', 'bigint', 'text', 'text', 'text', 'text', 'int'];
+    const more: ColumnType[] = ['text', 'text', 'text', 'text', 'text', 'text'];
     for (const chunk of insertChunks(em, records)) {
       const sql = Sql.for(em);
       await run(
         em,
         sql,
         `INSERT INTO risk_assessments (assessment_id, subject, device_id, time, source, correlation_id,
-           causation_id, client_ip, score, level, device_status, model_version, signals)
+           causation_id, client_ip, score, level, device_status, model_version, signals, route, decision)
          ${sql.rows(
            chunk.map((r) => [
              r.assessmentId,
@@ -65,8 +66,10 @@ export class AssessmentLog {
              r.deviceStatus,
              r.modelVersion,
              JSON.stringify(r.signals),
+             r.route,
+             r.decision,
            ]),
-           [...types, 'text', 'text', 'text', 'text'],
+           [...types, ...more],
          )}`,
       );
     }

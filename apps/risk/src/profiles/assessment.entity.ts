@@ -1,4 +1,4 @@
-import type { DeviceStatus, RiskLevel, RiskSignal } from '@stepgate/contracts';
+import type { AccessDecision, DeviceStatus, RiskLevel, RiskSignal } from '@stepgate/contracts';
 import { epochMs } from '@stepgate/database';
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
@@ -7,6 +7,7 @@ export type AssessmentSource = 'access' | 'challenge_outcome';
 /** An assessment risk published, kept (a bounded number per subject) for the admin view and for re-publishing. */
 @Entity('risk_assessments')
 @Index('idx_risk_assessments_subject_seq', ['subject', 'seq'])
+@Index('idx_risk_assessments_time', ['time'])
 export class AssessmentRecord {
   /** Insertion order: retention keeps the newest N per subject by it. */
   @PrimaryGeneratedColumn({ type: 'integer' })
@@ -49,7 +50,18 @@ export class AssessmentRecord {
   @Column({ name: 'model_version', type: 'varchar', length: 64 })
   modelVersion!: string;
 
-  /** JSON in a text column on every database. */
+  /** The route of the access (null for an assessment after a challenge outcome). */
+  @Column({ type: 'varchar', length: 128, nullable: true })
+  route!: string | null;
+
+  /** What the gateway decided about the access (null after a challenge outcome). */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  decision!: AccessDecision | null;
+
+  /**
+   * JSON in a text column on every database: the published signals, plus what risk keeps for itself to
+   * re-weigh them (see ScoredSignal).
+   */
   @Column({ type: 'simple-json' })
   signals!: RiskSignal[];
 }

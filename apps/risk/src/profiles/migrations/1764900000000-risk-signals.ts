@@ -32,6 +32,15 @@ export class RiskSignals1764900000000 implements MigrationInterface {
   name = 'RiskSignals1764900000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
+    // What an assessment decided about, for backtesting and the console: the route, the gateway's decision.
+    await queryRunner.addColumns('risk_assessments', [
+      new TableColumn(text('route', 128, true)),
+      new TableColumn(text('decision', 16, true)),
+    ]);
+    await queryRunner.createIndex(
+      'risk_assessments',
+      new TableIndex({ name: 'idx_risk_assessments_time', columnNames: ['time'] }),
+    );
     await queryRunner.addColumns('risk_devices', [
       new TableColumn(text('browser_family', 64, true)),
       new TableColumn(text('os_family', 64, true)),
@@ -98,6 +107,9 @@ export class RiskSignals1764900000000 implements MigrationInterface {
     ]) {
       await queryRunner.dropTable(table);
     }
+    await queryRunner.dropIndex('risk_assessments', 'idx_risk_assessments_time');
+    await queryRunner.dropColumn('risk_assessments', 'decision');
+    await queryRunner.dropColumn('risk_assessments', 'route');
     await queryRunner.dropColumn('risk_devices', 'os_family');
     await queryRunner.dropColumn('risk_devices', 'browser_family');
   }
