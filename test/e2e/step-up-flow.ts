@@ -11,8 +11,8 @@ export interface FlowTarget {
   env: Record<string, string>;
 }
 
-export function devToken(env: Record<string, string>, sub: string): string {
-  return execFileSync(process.execPath, [entry('dev-issuer', 'token.cli.js'), '--sub', sub], {
+export function devToken(env: Record<string, string>, sub: string, ...args: string[]): string {
+  return execFileSync(process.execPath, [entry('dev-issuer', 'token.cli.js'), '--sub', sub, ...args], {
     env,
     cwd: ROOT,
   })
@@ -155,13 +155,26 @@ export async function walkStepUpFlow({ gateway, env }: FlowTarget, subject: stri
     401,
   );
   // Admin always wants a stepped-up token; the plain one is refused with the RFC 9470 challenge.
-  const adminPlain = await call(gateway, '/api/admin/users', { token, device });
-  expect(adminPlain.status).toBe(401);
-  expect(adminPlain.headers.get('www-authenticate')).toContain('insufficient_user_authentication');
+  const adminRoutePlain = await call(gateway, '/api/admin/users', { token, device });
+  expect(adminRoutePlain.status).toBe(401);
+  expect(adminRoutePlain.headers.get('www-authenticate')).toContain('insufficient_user_authentication');
 
   // Risk learned from the passed challenge: the device is confirmed, payments no longer asks for step-up.
   await eventually(async () => {
     const r = await call(gateway, '/api/payments/44', { token, device });
     return r.status === 200 ? r : undefined;
   }, 'payments allowed from the confirmed device without step-up');
+
+  // The admin API (risk's, behind the gateway): stepgate-admins only, and always a fresh mfa step-up.
+  const adminPath = `/.stepgate/admin/subjects/${encodeURIComponent(subject)}`;
+  const notAdmin = await call(gateway, adminPath, { token: stepped, device });
+  expect(notAdmin.status).toBe(403);
+  const adminDevice = `console-${subject}`;
+  const adminPlain = await call(gateway, adminPath, { token: devToken(env, 'admin'), device: adminDevice });
+  expect(adminPlain.status).toBe(401);
+  expect(adminPlain.headers.get('www-authenticate')).toContain('insufficient_user_authentication');
+  const adminMfa = devToken(env, 'admin', '--acr', 'urn:stepgate:acr:mfa');
+  const profile = await call(gateway, adminPath, { token: adminMfa, device: adminDevice });
+  expect(profile.status).toBe(200);
+  expect(profile.json).toMatchObject({ subject, devices: [{ deviceId: device, status: 'confirmed' }] });
 }

@@ -144,6 +144,7 @@ describe('gateway proxy', () => {
       issuer: issuerUrl,
       audience: 'stepgate',
       tokenTtlSeconds: 300,
+      groups: {},
     };
     key = await loadOrCreateDevIssuerKey(dataDir);
     issuer = await startDevIssuer(issuerConfig, key);

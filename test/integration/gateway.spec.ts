@@ -45,6 +45,7 @@ describe('gateway', () => {
       issuer: issuerUrl,
       audience: 'stepgate',
       tokenTtlSeconds: 300,
+      groups: {},
     };
     key = await loadOrCreateDevIssuerKey(dataDir);
     issuer = await startDevIssuer(issuerConfig, key);

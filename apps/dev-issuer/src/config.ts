@@ -7,6 +7,8 @@ export const devIssuerConfigSchema = z.looseObject({
     issuer: z.url(),
     audience: z.string().min(1),
     tokenTtlSeconds: z.number().int().positive().max(86_400),
+    /** The `groups` claim of each subject's tokens (e.g. who may use the admin console). */
+    groups: z.record(z.string().min(1), z.array(z.string().min(1))).default({}),
   }),
 });
 export type DevIssuerConfig = z.infer<typeof devIssuerConfigSchema>['devIssuer'];

@@ -18,7 +18,9 @@ export async function signDevToken(
   req: DevTokenRequest,
 ): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
+  const groups = config.groups[req.sub];
   return new SignJWT({
+    ...(groups && groups.length > 0 ? { groups } : {}),
     ...req.claims,
     acr: req.acr ?? 'urn:stepgate:acr:basic',
     amr: ['pwd'],

@@ -1,4 +1,5 @@
-// `npm run -s token -- --sub alice [--acr URN] [--ttl SECONDS] [--sid ID]`: prints only a dev access token.
+// `npm run -s token -- --sub alice [--acr URN] [--ttl SECONDS] [--sid ID] [--group G ...]`: prints only a
+// dev access token. Groups default to the subject's in devIssuer.groups.
 import { parseArgs } from 'node:util';
 import { ConfigError, readRuntimeEnv } from '@stepgate/config';
 import { loadDevIssuerConfig } from './config';
@@ -12,11 +13,14 @@ async function main(): Promise<void> {
       acr: { type: 'string' },
       ttl: { type: 'string' },
       sid: { type: 'string' },
+      group: { type: 'string', multiple: true },
     },
     strict: true,
   });
   if (!values.sub)
-    throw new Error('usage: npm run -s token -- --sub SUBJECT [--acr URN] [--ttl SECONDS] [--sid ID]');
+    throw new Error(
+      'usage: npm run -s token -- --sub SUBJECT [--acr URN] [--ttl SECONDS] [--sid ID] [--group G ...]',
+    );
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0))
     throw new Error('--ttl must be a positive integer');
@@ -24,7 +28,13 @@ async function main(): Promise<void> {
   const config = loadDevIssuerConfig(runtime);
   const key = await loadOrCreateDevIssuerKey(runtime.dataDir);
   process.stdout.write(
-    `${await signDevToken(config, key, { sub: values.sub, acr: values.acr, ttlSeconds: ttl, sid: values.sid })}\n`,
+    `${await signDevToken(config, key, {
+      sub: values.sub,
+      acr: values.acr,
+      ttlSeconds: ttl,
+      sid: values.sid,
+      claims: values.group ? { groups: values.group } : undefined,
+    })}\n`,
   );
 }
 

@@ -35,10 +35,19 @@ const route = z
       .optional(),
     /** monitor: the decision is computed, logged, evented and counted, but the request is forwarded. */
     mode: z.enum(['enforce', 'monitor']).default('enforce'),
+    /** Removed from the start of the path before forwarding (`/.stepgate` turns `/.stepgate/admin/x` into `/admin/x`). */
+    stripPrefix: z
+      .string()
+      .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'a path prefix of whole segments, e.g. /.stepgate')
+      .optional(),
   })
   .refine((r) => r.stepUp || !Object.values(r.decisions).includes('step_up'), {
     message: 'a route that can step up needs stepUp { acr, maxAgeSeconds }',
     path: ['stepUp'],
+  })
+  .refine((r) => !r.stripPrefix || r.path === r.stripPrefix || r.path.startsWith(`${r.stripPrefix}/`), {
+    message: 'the route path must start with stripPrefix',
+    path: ['stripPrefix'],
   });
 
 export const gatewaySection = z.strictObject({

@@ -61,7 +61,7 @@ describe('config/stepgate.schema.json', () => {
     expect(validate(parse(misspelt))).toBe(false);
     expect(validate.errors).toContainEqual(
       expect.objectContaining({
-        instancePath: '/policy/routes/0',
+        instancePath: '/policy/routes/1',
         params: { additionalProperty: 'onRiskUnavaliable' },
       }),
     );
@@ -73,6 +73,7 @@ describe(validateStepgateConfig.name, () => {
   it('accepts the shipped file', () => {
     const result = validateStepgateConfig(shipped, {});
     expect(result.ok && result.value.policy.routes.map((r) => r.id)).toEqual([
+      'stepgate-admin',
       'reports',
       'payments',
       'admin',
@@ -96,12 +97,12 @@ describe(validateStepgateConfig.name, () => {
     const found = problemsOf(text).filter((p) => p.message.startsWith('unknown key'));
     expect(found).toEqual([
       {
-        path: ['policy', 'routes', 1, 'stepUp', 'acrs'],
+        path: ['policy', 'routes', 2, 'stepUp', 'acrs'],
         message: 'unknown key "acrs" (did you mean "acr"?)',
         ...at('acrs'),
       },
       {
-        path: ['policy', 'routes', 1, 'stepUp', 'maxAgeSecond'],
+        path: ['policy', 'routes', 2, 'stepUp', 'maxAgeSecond'],
         message: 'unknown key "maxAgeSecond" (did you mean "maxAgeSeconds"?)',
         ...at('maxAgeSecond:'),
       },
@@ -157,7 +158,7 @@ describe(validateStepgateConfig.name, () => {
     );
     expect(problemsOf(text)).toEqual([
       {
-        path: ['policy', 'routes', 2, 'upstream'],
+        path: ['policy', 'routes', 3, 'upstream'],
         message: 'unknown upstream "dmeo"',
         ...positionOf(text, 'dmeo'),
       },

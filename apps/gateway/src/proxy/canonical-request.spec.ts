@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { BadRequestPath, canonicalHost, canonicalTarget, policyMethod } from './canonical-request';
+import {
+  BadRequestPath,
+  canonicalHost,
+  canonicalTarget,
+  policyMethod,
+  withoutPrefix,
+} from './canonical-request';
 
 describe(canonicalTarget.name, () => {
   const sut = canonicalTarget;
@@ -96,5 +102,14 @@ describe(canonicalHost.name, () => {
     'a\u0000b.example',
   ])('rejects %j', (raw) => {
     expect(canonicalHost(raw)).toBeNull();
+  });
+});
+
+describe(withoutPrefix.name, () => {
+  it('takes whole leading segments off, and nothing else', () => {
+    expect(withoutPrefix('/.stepgate/admin/console', '/.stepgate')).toBe('/admin/console');
+    expect(withoutPrefix('/.stepgate', '/.stepgate')).toBe('/');
+    expect(withoutPrefix('/.stepgateway/x', '/.stepgate')).toBe('/.stepgateway/x');
+    expect(withoutPrefix('/api/x', undefined)).toBe('/api/x');
   });
 });

@@ -122,3 +122,10 @@ export function canonicalHost(
   const authority = port === undefined || port === defaultPort ? host : `${host}:${port}`;
   return { hostname: host, authority };
 }
+
+/** The path the upstream sees: `prefix` (whole segments, as the config checks) taken off the front. */
+export function withoutPrefix(path: string, prefix: string | undefined): string {
+  if (!prefix) return path;
+  if (path === prefix) return '/';
+  return path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : path;
+}

@@ -35,6 +35,7 @@ import {
   canonicalHost,
   canonicalTarget,
   policyMethod,
+  withoutPrefix,
   type CanonicalTarget,
 } from './canonical-request';
 import { stripOverrideParams, type ForwardContext } from './forward-headers';
@@ -301,10 +302,10 @@ export class GatewayHandler {
       proto: x.proto,
       correlationId: x.correlationId,
     };
-    const forward = (upstream: string, set?: Record<string, string>): ForwardRequest => ({
+    const forward = (upstream: string, set?: Record<string, string>, prefix?: string): ForwardRequest => ({
       upstream,
       method,
-      pathAndQuery: target.upstreamPath + stripOverrideParams(target.query),
+      pathAndQuery: withoutPrefix(target.upstreamPath, prefix) + stripOverrideParams(target.query),
       req: raw,
       ctx: set ? { ...ctx, set } : ctx,
       maxBodyBytes: this.config.gateway.maxBodyBytes,
@@ -442,7 +443,10 @@ export class GatewayHandler {
           deviceId,
           risk: assessment,
         });
-        return { kind: 'forward', forward: forward(route.upstream, { [ASSERTION_HEADER]: assertion }) };
+        return {
+          kind: 'forward',
+          forward: forward(route.upstream, { [ASSERTION_HEADER]: assertion }, route.stripPrefix),
+        };
       }
       case 'deny':
         outcome.decision = 'deny';
