@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { RuntimeEnv } from '@stepgate/config';
 import { REQUESTS } from '@stepgate/contracts';
-import { messagingTransport, type MessagingOptions } from '@stepgate/kafka';
+import { ConsumerHealth, messagingTransport, type MessagingOptions } from '@stepgate/kafka';
 import { createLogger } from '@stepgate/observability';
 import { ChallengeModule } from './challenge.module';
 import { FrameworkErrorsFilter } from './http/framework-errors.filter';
@@ -36,7 +36,8 @@ export async function createChallengeApp(
     { logger: logger ?? createLogger('challenge', runtime.env), abortOnError: false },
   );
   app.useGlobalFilters(new FrameworkErrorsFilter());
-  app.connectMicroservice(messagingTransport(messaging), { inheritAppConfig: true });
+  const consumer = app.connectMicroservice(messagingTransport(messaging), { inheritAppConfig: true });
+  app.get(ConsumerHealth).watch(consumer.status);
   try {
     await app.startAllMicroservices();
     await app.listen({ host: config.challenge.http.host, port: config.challenge.http.port });

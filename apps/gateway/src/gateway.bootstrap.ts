@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { RuntimeEnv } from '@stepgate/config';
-import { messagingTransport } from '@stepgate/kafka';
+import { ConsumerHealth, messagingTransport } from '@stepgate/kafka';
 import { HttpExceptionFilter } from '@stepgate/observability';
 import { loadGatewayConfig, type GatewayConfig } from './config';
 import { gatewayMessaging, GatewayModule } from './gateway.module';
@@ -60,7 +60,10 @@ export async function createGatewayApp(
   // Warm the issuers' key sets so the first requests (and readiness) do not wait for them.
   void app.get(TokenVerifier).loadIssuerKeys();
 
-  app.connectMicroservice(messagingTransport(gatewayMessaging(runtime)), { inheritAppConfig: true });
+  const consumer = app.connectMicroservice(messagingTransport(gatewayMessaging(runtime)), {
+    inheritAppConfig: true,
+  });
+  app.get(ConsumerHealth).watch(consumer.status);
   await app.startAllMicroservices();
   await app.listen({ host: config.gateway.listen.host, port: config.gateway.listen.port });
   return app;

@@ -4,10 +4,9 @@ import type { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { RuntimeEnv } from '@stepgate/config';
-import { messagingTransport } from '@stepgate/kafka';
+import { ConsumerHealth, messagingTransport } from '@stepgate/kafka';
 import { createLogger } from '@stepgate/observability';
 import { loadRiskConfig, type RiskConfig } from './config';
-import { ConsumerHealth } from './health/consumer-health';
 import { riskMessagingOptions, RiskModule } from './risk.module';
 
 export async function createRiskApp(

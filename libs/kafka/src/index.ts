@@ -1,6 +1,7 @@
 export * from './batch';
 export * from './message-bus';
 export * from './contract.pipe';
+export * from './consumer-health';
 export * from './contract.validation';
 export * from './dead-letter.filter';
 export * from './in-process.broker';

@@ -2,6 +2,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
+import { ConsumerHealth } from './consumer-health';
 import { DeadLetterFilter, DeadLetters } from './dead-letter.filter';
 import { inProcessBroker } from './in-process.broker';
 import { InProcessMessageBus } from './in-process.message-bus';
@@ -29,9 +30,10 @@ export class MessagingModule {
           },
         },
         DeadLetters,
+        ConsumerHealth,
         { provide: APP_FILTER, useClass: DeadLetterFilter },
       ],
-      exports: [MessageBus, MESSAGING_OPTIONS, DeadLetters],
+      exports: [MessageBus, MESSAGING_OPTIONS, DeadLetters, ConsumerHealth],
     };
   }
 }

@@ -1,5 +1,6 @@
 import { Controller, Get, Res, ServiceUnavailableException, UseFilters } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { ConsumerHealth } from '@stepgate/kafka';
 import { HttpExceptionFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import type { DataSource } from 'typeorm';
@@ -13,10 +14,13 @@ export class HealthHttpController {
   constructor(
     @InjectDataSource(CHALLENGE_DB) private readonly db: DataSource,
     private readonly metrics: ChallengeMetrics,
+    private readonly consumer: ConsumerHealth,
   ) {}
 
+  /** Healthy when the database answers and the bus consumer runs (it is how outcomes and factor changes flow). */
   @Get('healthz')
   async health(): Promise<{ status: 'ok' }> {
+    if (!this.consumer.healthy) throw new ServiceUnavailableException('the bus consumer crashed');
     try {
       await this.db.query('SELECT 1');
     } catch {

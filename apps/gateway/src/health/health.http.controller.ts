@@ -1,5 +1,6 @@
 import { Controller, Get, Header, HttpCode, Res } from '@nestjs/common';
 import { TokenVerifier } from '@stepgate/identity';
+import { ConsumerHealth } from '@stepgate/kafka';
 import type { FastifyReply } from 'fastify';
 import { IdentityAssertionSigner } from '../assertion/identity-assertion';
 import { GatewayMetrics } from './gateway.metrics';
@@ -13,11 +14,19 @@ export class HealthHttpController {
     private readonly metrics: GatewayMetrics,
     private readonly verifier: TokenVerifier,
     private readonly assertions: IdentityAssertionSigner,
+    private readonly consumer: ConsumerHealth,
   ) {}
 
-  /** Liveness: the process answers. */
+  /**
+   * Liveness: the process answers, and its bus consumer runs. Without it the gateway would keep serving
+   * cached risk decisions that risk has since changed, so a crashed consumer asks for a restart.
+   */
   @Get('healthz')
-  health(): { status: 'ok' } {
+  health(@Res({ passthrough: true }) reply: FastifyReply): { status: string; reason?: string } {
+    if (!this.consumer.healthy) {
+      void reply.status(503);
+      return { status: 'unavailable', reason: 'the bus consumer crashed' };
+    }
     return { status: 'ok' };
   }
 

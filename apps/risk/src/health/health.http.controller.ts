@@ -1,10 +1,10 @@
 import { Controller, Get, Res, UseFilters } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { ConsumerHealth } from '@stepgate/kafka';
 import { HttpExceptionFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { RISK_DB } from '../profiles/risk.data-source';
-import { ConsumerHealth } from './consumer-health';
 
 @Controller()
 @UseFilters(HttpExceptionFilter)

@@ -1,12 +1,11 @@
 import { Module } from '@nestjs/common';
-import { ConsumerHealth } from './consumer-health';
 import { HealthHttpController } from './health.http.controller';
 import { MetricsHttpController } from './metrics.http.controller';
 import { RiskMetrics } from './risk.metrics';
 
 @Module({
   controllers: [HealthHttpController, MetricsHttpController],
-  providers: [RiskMetrics, ConsumerHealth],
-  exports: [RiskMetrics, ConsumerHealth],
+  providers: [RiskMetrics],
+  exports: [RiskMetrics],
 })
 export class HealthModule {}

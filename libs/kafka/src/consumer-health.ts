@@ -1,6 +1,6 @@
-// Whether the bus consumer is alive. kafkajs gives up on a non-retriable error (the consumer "crashes") and
-// Nest leaves the process serving HTTP with nothing consuming: /healthz must say so, so an orchestrator
-// restarts the instance and its partitions move to a live member.
+// Whether a service's bus consumer is alive. kafkajs gives up on a non-retriable error (the consumer
+// "crashes") and Nest leaves the process serving HTTP with nothing consuming: every service's /healthz must
+// say so, so an orchestrator restarts the instance and its partitions move to a live member.
 import { Injectable, Logger } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 
