@@ -14,16 +14,16 @@ import { TOPICS } from '@stepgate/contracts';
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubjectProfileView } from '../../apps/risk/src/admin/admin.service';
-import { testKafkaBrokers } from '../support/env';
 import { factories } from '../support/factories';
+import { startOwnKafka, type KafkaForTests } from '../support/kafka-mock';
 import { kafkaClient } from '../support/kafka-probe';
 import { createTestDatabase, databaseBackends, type TestDatabase } from '../support/postgres';
 import { eventually, freePort, ROOT, startService, type Service } from '../support/processes';
 
 const SUBJECTS = 100;
 // ~10 events/s until both instances consume (a rebalance takes about 30 s on the mock), then 5 more per
-// subject: a few thousand events at most, which every later consumer group reading the topic from its
-// beginning (other specs' risk instances) has to get through too.
+// subject: a few thousand events at most, on a Kafka of the spec's own (no other spec replays them, and the
+// instances here replay no other spec's).
 const BATCH = 2;
 const BATCH_EVERY_MS = 200;
 // The mock keeps ~5 MiB per partition; ~600 bytes an event.
@@ -64,14 +64,14 @@ async function applied(url: string): Promise<{ applied: number; duplicate: numbe
   return { applied: count('applied'), duplicate: count('duplicate') };
 }
 
-// PostgreSQL when there is one (what several instances share in production), else SQLite: one backend, as
-// a fresh consumer group reads the access topic from the beginning, another run's events included.
+// PostgreSQL when there is one (what several instances share in production), else SQLite: one backend.
 const backend = databaseBackends().includes('postgres') ? 'postgres' : 'sqlite';
 
 describe(`risk instances killed mid-stream on ${backend}`, () => {
   let build: string;
   let db: TestDatabase | undefined;
   let producer: Producer;
+  let kafka: KafkaForTests | undefined;
   const services: Service[] = [];
   const dataDir = mkdtempSync(join(tmpdir(), 'stepgate-risk-kill-'));
   // The background stream, stopped when the test ends however it ends.
@@ -81,7 +81,8 @@ describe(`risk instances killed mid-stream on ${backend}`, () => {
   beforeAll(async () => {
     build = buildRisk();
     if (backend === 'postgres') db = await createTestDatabase();
-    producer = kafkaClient(testKafkaBrokers()).producer({ allowAutoTopicCreation: true });
+    kafka = await startOwnKafka();
+    producer = kafkaClient(kafka.brokers).producer({ allowAutoTopicCreation: true });
     await producer.connect();
   });
 
@@ -90,6 +91,7 @@ describe(`risk instances killed mid-stream on ${backend}`, () => {
     await streamDone.catch(() => undefined);
     for (const s of services) await s.stop('SIGKILL');
     await producer?.disconnect();
+    await kafka?.stop();
     await db?.drop();
     if (build) rmSync(build, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
@@ -108,7 +110,7 @@ describe(`risk instances killed mid-stream on ${backend}`, () => {
         STEPGATE_DATA_DIR: dataDir,
         STEPGATE_INSTANCE_ID: name,
         STEPGATE_KAFKA_GROUP_PREFIX: group,
-        KAFKA_BROKERS: testKafkaBrokers(),
+        KAFKA_BROKERS: kafka!.brokers,
         KAFKA_MAX_WAIT_MS: '25',
         KAFKA_IDEMPOTENT: process.env.KAFKA_BROKERS ? 'true' : 'false',
         ...(db ? { DATABASE_URL: db.url } : {}),
@@ -215,7 +217,7 @@ describe(`risk instances killed mid-stream on ${backend}`, () => {
     const survivor = await applied(b.url);
     console.log(
       `${backend}: ${sent} events; both consumed before the kill: ${bothConsumed}; killed instance had ` +
-        `applied ${killedHadApplied}; survivor applied ${survivor.applied} (with other specs' backlog), ignored ${survivor.duplicate} ` +
+        `applied ${killedHadApplied}; survivor applied ${survivor.applied}, ignored ${survivor.duplicate} ` +
         `redelivered; ${restarts} joining member(s) replaced`,
     );
     expect(killedHadApplied).toBeGreaterThan(0);
