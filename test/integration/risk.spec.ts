@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRiskConfig } from '../../apps/risk/src/config';
 import { createRiskApp } from '../../apps/risk/src/risk.bootstrap';
 import { AssessmentService } from '../../apps/risk/src/assessments/assessment.service';
+import { RetentionService } from '../../apps/risk/src/profiles/retention.service';
 import type { SubjectProfileView } from '../../apps/risk/src/admin/admin.service';
 import { factories } from '../support/factories';
 import { startOwnKafka, type KafkaForTests } from '../support/kafka-mock';
@@ -192,6 +193,8 @@ describe.each(databaseBackends())('risk over Kafka on %s', (backend) => {
         assessmentId: assessment.assessmentId,
         source: 'access',
         clientIp: GB_IP,
+        route: 'reports',
+        decision: 'allow',
         signals: assessment.signals,
       },
     ]);
@@ -454,6 +457,29 @@ describe('risk on the in-process bus', () => {
     const { body } = await getJson<SubjectProfileView>(`${base}/admin/subjects/${subject}`);
     expect(body.assessments.map((a) => a.causationId)).toEqual([events[2]!.eventId, events[1]!.eventId]);
     expect(body.devices).toMatchObject([{ seenCount: 3 }]);
+    // The oldest row goes in the next trim (every few seconds, off the batch's path), and only once.
+    const retention = app.get(RetentionService);
+    expect(await retention.trimAssessments()).toBe(1);
+    expect(await retention.trimAssessments()).toBe(0);
+  });
+
+  it('lets a recovery code through without confirming the device', async () => {
+    const bus = app.get(MessageBus);
+    const subject = `rita-${randomUUID()}`;
+    await bus.publish(TOPICS.access, factories.access({ subject, deviceId: 'd-9' }));
+    await bus.publish(
+      TOPICS.challengeOutcome,
+      factories.outcome({ subject, deviceId: 'd-9', method: 'recovery_code', result: 'passed' }),
+    );
+    await inProcessBroker.drain();
+    const reply = await bus.request(
+      REQUESTS.assessRisk,
+      factories.assessRequest({ subject, deviceId: 'd-9' }),
+      5_000,
+    );
+    // A last-resort code says who the user is, not that this device is theirs: the next access asks again.
+    expect(reply).toMatchObject({ deviceStatus: 'seen' });
+    expect(signalNames(reply)).toContain('unconfirmed_device');
   });
 
   it('marks anonymous accesses and expired challenges processed without scoring them', async () => {

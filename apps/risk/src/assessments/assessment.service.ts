@@ -163,7 +163,7 @@ export class AssessmentService {
         observation,
         set.population.view(observation),
       );
-      profile.recordAccess(access);
+      profile.recordAccess(access, active.scoring.velocity);
       if (event.decision === 'allow') {
         profile.learnAccess(access, observation, active.config.retention, set.population);
       }

@@ -16,7 +16,6 @@ import {
   type KnownDevice,
   type Observation,
   type Population,
-  type RecentAccess,
   type ScoringContext,
   type ScoringPolicy,
   type SubjectProfile,
@@ -34,6 +33,7 @@ import {
   WorkingProfile,
   type AccessRecord,
   type DeviceState,
+  type StoredAccess,
   type StoredSighting,
 } from './working-set';
 
@@ -181,7 +181,7 @@ export class ProfileService {
     const states = new Map<string, Record<string, unknown>>();
     const sightings = new Map<string, StoredSighting[]>();
     const devices = new Map<string, Map<string, Omit<DeviceState, 'seenDelta'>>>();
-    const recent = new Map<string, RecentAccess[]>();
+    const recent = new Map<string, StoredAccess[]>();
     const challenges = new Map<string, { time: number; result: ChallengeResult }[]>();
     const counts: { feature: Feature; value: string; subjects: number }[] = [];
     const push = <T>(map: Map<string, T[]>, subject: string, item: T) => {
@@ -218,10 +218,11 @@ export class ProfileService {
       for (const row of await run<Record<string, unknown>>(
         em,
         sql,
-        `SELECT subject, time, client_ip, device_id FROM risk_recent_accesses
+        `SELECT subject, event_id, time, client_ip, device_id FROM risk_recent_accesses
          WHERE subject IN (${sql.list(chunk)}) AND time > ${sql.p(since - longestVelocityWindowMs(policy))}`,
       )) {
         push(recent, String(row.subject), {
+          eventId: String(row.event_id),
           time: num(row.time),
           ip: row.client_ip as string | null,
           deviceId: row.device_id as string | null,
@@ -423,6 +424,16 @@ export class ProfileService {
     profiles: WorkingProfile[],
     policy: ScoringPolicy,
   ): Promise<void> {
+    for (const p of profiles) p.trimVelocity(policy.velocity);
+    const forgotten = profiles.flatMap((p) => p.forgotten.map((id) => [p.subject, id]));
+    for (const chunk of chunks(forgotten)) {
+      const sql = Sql.for(em);
+      await run(
+        em,
+        sql,
+        `DELETE FROM risk_recent_accesses WHERE (subject, event_id) IN (VALUES ${sql.tuples(chunk)})`,
+      );
+    }
     const accesses = profiles.flatMap((p) => p.newAccesses);
     const rows = accesses.map((a) => [a.subject, a.eventId, a.time, a.clientIp, a.deviceId]);
     for (const chunk of insertChunks(em, rows)) {

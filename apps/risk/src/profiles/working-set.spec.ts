@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { anObservation, CHROME_WINDOWS, FIREFOX_LINUX, NOW } from '../scoring/scoring.fixtures';
-import { PopulationTally, WorkingProfile, type AccessRecord, type StoredSighting } from './working-set';
+import {
+  anObservation,
+  CHROME_WINDOWS,
+  DEFAULT_POLICY,
+  FIREFOX_LINUX,
+  NOW,
+} from '../scoring/scoring.fixtures';
+import {
+  PopulationTally,
+  velocityEvidence,
+  WorkingProfile,
+  type AccessRecord,
+  type StoredAccess,
+  type StoredSighting,
+} from './working-set';
 
 const limits = { valuesPerFeature: 50 };
 
@@ -49,7 +62,7 @@ describe(WorkingProfile.name, () => {
     const sut = anEmptyProfile();
     const population = emptyPopulation();
     const observation = anObservation();
-    sut.recordAccess(anAccess());
+    sut.recordAccess(anAccess(), DEFAULT_POLICY.velocity);
     sut.learnAccess(anAccess(), observation, limits, population);
     sut.learnAccess(anAccess({ eventId: 'e-2', time: NOW + 1000 }), observation, limits, population);
 
@@ -145,5 +158,54 @@ describe(PopulationTally.name, () => {
       'country:US',
       'os:Windows',
     ]);
+  });
+});
+
+describe(velocityEvidence.name, () => {
+  const velocity = {
+    requests: { windowSeconds: 60, max: 3 },
+    ips: { windowSeconds: 3600, max: 2 },
+    devices: { windowSeconds: 3600, max: 1 },
+  };
+  const access = (i: number, ip: string, deviceId: string): StoredAccess => ({
+    eventId: `e-${i}`,
+    time: NOW + i * 1000,
+    ip,
+    deviceId,
+  });
+
+  it('keeps the newest requests and the newest access of each of the newest distinct IPs and devices', () => {
+    const recent = [
+      access(0, '10.0.0.1', 'a'),
+      access(1, '10.0.0.2', 'b'),
+      access(2, '10.0.0.3', 'c'),
+      ...Array.from({ length: 20 }, (_, i) => access(10 + i, '10.0.0.9', 'z')),
+    ];
+
+    const kept = velocityEvidence(recent, velocity).map((a) => a.eventId);
+
+    // The newest max + 1 = 4 requests, the newest of max + 1 = 3 distinct IPs, of 2 distinct devices.
+    expect(kept).toEqual(['e-29', 'e-28', 'e-27', 'e-26', 'e-2', 'e-1']);
+  });
+
+  it('bounds what a busy subject keeps, however long its hour', () => {
+    const recent = Array.from({ length: 5000 }, (_, i) => access(i, `10.0.${i % 50}.1`, `d-${i % 7}`));
+    expect(velocityEvidence(recent, velocity).length).toBeLessThanOrEqual(4 + 3 + 2);
+  });
+
+  it('lets a profile forget the stored rows velocity no longer needs, and not store new ones it drops', () => {
+    const stored = Array.from({ length: 10 }, (_, i) => access(i, '10.0.0.9', 'z'));
+    const sut = new WorkingProfile('alice', 0, null, stored, [], [], new Map());
+    for (let i = 10; i < 40; i++) {
+      sut.recordAccess(
+        anAccess({ eventId: `e-${i}`, time: NOW + i * 1000, clientIp: '10.0.0.9', deviceId: 'z' }),
+        velocity,
+      );
+    }
+    sut.trimVelocity(velocity);
+
+    expect(sut.forgotten.sort()).toEqual(stored.map((a) => a.eventId).sort());
+    expect(sut.newAccesses.map((a) => a.eventId)).toEqual(['e-36', 'e-37', 'e-38', 'e-39']);
+    expect(sut.snapshot('z').recent).toHaveLength(4);
   });
 });

@@ -11,6 +11,7 @@ import {
   type Observation,
   type Population,
   type RecentAccess,
+  type ScoringPolicy,
   type SubjectProfile,
   type TrustedPlace,
 } from '../scoring/scoring.types';
@@ -24,6 +25,39 @@ export interface AccessRecord {
   userAgent: string;
   route: string | null;
   time: number;
+}
+
+/** A velocity-window access as stored (the event id names its row). */
+export interface StoredAccess extends RecentAccess {
+  eventId: string;
+}
+
+/**
+ * The accesses velocity needs, newest first: the newest `requests.max + 1` (enough to tell whether the
+ * request limit is passed) and the newest access of each of the newest `ips.max + 1` distinct IPs and
+ * `devices.max + 1` distinct devices. Every velocity signal decides exactly as it would on all of them, for
+ * accesses arriving in time order; a counted detail says at most one above the limit. Without this bound a
+ * busy subject (a service account, a scripted attack) would make every batch load its whole hour.
+ */
+export function velocityEvidence<T extends RecentAccess>(
+  recent: readonly T[],
+  velocity: ScoringPolicy['velocity'],
+): T[] {
+  const newest = [...recent].sort((a, b) => b.time - a.time);
+  const keep = new Set<T>(newest.slice(0, velocity.requests.max + 1));
+  const ips = new Set<string | null>();
+  const devices = new Set<string | null>();
+  for (const a of newest) {
+    if (!ips.has(a.ip) && ips.size <= velocity.ips.max) {
+      ips.add(a.ip);
+      keep.add(a);
+    }
+    if (!devices.has(a.deviceId) && devices.size <= velocity.devices.max) {
+      devices.add(a.deviceId);
+      keep.add(a);
+    }
+  }
+  return newest.filter((a) => keep.has(a));
 }
 
 export interface LearnLimits {
@@ -74,7 +108,12 @@ export class WorkingProfile {
   readonly devices = new Map<string, DeviceState>();
   /** Stored sightings dropped by retention in this batch. */
   readonly dropped: FeatureValue[] = [];
-  readonly newAccesses: AccessRecord[] = [];
+  /** Accesses of this batch to store for velocity. */
+  newAccesses: AccessRecord[] = [];
+  /** Stored velocity rows no longer needed (see velocityEvidence). */
+  readonly forgotten: string[] = [];
+  private readonly storedAccesses: Set<string>;
+  private recent: StoredAccess[];
   accessDelta = 0;
   /** The place learned in this batch, when it moved. */
   newPlace: TrustedPlace | null = null;
@@ -83,7 +122,7 @@ export class WorkingProfile {
     readonly subject: string,
     private accessCount: number,
     public lastTrusted: TrustedPlace | null,
-    private readonly recent: RecentAccess[],
+    recent: readonly StoredAccess[],
     private readonly challenges: { time: number; result: ChallengeResult }[],
     sightings: readonly StoredSighting[],
     devices: ReadonlyMap<string, Omit<DeviceState, 'seenDelta'>>,
@@ -93,6 +132,8 @@ export class WorkingProfile {
       this.features[s.feature].set(s.value, s.count);
     }
     for (const [id, d] of devices) this.devices.set(id, { ...d, seenDelta: 0 });
+    this.recent = [...recent];
+    this.storedAccesses = new Set(recent.map((a) => a.eventId));
   }
 
   /** What scoring sees for an access on `deviceId` (signals filter recent accesses and failures by time). */
@@ -108,10 +149,28 @@ export class WorkingProfile {
     };
   }
 
-  /** Every access counts for velocity, allowed or not. */
-  recordAccess(access: AccessRecord): void {
-    this.recent.push({ time: access.time, ip: access.clientIp, deviceId: access.deviceId });
+  /** Every access counts for velocity, allowed or not; what velocity no longer needs is let go. */
+  recordAccess(access: AccessRecord, velocity: ScoringPolicy['velocity']): void {
+    this.recent.push({
+      eventId: access.eventId,
+      time: access.time,
+      ip: access.clientIp,
+      deviceId: access.deviceId,
+    });
     this.newAccesses.push(access);
+    const bound = velocity.requests.max + velocity.ips.max + velocity.devices.max + 3;
+    if (this.recent.length > 2 * bound) this.trimVelocity(velocity);
+  }
+
+  /** Keeps only the velocity evidence: dropped stored rows are forgotten, dropped new ones never stored. */
+  trimVelocity(velocity: ScoringPolicy['velocity']): void {
+    const kept = velocityEvidence(this.recent, velocity);
+    const keptIds = new Set(kept.map((a) => a.eventId));
+    for (const a of this.recent) {
+      if (!keptIds.has(a.eventId) && this.storedAccesses.delete(a.eventId)) this.forgotten.push(a.eventId);
+    }
+    this.newAccesses = this.newAccesses.filter((a) => keptIds.has(a.eventId));
+    this.recent = kept;
   }
 
   /**
