@@ -283,7 +283,13 @@ describe.each(databaseBackends())('risk console on %s', (backend) => {
       // An impossible order is refused before anything is asked.
       await page.locator('#t-medium').fill('70');
       expect(await status.textContent()).toMatch(/must increase/);
+      await page.locator('#t-medium').fill('30');
+      // Near the right edge a label moves to the left of its line.
+      await page.locator('#t-critical').fill('96');
+      const critical = page.locator('svg.histogram g.threshold.critical text').first();
+      expect(await critical.getAttribute('text-anchor')).toBe('end');
       await page.locator('#whatif-reset').click();
+      expect(await critical.getAttribute('text-anchor')).toBe('start');
       expect(await mediumLineX()).toBe(String(scoreX(30)));
       expect(await status.textContent()).toMatch(/in force/);
     });

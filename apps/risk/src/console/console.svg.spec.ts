@@ -31,6 +31,8 @@ describe(histogramSvg.name, () => {
       expect(svg).toContain(`>${level} ${score}</text>`);
     }
     expect(svg).toMatch(/data-x0="40" data-plot-width="588"/);
+    const edge = flat(histogramSvg(bins, { ...THRESHOLDS, critical: 95 }, 'scores').value);
+    expect(edge).toContain(`<text x="${scoreX(95) - 3}" y="14" text-anchor="end">critical 95</text>`);
     expect(scoreX(0)).toBe(40);
     expect(scoreX(100)).toBe(628);
   });

@@ -8,6 +8,8 @@ export const HISTOGRAM = { width: 640, height: 200, left: 40, right: 12, top: 22
 export const RATES = { width: 640, height: 200, left: 44, right: 12, top: 14, bottom: 34 };
 
 const LEVELS = ['medium', 'high', 'critical'] as const;
+/** The score from which a threshold's label sits left of its line. */
+const LABEL_FLIP = 88;
 /** Bar segments bottom to top, with the class that colours them (console.css). */
 const STACK = [
   ['allow', 'allowed'],
@@ -73,9 +75,11 @@ export function histogramSvg(bins: readonly Bin[], thresholds: Thresholds, label
   );
   const lines = LEVELS.map((level) => {
     const x = scoreX(thresholds[level]);
+    // Near the right edge the label goes left of its line, or it would be cut off (console.js does the same).
+    const [dx, anchor] = thresholds[level] >= LABEL_FLIP ? [-3, 'end'] : [3, 'start'];
     return html`<g class="threshold ${level}" data-level="${level}">
       <line x1="${x}" x2="${x}" y1="${top - 4}" y2="${top + plotHeight}" />
-      <text x="${x + 3}" y="${top - 8}">${level} ${thresholds[level]}</text></g
+      <text x="${x + dx}" y="${top - 8}" text-anchor="${anchor}">${level} ${thresholds[level]}</text></g
     >`;
   });
   return html`<svg

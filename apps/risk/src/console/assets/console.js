@@ -51,7 +51,10 @@
         const label = g.querySelector('text');
         line.setAttribute('x1', String(x));
         line.setAttribute('x2', String(x));
-        label.setAttribute('x', String(x + 3));
+        // Near the right edge the label goes left of its line (as the server draws it).
+        const flip = t[level] >= 88;
+        label.setAttribute('x', String(flip ? x - 3 : x + 3));
+        label.setAttribute('text-anchor', flip ? 'end' : 'start');
         label.textContent = `${level} ${t[level]}`;
         g.classList.toggle('moved', t[level] !== inForce[level]);
       }
