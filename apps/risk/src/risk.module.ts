@@ -6,6 +6,7 @@ import type { RuntimeEnv } from '@stepgate/config';
 import { MessagingModule, type MessagingOptions } from '@stepgate/kafka';
 import { AdminModule } from './admin/admin.module';
 import { RISK_CONFIG, type RiskConfig } from './config';
+import { ConsoleModule } from './console/console.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { RiskPolicy } from './policy/risk-policy.service';
@@ -39,6 +40,7 @@ export class RiskModule {
         }),
         EventsModule,
         AdminModule,
+        ConsoleModule,
         HealthModule,
       ],
       providers: [

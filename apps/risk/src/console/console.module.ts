@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AssessmentRecord } from '../profiles/assessment.entity';
+import { RISK_DB } from '../profiles/risk.data-source';
+import { ConsoleHttpController } from './console.http.controller';
+import { ConsoleService } from './console.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([AssessmentRecord], RISK_DB)],
+  controllers: [ConsoleHttpController],
+  providers: [ConsoleService],
+})
+export class ConsoleModule {}
