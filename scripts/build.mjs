@@ -1,6 +1,7 @@
 // Compiles apps/ and libs/ to dist/ with SWC (decorator metadata kept); type checking is `npm run check`.
+// Files under an `assets/` folder (browser scripts, stylesheets) are served as they are: copied, not compiled.
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { cpSync, globSync, rmSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 const result = spawnSync(
@@ -18,8 +19,11 @@ const result = spawnSync(
     '--copy-files',
     '--ignore',
     '**/*.spec.ts',
+    '--ignore',
+    '**/assets/**',
     '--quiet',
   ],
   { stdio: 'inherit' },
 );
-process.exit(result.status ?? 1);
+if (result.status !== 0) process.exit(result.status ?? 1);
+for (const dir of globSync('apps/*/src/**/assets')) cpSync(dir, `dist/${dir}`, { recursive: true });
