@@ -13,7 +13,7 @@ import {
   waitForHealthy,
   type Service,
 } from '../support/processes';
-import { walkStepUpFlow } from './step-up-flow';
+import { walkAdminStepUp, walkStepUpFlow } from './step-up-flow';
 
 describe.each(databaseBackends())('distributed StepGate over Kafka on %s', (backend) => {
   const services: Service[] = [];
@@ -58,6 +58,10 @@ describe.each(databaseBackends())('distributed StepGate over Kafka on %s', (back
 
   it('walks the whole step-up flow across services', async () => {
     await walkStepUpFlow({ gateway, env }, `bob-${backend}`);
+  });
+
+  it('lets an admin step up through StepGate and open the console API', async () => {
+    await walkAdminStepUp({ gateway, env }, backend);
   });
 
   it('publishes every request as a JSON access event on stepgate.access.v1, keyed by subject', async () => {

@@ -9,7 +9,7 @@ import {
   waitForHealthy,
   type Service,
 } from '../support/processes';
-import { walkStepUpFlow } from './step-up-flow';
+import { walkAdminStepUp, walkStepUpFlow } from './step-up-flow';
 
 describe.each(databaseBackends())('embedded StepGate on %s', (backend) => {
   let service: Service;
@@ -33,6 +33,10 @@ describe.each(databaseBackends())('embedded StepGate on %s', (backend) => {
 
   it('walks the whole step-up flow', async () => {
     await walkStepUpFlow({ gateway, env }, `alice-${backend}`);
+  });
+
+  it('lets an admin step up through StepGate and open the console API', async () => {
+    await walkAdminStepUp({ gateway, env }, backend);
   });
 
   it('stops cleanly on SIGTERM', async () => {

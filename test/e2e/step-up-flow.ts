@@ -178,3 +178,37 @@ export async function walkStepUpFlow({ gateway, env }: FlowTarget, subject: stri
   expect(profile.status).toBe(200);
   expect(profile.json).toMatchObject({ subject, devices: [{ deviceId: device, status: 'confirmed' }] });
 }
+
+/**
+ * An admin steps up through StepGate itself (TOTP) and the stepped-up token still opens the admin API: the
+ * challenge service carries the `groups` claim over, so the route's requirement holds.
+ */
+export async function walkAdminStepUp({ gateway, env }: FlowTarget, suffix: string): Promise<void> {
+  const device = `admin-desk-${suffix}`;
+  const token = devToken(env, 'admin');
+  const path = `/.stepgate/admin/console/data.json`;
+  // A first factor is enrolled from a device that already made a successful request.
+  expect((await call(gateway, '/api/reports/q3', { token, device })).status).toBe(200);
+  const enrolled = await eventually(async () => {
+    const r = await call(gateway, '/.stepgate/factors/totp', { token, device, method: 'POST', body: {} });
+    return r.status === 201 ? r : undefined;
+  }, 'admin TOTP enrolment');
+  const { id, secret } = enrolled.json as { id: string; secret: string };
+  const activate = { token, device, method: 'POST', body: { code: totpFor(secret, 0) } };
+  expect((await call(gateway, `/.stepgate/factors/totp/${id}/activate`, activate)).status).toBe(200);
+
+  const asked = await call(gateway, path, { token, device });
+  expect(asked.status).toBe(401);
+  const challenge = asked.json.challenge as { href: string };
+  const passed = await call(gateway, challenge.href, {
+    token,
+    device,
+    method: 'POST',
+    body: { method: 'totp', code: totpFor(secret, 1) },
+  });
+  expect(passed.status).toBe(200);
+  const stepped = passed.json.access_token as string;
+  const console = await call(gateway, path, { token: stepped, device });
+  expect(console.status).toBe(200);
+  expect(console.json).toHaveProperty('routes');
+}

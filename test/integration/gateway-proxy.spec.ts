@@ -264,6 +264,12 @@ describe('gateway proxy', () => {
           stepUp: { acr: 'urn:stepgate:acr:mfa', maxAgeSeconds: 300 },
           mode: 'monitor',
         }),
+        route({
+          id: 'monitored-finance',
+          path: '/api/monitored-finance/**',
+          require: { groups: ['finance'] },
+          mode: 'monitor',
+        }),
         ...c.policy.routes,
       ];
       return c;
@@ -655,6 +661,16 @@ describe('gateway proxy', () => {
         /stepgate_gateway_monitor_would_have_total\{route="monitored",decision="deny"[^}]*\} [1-9]/,
       );
       riskLevel = 'low';
+    });
+
+    it('in monitor mode still refuses whom the route requires not to pass', async () => {
+      const r = await raw(gatewayPort, { path: '/api/monitored-finance/1', headers: await auth() });
+      expect(r.status).toBe(403);
+      const member = await raw(gatewayPort, {
+        path: '/api/monitored-finance/1',
+        headers: await auth({}, 'carol', { groups: ['finance'] }),
+      });
+      expect(member.status).toBe(200);
     });
   });
 

@@ -30,7 +30,7 @@ describe('npm run policy -- check', () => {
     const run = policy('check', 'config/stepgate.yaml');
     expect(run).toMatchObject({ status: 0, stderr: '' });
     expect(run.stdout).toMatch(/^config\/stepgate\.yaml: valid \(sha256 [0-9a-f]{12}\)$/m);
-    expect(run.stdout).toContain('routes (3, first match wins):');
+    expect(run.stdout).toContain('routes (4, first match wins):');
     expect(run.stdout).toMatch(/^ {2}payments: \/api\/payments\/\*\* -> demo \(low allow, medium step_up/m);
     expect(run.stdout).toContain('risk thresholds: medium 30, high 60, critical 85');
     expect(run.stdout).toMatch(/^risk policy version: lr-1\/cfg-[0-9a-f]{8}$/m);
@@ -48,7 +48,7 @@ describe('npm run policy -- check', () => {
     expect(run.status).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr.trimEnd().split('\n')).toEqual([
-      `${file}:${lineOf(text, 'onRiskUnavaliable')}:7 policy.routes.0.onRiskUnavaliable: unknown key "onRiskUnavaliable" (did you mean "onRiskUnavailable"?)`,
+      `${file}:${lineOf(text, 'onRiskUnavaliable')}:7 policy.routes.1.onRiskUnavaliable: unknown key "onRiskUnavaliable" (did you mean "onRiskUnavailable"?)`,
       `${file}:${lineOf(text, 'medium: lots')}:25 risk.thresholds.medium: Invalid input: expected number, received string`,
       // A missing key is reported at its parent.
       `${file}:${lineOf(text, '  weights:')}:3 risk.weights.badIp: required key is missing`,

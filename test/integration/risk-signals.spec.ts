@@ -269,6 +269,30 @@ describe.each(databaseBackends())('risk signals over Kafka on %s', (backend) => 
     expect(await sharedBy()).toBe(1);
   });
 
+  it('learns a batch exactly as one event at a time, a value dropped and learned again included', async () => {
+    const sut = app.get(AssessmentService);
+    const [one, batched] = [`one-${randomUUID()}`, `batched-${randomUUID()}`];
+    const history = (subject: string) =>
+      ['90.201.1.1', '90.201.2.1', '90.201.3.1', '90.201.1.9'].map((clientIp, i) =>
+        factories.access({ subject, clientIp, time: at(i + 1) }),
+      );
+    for (const e of history(one)) await sut.onAccess(e);
+    const [a, b, c, again] = history(batched);
+    await sut.onAccessBatch([a!]);
+    await sut.onAccessBatch([b!]);
+    // valuesPerFeature is 2: c pushes 90.201.1.0/24 out, and the next access brings it back, in one batch.
+    await sut.onAccessBatch([c!, again!]);
+
+    const networks = async (subject: string) =>
+      (await profileOf(subject)).features.network
+        .map((n) => `${n.value}:${n.seenCount}:${n.subjects}`)
+        .sort();
+    expect(await networks(batched)).toEqual(
+      (await networks(one)).map((n) => n.replace(/:\d+$/, ':2')), // both subjects use each network now
+    );
+    expect(await networks(batched)).toEqual(['90.201.1.0/24:1:2', '90.201.3.0/24:1:2']);
+  });
+
   it('forgets processed messages and challenge results past retention', async () => {
     const subject = `old-${randomUUID()}`;
     const event = factories.access({ subject });

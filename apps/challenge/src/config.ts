@@ -11,6 +11,23 @@ export const SUPPORTED_METHODS = ['totp', 'webauthn', 'recovery_code'] as const;
 export type SupportedMethod = (typeof SUPPORTED_METHODS)[number];
 
 // Coerced: a number may come from an ${ENV} reference, which is always a string.
+const RESERVED_CLAIMS = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'acr',
+  'amr',
+  'auth_time',
+  'device_id',
+  'sid',
+  'typ',
+  'cnf',
+]);
+
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const port = int(0, 65535);
 const seconds = int;
@@ -83,6 +100,18 @@ const challengeSection = z.strictObject({
     issuer: z.string().min(1),
     audience: z.string().min(1),
     ttlSeconds: seconds(30, 3600),
+    /**
+     * Claims copied from the access token the step-up began with, so that a route's `require` (groups,
+     * tenant, ...) still holds for the stepped-up token that replaces it. Never the protocol's own claims.
+     */
+    carryClaims: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .refine((c) => !RESERVED_CLAIMS.has(c), 'a claim the stepped-up token sets itself'),
+      )
+      .default(['groups']),
   }),
   totp: z.strictObject({
     issuer: z.string().min(1).max(64),

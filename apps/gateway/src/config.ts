@@ -123,6 +123,13 @@ export const gatewaySection = z.strictObject({
     cacheTtlSeconds: z.number().int().min(0).max(3600),
   }),
   clockSkewSeconds: z.number().int().min(0).max(300),
+  /** The policy section applies without a restart when the config file changes (the rest at start). */
+  reload: z
+    .strictObject({
+      watch: z.boolean().default(true),
+      debounceMs: z.number().int().min(0).max(10_000).default(250),
+    })
+    .default({ watch: true, debounceMs: 250 }),
   maxHeaderBytes: z.number().int().positive().default(16_384),
   maxBodyBytes: z
     .number()

@@ -13,6 +13,7 @@ import { GATEWAY_CONFIG, type GatewayConfig } from './config';
 import { AccessEventPublisher } from './events/access-event.publisher';
 import { GatewayMetrics } from './health/gateway.metrics';
 import { HealthHttpController } from './health/health.http.controller';
+import { GatewayPolicy } from './policy/gateway-policy.service';
 import { GatewayHandler } from './proxy/gateway.handler';
 import { UpstreamForwarder } from './proxy/upstream.forwarder';
 import { AssessmentsMessageController } from './risk/assessments.message.controller';
@@ -76,6 +77,11 @@ export class GatewayModule {
             ),
         },
         GatewayMetrics,
+        {
+          provide: GatewayPolicy,
+          inject: [GatewayMetrics],
+          useFactory: (metrics: GatewayMetrics) => new GatewayPolicy(config, runtime, metrics),
+        },
         RiskClient,
         ChallengeClient,
         UpstreamForwarder,

@@ -205,6 +205,7 @@ export class ChallengesService {
         deviceId: challenge.deviceId,
         sessionId: challenge.sessionId,
         maxAgeSeconds: challenge.maxAgeSeconds,
+        carried: carriedClaims(caller.token.claims, this.config.challenge.tokens.carryClaims),
       },
       nowMs,
     );
@@ -339,4 +340,12 @@ function assertSameParty(challenge: Challenge, caller: Caller): void {
   if (challenge.sessionId && caller.token.sessionId !== challenge.sessionId) {
     throw new ChallengeForbidden('session_mismatch', 'this challenge belongs to another session');
   }
+}
+
+/** The configured claims of the caller's token that it has, to copy into the stepped-up token. */
+export function carriedClaims(
+  claims: Record<string, unknown>,
+  names: readonly string[],
+): Record<string, unknown> {
+  return Object.fromEntries(names.filter((n) => claims[n] !== undefined).map((n) => [n, claims[n]]));
 }

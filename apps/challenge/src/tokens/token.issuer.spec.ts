@@ -9,6 +9,7 @@ import { CHALLENGE_ENTITIES, CHALLENGE_MIGRATIONS } from '../database/challenge-
 import { SecretBox } from '../factors/crypto/secret-box';
 import { SigningKeyRow } from './signing-key.entity';
 import { loadSigningKeys, type SigningKeys } from './signing-keys';
+import { carriedClaims } from '../challenges/challenges.service';
 import { TokenIssuer, type StepUpGrant } from './token.issuer';
 
 const MFA = 'urn:stepgate:acr:mfa';
@@ -20,6 +21,7 @@ const grant: StepUpGrant = {
   deviceId: 'laptop',
   sessionId: 's-1',
   maxAgeSeconds: 300,
+  carried: { groups: ['stepgate-admins'] },
 };
 
 describe(TokenIssuer.name, () => {
@@ -56,7 +58,13 @@ describe(TokenIssuer.name, () => {
     expect(verified.expiresAt - verified.authTime!).toBe(expiresIn);
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'ES256', typ: STEP_UP_TOKEN_TYPE, kid: keys.kid });
     const claims = decodeJwt(token);
-    expect(claims).toMatchObject({ iss: 'urn:stepgate:challenge', aud: 'stepgate', sub: 'alice' });
+    // Carried over, so route requirements (here a group) still hold for the stepped-up token.
+    expect(claims).toMatchObject({
+      iss: 'urn:stepgate:challenge',
+      aud: 'stepgate',
+      sub: 'alice',
+      groups: ['stepgate-admins'],
+    });
     expect(claims.jti).toMatch(/^[A-Za-z0-9_-]{20,}$/);
   });
 
@@ -92,3 +100,15 @@ async function memoryDatabase(): Promise<DataSource> {
   });
   return db.initialize();
 }
+
+describe('carried claims', () => {
+  it('copies what the config names from the access token, never the protocol claims', async () => {
+    const config = loadChallengeConfig(readRuntimeEnv({}));
+    expect(config.challenge.tokens.carryClaims).toEqual(['groups']);
+    expect(
+      carriedClaims({ groups: ['stepgate-admins'], tenant: 'acme', acr: 'x' }, ['groups', 'missing']),
+    ).toEqual({
+      groups: ['stepgate-admins'],
+    });
+  });
+});

@@ -15,6 +15,8 @@ export interface StepUpGrant {
   sessionId: string | null;
   /** The route's freshness requirement: the token never outlives it. */
   maxAgeSeconds: number;
+  /** Claims carried over from the access token (challenge.tokens.carryClaims). */
+  carried?: Record<string, unknown>;
 }
 
 export interface IssuedToken {
@@ -34,6 +36,7 @@ export class TokenIssuer {
     const now = Math.floor(nowMs / 1000);
     const expiresIn = Math.max(1, Math.min(ttlSeconds, grant.maxAgeSeconds));
     const claims: Record<string, unknown> = {
+      ...grant.carried,
       acr: grant.acr,
       amr: grant.amr,
       auth_time: now,

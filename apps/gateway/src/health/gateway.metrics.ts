@@ -5,6 +5,18 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 @Injectable()
 export class GatewayMetrics {
   readonly registry: Registry = createMetricsRegistry('gateway');
+  readonly policyVersion = new Gauge({
+    name: 'stepgate_gateway_policy_info',
+    help: 'The route policy in force (1 for its version)',
+    labelNames: ['version'] as const,
+    registers: [this.registry],
+  });
+  readonly policyReloads = new Counter({
+    name: 'stepgate_gateway_policy_reloads_total',
+    help: 'Route policy changes from the config file, by result (applied, rejected)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly requests = new Counter({
     name: 'stepgate_gateway_requests_total',
     help: 'Requests by route and decision',

@@ -27,7 +27,8 @@ import { AccessEventPublisher } from '../events/access-event.publisher';
 import { GatewayMetrics } from '../health/gateway.metrics';
 import { decide, type Decision } from '../policy/decide';
 import { unmetRequirement } from '../policy/requirements';
-import { compileRoutes, matchRoute, type CompiledRoute } from '../policy/route-matcher';
+import { GatewayPolicy } from '../policy/gateway-policy.service';
+import { matchRoute } from '../policy/route-matcher';
 import { RiskClient } from '../risk/risk.client';
 import {
   ALLOWED_METHODS,
@@ -90,7 +91,6 @@ const ALLOW_HEADER = ALLOWED_METHODS.join(', ');
 
 @Injectable()
 export class GatewayHandler {
-  private readonly routes: CompiledRoute[];
   private readonly trusted: TrustedProxies;
   private readonly accessLog = new Logger('Access');
 
@@ -104,8 +104,8 @@ export class GatewayHandler {
     private readonly metrics: GatewayMetrics,
     private readonly sessions: SessionCodec,
     private readonly assertions: IdentityAssertionSigner,
+    private readonly policy: GatewayPolicy,
   ) {
-    this.routes = compileRoutes(config.policy.routes);
     this.trusted = new TrustedProxies(config.gateway.trustedProxies);
   }
 
@@ -347,7 +347,8 @@ export class GatewayHandler {
       };
     }
 
-    const route = matchRoute(this.routes, host.hostname, policyMethod(method), target.path);
+    const policy = this.policy.current;
+    const route = matchRoute(policy.routes, host.hostname, policyMethod(method), target.path);
     if (!route) {
       outcome.reason = 'no_route';
       return {
@@ -421,13 +422,14 @@ export class GatewayHandler {
         route,
         level: assessment?.level ?? null,
         token,
-        acrLevels: this.config.policy.acr.levels,
+        acrLevels: policy.acrLevels,
         nowSeconds: now,
       });
     }
     outcome.reason = decision.reason;
 
-    if (decision.outcome !== 'allow' && route.mode === 'monitor') {
+    // Monitor mode tries out risk decisions; it never lets through someone the route's `require` refuses.
+    if (decision.outcome !== 'allow' && route.mode === 'monitor' && !unmet) {
       // Computed, counted, logged and evented as what enforcement would have done; forwarded all the same.
       this.metrics.monitored.inc({ route: route.id, decision: decision.outcome });
       outcome.reason = `monitor: would ${decision.outcome} (${decision.reason})`;

@@ -13,7 +13,9 @@ export class AccessMessageController {
 
   @BatchEventPattern(TOPICS.access)
   async onAccess(@ValidBatch(TOPICS.access) batch: ValidatedBatch<AccessEvent>): Promise<void> {
-    await this.deadLetters.publish(batch.rejected);
+    // Applied first: applying is idempotent, so if dead-lettering fails the redelivery only re-applies;
+    // the other way round, a failing apply would publish the same dead letters on every retry.
     await this.assessments.onAccessBatch(batch.events);
+    await this.deadLetters.publish(batch.rejected);
   }
 }

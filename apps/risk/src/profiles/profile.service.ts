@@ -49,6 +49,13 @@ export interface ChallengeAttemptInput {
 }
 
 /** What scoring needs about one context: the subject's profile and the population's view of its values. */
+/** A change in how many subjects use a value. */
+export interface PopulationChange {
+  feature: Feature;
+  value: string;
+  delta: number;
+}
+
 export interface WorkingSet {
   profiles: Map<string, WorkingProfile>;
   population: PopulationTally;
@@ -310,9 +317,9 @@ export class ProfileService {
     const profiles = [...set.profiles.values()];
     await this.saveSubjects(em, profiles);
     await this.saveDevices(em, profiles);
-    await this.saveSightings(em, profiles);
+    const population = await this.saveSightings(em, profiles);
     await this.saveRecentAccesses(em, profiles, policy);
-    await this.savePopulation(em, set.population);
+    await this.savePopulation(em, population);
   }
 
   private async saveSubjects(em: EntityManager, profiles: WorkingProfile[]): Promise<void> {
@@ -389,33 +396,62 @@ export class ProfileService {
     }
   }
 
-  private async saveSightings(em: EntityManager, profiles: WorkingProfile[]): Promise<void> {
-    const rows = profiles.flatMap((p) =>
-      p.learnedSightings().map((s) => [p.subject, s.feature, s.value, s.firstSeenAt, s.lastSeenAt, s.delta]),
-    );
-    for (const chunk of insertChunks(em, rows)) {
+  /**
+   * Writes the batch's feature values: first the values retention dropped, then the learned ones as
+   * increments. Returns how the population changes, read off what the database did (a deleted row: one
+   * subject fewer uses the value; an inserted row: one more), so it stays exact even when two instances
+   * touch one subject during a rebalance, and when a value is dropped and learned again in one batch.
+   */
+  private async saveSightings(em: EntityManager, profiles: WorkingProfile[]): Promise<PopulationChange[]> {
+    const changes = new Map<string, PopulationChange>();
+    const count = (feature: Feature, value: string, delta: number) => {
+      const key = `${feature}\u0000${value}`;
+      const c = changes.get(key) ?? { feature, value, delta: 0 };
+      c.delta += delta;
+      changes.set(key, c);
+    };
+    const dropped = profiles.flatMap((p) => p.dropped.map((d) => [p.subject, d.feature, d.value]));
+    for (const chunk of chunks(dropped)) {
       const sql = Sql.for(em);
-      await run(
+      const gone = await run<{ kind: Feature; value: string }>(
+        em,
+        sql,
+        `DELETE FROM risk_sightings WHERE (subject, kind, value) IN (VALUES ${sql.tuples(chunk)})
+         RETURNING kind, value`,
+      );
+      for (const row of gone) count(row.kind, row.value, -1);
+    }
+    const learned = profiles.flatMap((p) => p.learnedSightings().map((s) => ({ subject: p.subject, ...s })));
+    for (const chunk of insertChunks(em, learned)) {
+      const sql = Sql.for(em);
+      const rows = chunk.map((s) => [s.subject, s.feature, s.value, s.firstSeenAt, s.lastSeenAt, s.delta]);
+      const written = await run<{
+        subject: string;
+        kind: Feature;
+        value: string;
+        seen_count: number | string;
+      }>(
         em,
         sql,
         `INSERT INTO risk_sightings (subject, kind, value, first_seen_at, last_seen_at, seen_count)
-         ${sql.rows(chunk, ['text', 'text', 'text', 'bigint', 'bigint', 'int'])}
+         ${sql.rows(rows, ['text', 'text', 'text', 'bigint', 'bigint', 'int'])}
          ON CONFLICT (subject, kind, value) DO UPDATE SET seen_count = risk_sightings.seen_count + excluded.seen_count,
            first_seen_at = CASE WHEN risk_sightings.first_seen_at > excluded.first_seen_at
              THEN excluded.first_seen_at ELSE risk_sightings.first_seen_at END,
            last_seen_at = CASE WHEN risk_sightings.last_seen_at < excluded.last_seen_at
-             THEN excluded.last_seen_at ELSE risk_sightings.last_seen_at END`,
+             THEN excluded.last_seen_at ELSE risk_sightings.last_seen_at END
+         RETURNING subject, kind, value, seen_count`,
       );
+      const deltas = new Map(chunk.map((s) => [`${s.subject}\u0000${s.feature}\u0000${s.value}`, s.delta]));
+      for (const row of written) {
+        // As many as this batch added: the row was inserted, the value is new for the subject.
+        const delta = deltas.get(`${row.subject}\u0000${row.kind}\u0000${row.value}`);
+        if (delta !== undefined && num(row.seen_count) === delta) count(row.kind, row.value, 1);
+      }
     }
-    const dropped = profiles.flatMap((p) => p.dropped.map((d) => [p.subject, d.feature, d.value]));
-    for (const chunk of chunks(dropped)) {
-      const sql = Sql.for(em);
-      await run(
-        em,
-        sql,
-        `DELETE FROM risk_sightings WHERE (subject, kind, value) IN (VALUES ${sql.tuples(chunk)})`,
-      );
-    }
+    return [...changes.values()]
+      .filter((c) => c.delta !== 0)
+      .sort((x, y) => compareText(x.feature, y.feature) || compareText(x.value, y.value));
   }
 
   /** Every access counts for velocity; rows older than the longest window before the batch are pruned. */
@@ -462,8 +498,7 @@ export class ProfileService {
    * order so that two transactions on PostgreSQL lock the rows in the same order; whether a value appeared
    * or vanished is read off the new count, so the distinct totals stay exact with concurrent writers.
    */
-  private async savePopulation(em: EntityManager, population: PopulationTally): Promise<void> {
-    const changes = population.changes();
+  private async savePopulation(em: EntityManager, changes: readonly PopulationChange[]): Promise<void> {
     if (changes.length === 0) return;
     const totals = new Map<Feature, { subjects: number; distinct: number }>();
     const emptied: [Feature, string][] = [];
@@ -661,4 +696,8 @@ function deviceState(row: Record<string, unknown>): Omit<DeviceState, 'seenDelta
     lastUserAgent: row.last_user_agent as string | null,
     lastRoute: row.last_route as string | null,
   };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -129,35 +129,20 @@ describe(WorkingProfile.name, () => {
 
     expect([...sut.snapshot('d-1').features.network.keys()].sort()).toEqual(['10.0.2.0/24', '81.2.69.0/24']);
     expect(sut.dropped).toEqual([{ feature: 'network', value: '10.0.1.0/24' }]);
-    expect(population.changes().filter((c) => c.feature === 'network')).toEqual([
-      { feature: 'network', value: '10.0.1.0/24', delta: -1 },
-      { feature: 'network', value: '81.2.69.0/24', delta: 1 },
-    ]);
+    // The dropped value left the population, the new one joined it.
+    expect(population.view(anObservation('10.0.1.1')).network).toMatchObject({ count: 4 });
+    expect(population.view(anObservation('81.2.69.142')).network).toMatchObject({ count: 1, total: 7 });
   });
 });
 
 describe(PopulationTally.name, () => {
-  it('tracks distinct values and nets out a value added and dropped in one batch', () => {
+  it('tracks distinct values as subjects start and stop using them', () => {
     const sut = new PopulationTally([], new Map());
     sut.add('country', 'GB');
     sut.add('country', 'FR');
     sut.remove('country', 'FR');
 
     expect(sut.view(anObservation()).country).toEqual({ total: 1, distinct: 1, count: 1 });
-    expect(sut.changes()).toEqual([{ feature: 'country', value: 'GB', delta: 1 }]);
-  });
-
-  it('orders changes by feature and value, so concurrent writers lock rows in one order', () => {
-    const sut = new PopulationTally([], new Map());
-    sut.add('os', 'Windows');
-    sut.add('country', 'US');
-    sut.add('country', 'GB');
-
-    expect(sut.changes().map((c) => `${c.feature}:${c.value}`)).toEqual([
-      'country:GB',
-      'country:US',
-      'os:Windows',
-    ]);
   });
 });
 
@@ -172,6 +157,17 @@ describe(velocityEvidence.name, () => {
     time: NOW + i * 1000,
     ip,
     deviceId,
+  });
+
+  it('ignores accesses without a device when it fills the distinct-device slots', () => {
+    const recent = [
+      access(1, '10.0.0.1', 'd1'),
+      access(2, '10.0.0.1', 'd2'),
+      { ...access(3, '10.0.0.1', 'x'), deviceId: null },
+      ...Array.from({ length: 6 }, (_, i) => access(10 + i, '10.0.0.1', 'd1')),
+    ];
+    const kept = velocityEvidence(recent, velocity);
+    expect(new Set(kept.map((a) => a.deviceId).filter((d) => d !== null))).toEqual(new Set(['d1', 'd2']));
   });
 
   it('keeps the newest requests and the newest access of each of the newest distinct IPs and devices', () => {

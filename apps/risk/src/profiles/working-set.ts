@@ -45,14 +45,15 @@ export function velocityEvidence<T extends RecentAccess>(
 ): T[] {
   const newest = [...recent].sort((a, b) => b.time - a.time);
   const keep = new Set<T>(newest.slice(0, velocity.requests.max + 1));
-  const ips = new Set<string | null>();
-  const devices = new Set<string | null>();
+  const ips = new Set<string>();
+  const devices = new Set<string>();
+  // An access without an IP or a device says nothing about distinct IPs or devices (the signals skip it).
   for (const a of newest) {
-    if (!ips.has(a.ip) && ips.size <= velocity.ips.max) {
+    if (a.ip !== null && !ips.has(a.ip) && ips.size <= velocity.ips.max) {
       ips.add(a.ip);
       keep.add(a);
     }
-    if (!devices.has(a.deviceId) && devices.size <= velocity.devices.max) {
+    if (a.deviceId !== null && !devices.has(a.deviceId) && devices.size <= velocity.devices.max) {
       devices.add(a.deviceId);
       keep.add(a);
     }
@@ -278,11 +279,11 @@ export class WorkingProfile {
 
 /**
  * How many subjects use each value, for the values a batch observes, plus each feature's totals: loaded once
- * per batch and kept current as the batch learns, with the changes to write back.
+ * per batch and kept current as the batch learns, so each access is scored against what the ones before it
+ * taught. (What is written back is read off the database's own answers: see ProfileService.saveSightings.)
  */
 export class PopulationTally {
   private readonly counts = new Map<string, number>();
-  private readonly deltas = new Map<string, FeatureValue & { delta: number }>();
 
   constructor(
     counts: readonly { feature: Feature; value: string; subjects: number }[],
@@ -310,13 +311,6 @@ export class PopulationTally {
     this.change(feature, value, -1);
   }
 
-  /** Net changes per value, in (feature, value) order so concurrent writers lock rows in one order. */
-  changes(): (FeatureValue & { delta: number })[] {
-    return [...this.deltas.values()]
-      .filter((d) => d.delta !== 0)
-      .sort((a, b) => compare(a.feature, b.feature) || compare(a.value, b.value));
-  }
-
   private change(feature: Feature, value: string, delta: number): void {
     const key = sightingKey(feature, value);
     const before = this.counts.get(key) ?? 0;
@@ -327,9 +321,6 @@ export class PopulationTally {
     total.subjects += delta;
     if (before === 0 && after > 0) total.distinct += 1;
     if (before > 0 && after === 0) total.distinct -= 1;
-    const d = this.deltas.get(key) ?? { feature, value, delta: 0 };
-    d.delta += delta;
-    this.deltas.set(key, d);
   }
 }
 
@@ -342,8 +333,4 @@ function knownDevice(d: DeviceState): KnownDevice {
     browser: d.browser,
     os: d.os,
   };
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
