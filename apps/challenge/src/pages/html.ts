@@ -1,45 +1,9 @@
-// Server-rendered HTML without a template engine: a tagged template that escapes every interpolated value
-// unless it is already SafeHtml, and the security headers every page carries.
+// The challenge pages' layout and security headers; the escaping template is @stepgate/html's.
 import type { FastifyReply } from 'fastify';
 
-export class SafeHtml {
-  constructor(readonly value: string) {}
-  toString(): string {
-    return this.value;
-  }
-}
+import { html, type SafeHtml } from '@stepgate/html';
 
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-  '`': '&#96;',
-};
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"'`]/g, (c) => ESCAPES[c]!);
-}
-
-type Value = SafeHtml | string | number | boolean | null | undefined | readonly Value[];
-
-function render(value: Value): string {
-  if (value === null || value === undefined || value === false) return '';
-  if (value instanceof SafeHtml) return value.value;
-  if (Array.isArray(value)) return value.map((v: Value) => render(v)).join('');
-  return escapeHtml(String(value));
-}
-
-/** `html\`<p>${text}</p>\``: text escaped, nested html kept. Attribute values must be quoted in the template. */
-export function html(strings: TemplateStringsArray, ...values: Value[]): SafeHtml {
-  let out = strings[0]!;
-  values.forEach((v, i) => (out += render(v) + strings[i + 1]!));
-  return new SafeHtml(out);
-}
-
-/** Markup produced by a trusted library (the QR code SVG), never by input. */
-export const trusted = (markup: string): SafeHtml => new SafeHtml(markup);
+export { escapeHtml, html, SafeHtml, trusted } from '@stepgate/html';
 
 export const ASSET_BASE = '/.stepgate/challenges/assets';
 

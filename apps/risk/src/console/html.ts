@@ -1,41 +1,5 @@
-// Server-rendered HTML without a template engine (as the challenge pages do; apps share no code): a tagged
-// template that escapes every interpolated value unless it is already SafeHtml, and the headers every
-// console response carries.
-export class SafeHtml {
-  constructor(readonly value: string) {}
-  toString(): string {
-    return this.value;
-  }
-}
-
-const ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-  '`': '&#96;',
-};
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"'`]/g, (c) => ESCAPES[c]!);
-}
-
-export type Value = SafeHtml | string | number | boolean | null | undefined | readonly Value[];
-
-function render(value: Value): string {
-  if (value === null || value === undefined || value === false) return '';
-  if (value instanceof SafeHtml) return value.value;
-  if (Array.isArray(value)) return value.map((v: Value) => render(v)).join('');
-  return escapeHtml(String(value));
-}
-
-/** `html\`<p>${text}</p>\``: text escaped, nested html kept. Attribute values must be quoted in the template. */
-export function html(strings: TemplateStringsArray, ...values: Value[]): SafeHtml {
-  let out = strings[0]!;
-  values.forEach((v, i) => (out += render(v) + strings[i + 1]!));
-  return new SafeHtml(out);
-}
+// The console's page headers; the escaping template is @stepgate/html's, shared with the challenge pages.
+export { escapeHtml, html, SafeHtml, type HtmlValue as Value } from '@stepgate/html';
 
 /**
  * No inline script or style, so the policy can be strict: the page's script, stylesheet and fetches only

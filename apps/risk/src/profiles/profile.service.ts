@@ -6,7 +6,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { ChallengeMethod } from '@stepgate/contracts';
-import type { EntityManager, ObjectLiteral } from 'typeorm';
+import type { EntityManager } from 'typeorm';
 import { In, LessThanOrEqual, MoreThan, Repository } from 'typeorm';
 import { longestVelocityWindowMs } from '../scoring/signals';
 import {
@@ -649,22 +649,6 @@ export class ProfileService {
       })
       .orIgnore()
       .execute();
-  }
-
-  /** Runs hand-written SQL with :named parameters on either driver; the rows it returns (RETURNING). */
-  private async exec<T>(em: EntityManager, sql: string, params: ObjectLiteral): Promise<T[]> {
-    const [query, values] = em.connection.driver.escapeQueryWithParameters(sql, params);
-    const result: unknown = await em.query(query, values);
-    // PostgreSQL answers an INSERT/UPDATE ... RETURNING with [rows, count]; SQLite with the rows.
-    if (
-      Array.isArray(result) &&
-      result.length === 2 &&
-      Array.isArray(result[0]) &&
-      typeof result[1] === 'number'
-    ) {
-      return result[0] as T[];
-    }
-    return Array.isArray(result) ? (result as T[]) : [];
   }
 
   private repo<T extends object>(repository: Repository<T>, em: EntityManager | undefined): Repository<T> {
