@@ -1,4 +1,5 @@
 export * from './config.issues';
 export * from './config.json-schema';
 export * from './config.loader';
+export * from './config.watch';
 export * from './runtime.env';

@@ -1,14 +1,11 @@
 // The route policy in force: routes, their decisions, requirements and fail modes, and the acr levels,
-// swapped atomically when the config file changes, without a restart. The file's directory is watched
-// (editors replace files rather than write them in place), changes are debounced, and a change that does
+// swapped atomically when the config file changes (watchConfigFile), without a restart. A change that does
 // not validate is logged and ignored: the old policy stays. The rest of the gateway section (listeners,
 // issuers, upstreams, keys) is read at start only; a change to it is reported as needing a restart, and a
 // route naming an upstream the running gateway does not have is refused.
 import { createHash } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ConfigError, type RuntimeEnv } from '@stepgate/config';
+import { ConfigError, watchConfigFile, type ConfigWatch, type RuntimeEnv } from '@stepgate/config';
 import { loadGatewayConfig, type GatewayConfig } from '../config';
 import type { GatewayMetrics } from '../health/gateway.metrics';
 import { compileRoutes, type CompiledRoute } from './route-matcher';
@@ -31,8 +28,7 @@ export function activeRoutesOf(policy: GatewayConfig['policy']): ActiveRoutes {
 export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(GatewayPolicy.name);
   private active: ActiveRoutes;
-  private watcher: FSWatcher | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private watch: ConfigWatch | null = null;
 
   constructor(
     private readonly started: GatewayConfig,
@@ -50,23 +46,14 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.logger.log(`route policy ${this.active.version} in force`);
-    const { watch: enabled } = this.started.gateway.reload;
-    if (!enabled) return;
-    const file = basename(this.runtime.configFile);
-    try {
-      this.watcher = watch(dirname(this.runtime.configFile), (_event, name) => {
-        if (name === null || name === file) this.schedule();
-      });
-      this.watcher.on('error', (err) => this.logger.warn(`config watch failed: ${err.message}`));
-    } catch (err) {
-      this.logger.warn(`cannot watch ${this.runtime.configFile}: ${(err as Error).message}; no live reload`);
+    const { watch, debounceMs } = this.started.gateway.reload;
+    if (watch) {
+      this.watch = watchConfigFile(this.runtime.configFile, debounceMs, () => this.reload(), this.logger);
     }
   }
 
   onModuleDestroy(): void {
-    this.watcher?.close();
-    this.watcher = null;
-    if (this.timer) clearTimeout(this.timer);
+    this.watch?.close();
   }
 
   /** Re-reads the config file now; true when a new route policy took effect. Also what the watcher calls. */
@@ -104,14 +91,5 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
     this.metrics.policyReloads.inc({ result: 'rejected' });
     this.logger.error(`config change rejected, keeping route policy ${this.active.version}: ${problems}`);
     return false;
-  }
-
-  private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.reload();
-    }, this.started.gateway.reload.debounceMs);
-    this.timer.unref();
   }
 }
