@@ -463,6 +463,33 @@ describe('risk on the in-process bus', () => {
     expect(await retention.trimAssessments()).toBe(0);
   });
 
+  it('learns only from accesses allowed on a risk decision', async () => {
+    const bus = app.get(MessageBus);
+    const subject = `mallory-${randomUUID()}`;
+    const unlearned = [
+      // StepGate's own API, allowed without asking risk.
+      { route: 'stepgate.challenge', reason: 'stepgate api', riskScore: null, riskLevel: null },
+      // Let through because risk did not answer.
+      { reason: 'risk unavailable', riskScore: null, riskLevel: null },
+      // Forwarded by a monitor-mode route that would have denied.
+      { reason: 'monitor: would deny (risk high)', riskScore: 90, riskLevel: 'critical' as const },
+    ];
+    for (const over of unlearned) {
+      await bus.publish(
+        TOPICS.access,
+        factories.access({ subject, deviceId: 'd-7', decision: 'allow', ...over }),
+      );
+    }
+    await inProcessBroker.drain();
+    const reply = await bus.request(
+      REQUESTS.assessRisk,
+      factories.assessRequest({ subject, deviceId: 'd-7' }),
+      5_000,
+    );
+    expect(reply).toMatchObject({ deviceStatus: 'unknown' });
+    expect(signalNames(reply)).toContain('new_device');
+  });
+
   it('lets a recovery code through without confirming the device', async () => {
     const bus = app.get(MessageBus);
     const subject = `rita-${randomUUID()}`;

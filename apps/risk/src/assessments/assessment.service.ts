@@ -164,7 +164,7 @@ export class AssessmentService {
         set.population.view(observation),
       );
       profile.recordAccess(access, active.scoring.velocity);
-      if (event.decision === 'allow') {
+      if (teaches(event)) {
         profile.learnAccess(access, observation, active.config.retention, set.population);
       }
       return {
@@ -297,4 +297,14 @@ export class AssessmentService {
       causationId: a.causationId ?? undefined,
     }));
   }
+}
+
+/**
+ * Whether an access may become history: the gateway allowed it on a risk decision. Not StepGate's own API
+ * (the challenge paths are allowed without asking risk: a stolen token hitting them must not make its
+ * device and network familiar), not an access let through because risk did not answer, and not one a
+ * monitor-mode route forwarded although it would have stepped up or denied.
+ */
+export function teaches(event: AccessEvent): boolean {
+  return event.decision === 'allow' && event.riskLevel !== null && !event.reason.startsWith('monitor: would');
 }
