@@ -170,11 +170,22 @@ class Side {
     this.weighing = { weights, thresholds, model, monitor };
   }
 
+  /** Per client IP, the ranges of this side's lists it is in (a bounded cache: IPs repeat). */
+  private readonly lists = new Map<string, { bad: string | null; trusted: string | null }>();
+
+  private listsOf(ip: string): { bad: string | null; trusted: string | null } {
+    let hit = this.lists.get(ip);
+    if (hit === undefined) {
+      const { badIps, trustedNetworks } = this.policy.scoring.lists;
+      if (this.lists.size >= IP_CACHE) this.lists.clear();
+      this.lists.set(ip, (hit = { bad: badIps.match(ip), trusted: trustedNetworks.match(ip) }));
+    }
+    return hit;
+  }
+
   /** The recorded observation with the lists re-evaluated from the client IP under this side's lists. */
   observe(recorded: readonly ObservedSignal[], ip: string | null): ObservedSignal[] {
-    const { badIps, trustedNetworks } = this.policy.scoring.lists;
-    const bad = ip === null ? null : badIps.match(ip);
-    const trusted = ip === null ? null : trustedNetworks.match(ip);
+    const { bad, trusted } = ip === null ? NOT_LISTED : this.listsOf(ip);
     const out: ObservedSignal[] = [];
     let placed = false;
     const place = () => {
@@ -213,6 +224,8 @@ class Side {
   }
 }
 
+const IP_CACHE = 100_000;
+const NOT_LISTED = { bad: null, trusted: null };
 const DEVICE_SIGNALS = new Set(['new_device', 'unconfirmed_device', 'device_context_changed']);
 
 interface Evaluated {
@@ -246,15 +259,16 @@ export async function backtest(
   let first: number | null = null;
   let last: number | null = null;
 
+  const canonical = new CanonicalIps();
   for await (const r of recorded) {
     events.considered++;
     if (first === null || r.time < first) first = r.time;
     if (last === null || r.time > last) last = r.time;
     versions.set(r.modelVersion, (versions.get(r.modelVersion) ?? 0) + 1);
-    const reweighable = r.signals.length > 0 && r.signals.every((s) => 'knob' in s);
+    const reweighable = r.signals.length > 0 && r.signals.every((s) => 'units' in s);
     if (!reweighable) events.notReweighable++;
     const base = reweighable ? (r.signals as ScoredSignal[]).map(observedOf) : [];
-    const ip = r.clientIp === null ? null : canonicalIp(r.clientIp);
+    const ip = r.clientIp === null ? null : canonical.of(r.clientIp);
     const evaluated = sides.map((side): Evaluated => {
       if (!reweighable) {
         return {
@@ -429,9 +443,20 @@ function explain(e: Evaluated, side: Side): SideOutcome {
   return { score: e.score, level: e.level, decision: e.decision?.decision ?? null, signals };
 }
 
-function canonicalIp(ip: string): string | null {
-  const parsed = parseIp(ip);
-  return parsed === null ? null : formatIp(parsed);
+/** Client IPs in the form the scoring saw them (observation.ip), cached: a subject's IPs repeat. */
+class CanonicalIps {
+  private readonly cache = new Map<string, string | null>();
+
+  of(ip: string): string | null {
+    let hit = this.cache.get(ip);
+    if (hit === undefined) {
+      const parsed = parseIp(ip);
+      hit = parsed === null ? null : formatIp(parsed);
+      if (this.cache.size >= IP_CACHE) this.cache.clear();
+      this.cache.set(ip, hit);
+    }
+    return hit;
+  }
 }
 
 function clampScore(sum: number): number {

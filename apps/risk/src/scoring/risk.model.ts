@@ -4,7 +4,7 @@
 import type { DeviceStatus } from '@stepgate/contracts';
 import { likelihoodObservations } from './likelihood';
 import { evaluateSignals, RULE_SIGNALS } from './signals';
-import { levelFor, RULE_KNOBS, weigh, type ObservedSignal } from './weighing';
+import { knobOf, levelFor, weigh, type ObservedSignal } from './weighing';
 import type {
   Observation,
   Population,
@@ -58,7 +58,7 @@ export function observeRules(rules: readonly Signal[], input: SignalInput): Obse
   const probe: SignalInput = { ...input, policy: { ...input.policy, weights: UNIT_WEIGHTS } };
   return evaluateSignals(rules, probe).map((s) => ({
     name: s.name,
-    knob: RULE_KNOBS[s.name] ?? 'none',
+    knob: knobOf(s.name),
     units: s.weight,
     detail: s.detail,
   }));

@@ -41,7 +41,13 @@ describe(weigh.name, () => {
       weights: { ...policy.weights, badIp: 0 },
     });
     expect(weighed.score).toBe(50);
-    expect(weighed.signals[0]).toMatchObject({ name: 'bad_ip', weight: 0, silent: true, points: 0 });
+    expect(weighed.signals[0]).toEqual({
+      name: 'bad_ip',
+      weight: 0,
+      detail: 'bad_ip observed',
+      units: 1,
+      silent: true,
+    });
     expect(published(weighed.signals).map((s) => s.name)).toEqual(['new_device']);
   });
 
@@ -50,14 +56,14 @@ describe(weigh.name, () => {
     const weighed = weigh(signals, { ...policy, monitor: new Set(['bad_ip']) });
     expect(weighed.score).toBe(50);
     expect(weighed.level).toBe('medium');
-    expect(weighed.signals[1]).toMatchObject({
+    expect(weighed.signals[1]).toEqual({
       name: 'bad_ip',
       weight: 0,
-      points: 60,
+      units: 1,
       monitored: true,
       detail: 'monitor: would add 60 points: bad_ip observed',
-      basis: 'bad_ip observed',
     });
+    expect(observedOf(weighed.signals[1]!)).toEqual(signals[1]);
     expect(weighed.monitored).toEqual([{ name: 'bad_ip', points: 60, raisesLevel: true }]);
     const small = weigh([rule('new_device', 'newDevice'), rule('trusted_network', 'trustedNetwork')], {
       ...policy,
@@ -76,7 +82,7 @@ describe(weigh.name, () => {
     );
     expect(weighed.signals.map((s) => s.weight)).toEqual([6, -6]);
     expect(weighed.signals[1]!.detail).toBe('familiar (offsets novelty only: -8 scaled to -6)');
-    expect(weighed.signals[1]!.basis).toBe('familiar');
+    expect(observedOf(weighed.signals[1]!)).toMatchObject({ detail: 'familiar', knob: 'model.network' });
     expect(floorAtZero([6, -8])).toEqual([6, -6]);
   });
 });

@@ -28,18 +28,17 @@ export interface ObservedSignal {
   detail: string;
 }
 
-/** A signal as risk stores it: the published fields plus what re-weighing it needs. */
+/**
+ * A signal as risk stores it: the published fields plus its units. Kept small on purpose (a backtest reads
+ * millions): the knob follows from the name (knobOf), the points from units and policy, and the observation's
+ * own words from the detail (monitor prefix and offset suffix taken off).
+ */
 export interface ScoredSignal extends RiskSignal {
-  knob: SignalKnob;
   units: number;
-  /** Points under the policy before monitoring and the model's floor: what the signal adds or would add. */
-  points: number;
   /** No points under the policy (a disabled signal): stored for backtests, never published. */
   silent?: true;
-  /** In monitor mode: weight 0, `points` is what it would have added. */
+  /** In monitor mode: weight 0; the detail says what it would have added. */
   monitored?: true;
-  /** The observation's own words, when `detail` says more (monitor mode, scaled offsets). */
-  basis?: string;
 }
 
 export interface WeighingPolicy {
@@ -146,24 +145,17 @@ export function weigh(observed: readonly ObservedSignal[], policy: WeighingPolic
   });
   const signals = observed.map((o, i): ScoredSignal => {
     const p = points[i]!;
-    const base = { name: o.name, knob: o.knob, units: o.units, points: p };
     if (monitored[i]) {
-      return {
-        ...base,
-        weight: 0,
-        detail: truncate(`monitor: would add ${p} points: ${o.detail}`),
-        monitored: true,
-        basis: truncate(o.detail),
-      };
+      const detail = truncate(`${MONITOR_PREFIX}${p} points: ${o.detail}`);
+      return { name: o.name, weight: 0, detail, units: o.units, monitored: true };
     }
     const floored = combined.floored[i];
     const weight = combined.weights[i]!;
     const detail =
       floored === undefined || floored === p
         ? o.detail
-        : `${o.detail} (offsets novelty only: ${p} scaled to ${floored})`;
-    const s: ScoredSignal = { ...base, weight, detail: truncate(detail) };
-    if (detail !== o.detail) s.basis = truncate(o.detail);
+        : `${o.detail}${OFFSET_INFIX}${p} scaled to ${floored})`;
+    const s: ScoredSignal = { name: o.name, weight, detail: truncate(detail), units: o.units };
     if (o.knob !== 'none' && p === 0) s.silent = true;
     return s;
   });
@@ -195,9 +187,38 @@ export function published(signals: readonly ScoredSignal[]): RiskSignal[] {
   return signals.filter((s) => !s.silent).map(({ name, weight, detail }) => ({ name, weight, detail }));
 }
 
+const MONITOR_PREFIX = 'monitor: would add ';
+const OFFSET_INFIX = ' (offsets novelty only: ';
+
 /** A stored signal back to what was observed. */
 export function observedOf(s: ScoredSignal): ObservedSignal {
-  return { name: s.name, knob: s.knob, units: s.units, detail: s.basis ?? s.detail };
+  let detail = s.detail;
+  if (s.monitored) {
+    detail = detail.slice(detail.indexOf(' points: ') + 9);
+  } else if (detail.endsWith(')')) {
+    const at = detail.lastIndexOf(OFFSET_INFIX);
+    if (at >= 0) detail = detail.slice(0, at);
+  }
+  return { name: s.name, knob: knobOf(s.name), units: s.units, detail };
+}
+
+/** What prices a signal, from its name. */
+export function knobOf(name: string): SignalKnob {
+  let knob = KNOBS.get(name);
+  if (knob === undefined) {
+    knob = knobOfName(name);
+    if (KNOBS.size < 1000) KNOBS.set(name, knob);
+  }
+  return knob;
+}
+
+const KNOBS = new Map<string, SignalKnob>();
+
+function knobOfName(name: string): SignalKnob {
+  if (Object.hasOwn(RULE_KNOBS, name)) return RULE_KNOBS[name]!;
+  if (name.startsWith('model_')) return `model.${name.slice(6) as Feature}`;
+  if (name.startsWith('rare_')) return `coldStart.${name.slice(5) as Feature}`;
+  return 'none';
 }
 
 function combine(
@@ -221,8 +242,12 @@ function combine(
 
 /** Scales the negative points down so the total is not below 0; integers, adding up exactly. */
 export function floorAtZero(points: number[]): number[] {
-  const positive = points.filter((p) => p > 0).reduce((s, p) => s + p, 0);
-  const negative = -points.filter((p) => p < 0).reduce((s, p) => s + p, 0);
+  let positive = 0;
+  let negative = 0;
+  for (const p of points) {
+    if (p > 0) positive += p;
+    else negative -= p;
+  }
   if (negative <= positive) return points;
   // `+ 0` turns -0 into 0.
   const scaled = points.map((p) => (p < 0 ? Math.round((p * positive) / negative) + 0 : p));
