@@ -30,7 +30,12 @@ type Row = [
   signals: string,
 ];
 
-export const PAGE_SIZE = 5000;
+/**
+ * seq values per page. Between pages the generator yields to the event loop (setImmediate): a backtest run
+ * inside the risk service must not hold up its consumers and the gateway's synchronous assessments for the
+ * whole run, only for a page (tens of milliseconds).
+ */
+export const PAGE_SIZE = 2000;
 
 interface RawSqlite {
   prepare(sql: string): { raw(on: boolean): { all(...params: unknown[]): unknown[] } };
@@ -49,6 +54,7 @@ export async function* recordedDecisions(
   // read are not included: the run reads what was there when it started.
   for (let lo = bounds.lo; lo <= bounds.hi; lo += pageSize) {
     const rows = await page(lo, Math.min(lo + pageSize, bounds.hi + 1));
+    await new Promise((resolve) => setImmediate(resolve));
     for (const r of rows) {
       yield {
         time: Number(r[1]),
