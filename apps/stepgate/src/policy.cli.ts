@@ -100,6 +100,7 @@ async function simulateCommand(args: string[]): Promise<number> {
     !values.candidate ||
     Number.isNaN(from) ||
     Number.isNaN(to) ||
+    (from !== undefined && to !== undefined && from >= to) ||
     (sample !== undefined && !(Number.isInteger(sample) && sample >= 0 && sample <= 500))
   ) {
     console.error(USAGE);
