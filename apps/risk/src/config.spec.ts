@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ConfigError, parseConfig } from '@stepgate/config';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { policyVersionOf, riskConfigSchema } from './config';
+import { loadRouteViews, policyVersionOf, riskConfigSchema, scoringPolicyOf } from './config';
 
 const shipped = readFileSync(resolve(__dirname, '../../../config/stepgate.yaml'), 'utf8');
 
@@ -70,6 +70,31 @@ describe('risk config', () => {
     expect(policyVersionOf({ ...base, thresholds: { ...base.thresholds, medium: 31 } })).not.toBe(
       policyVersionOf(base),
     );
+  });
+
+  it('validates monitored signals by name; they are part of the policy version', () => {
+    expect(problemsOf(() => parseWith((risk) => (risk.monitor = ['bad_ip', 'shoe_size'])))).toEqual([
+      expect.stringMatching(/^risk\.monitor\.1.*must be a signal: new_device, /),
+    ]);
+    const base = parseWith(() => {}).risk;
+    expect(base.monitor).toEqual([]);
+    const monitored = parseWith((risk) => (risk.monitor = ['model_city'])).risk;
+    expect(monitored.monitor).toEqual(['model_city']);
+    expect(policyVersionOf(monitored)).not.toBe(policyVersionOf(base));
+    expect(scoringPolicyOf(monitored).monitor).toEqual(new Set(['model_city']));
+  });
+
+  it('reads a loose view of the routes: what each asks for per level, for backtesting', () => {
+    const routes = loadRouteViews({
+      configFile: resolve(__dirname, '../../../config/stepgate.yaml'),
+      env: {},
+    });
+    expect(routes.find((r) => r.id === 'payments')).toEqual({
+      id: 'payments',
+      decisions: { low: 'allow', medium: 'step_up', high: 'step_up', critical: 'deny' },
+      onRiskUnavailable: 'deny',
+      mode: 'enforce',
+    });
   });
 
   it('uses 8081 when the port is not overridden', () => {

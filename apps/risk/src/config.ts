@@ -6,6 +6,7 @@ import { loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { z } from 'zod';
 import { CidrList, parseCidr } from './scoring/ip-network';
 import { FEATURES, type Feature, type ScoringPolicy } from './scoring/scoring.types';
+import { SIGNAL_NAMES } from './scoring/weighing';
 
 /** Ports arrive as strings after ${ENV} interpolation; '' must be an error, not port 0. */
 const port = z.preprocess(
@@ -71,6 +72,17 @@ const riskSection = z.strictObject({
       trustedNetworks: z.array(cidr).default([]),
     })
     .prefault({}),
+  /**
+   * Signals in monitor mode: computed and explained (published at weight 0, `monitor: would add N points`),
+   * counted in stepgate_risk_monitored_signals_total, but adding nothing to the score.
+   */
+  monitor: z
+    .array(
+      z.enum(SIGNAL_NAMES as [string, ...string[]], {
+        error: `must be a signal: ${SIGNAL_NAMES.join(', ')}`,
+      }),
+    )
+    .default([]),
   kafka: z
     .strictObject({
       /**
@@ -106,6 +118,46 @@ const riskSection = z.strictObject({
 
 export const riskConfigSchema = z.looseObject({ risk: riskSection });
 
+/** The risk section's schema, for candidates (backtesting) merged over the policy in force. */
+export const riskSectionSchema = riskSection;
+
+const routeDecision = z.enum(['allow', 'step_up', 'deny']);
+
+/**
+ * Risk's own loose view of `policy.routes`: what a route asks for at each level, for backtesting. Only the
+ * fields risk reads, anything else passes; strict validation of the section is the gateway's.
+ */
+export const routeViewSchema = z.looseObject({
+  id: z.string().min(1),
+  decisions: z.strictObject({
+    low: routeDecision,
+    medium: routeDecision,
+    high: routeDecision,
+    critical: routeDecision,
+  }),
+  onRiskUnavailable: routeDecision.default('deny'),
+  mode: z.enum(['enforce', 'monitor']).default('enforce'),
+});
+export type RouteView = Pick<
+  z.infer<typeof routeViewSchema>,
+  'id' | 'decisions' | 'onRiskUnavailable' | 'mode'
+>;
+
+const routesViewConfig = z.looseObject({
+  policy: z.looseObject({ routes: z.array(routeViewSchema).default([]) }).prefault({}),
+});
+
+/** The routes' decisions from the config file (loosely: the gateway validates the section strictly). */
+export function loadRouteViews(runtime: Pick<RuntimeEnv, 'configFile' | 'env'>): RouteView[] {
+  return loadConfig(routesViewConfig, { file: runtime.configFile, env: runtime.env }).policy.routes.map(
+    routeViewOf,
+  );
+}
+
+export function routeViewOf(r: z.infer<typeof routeViewSchema>): RouteView {
+  return { id: r.id, decisions: r.decisions, onRiskUnavailable: r.onRiskUnavailable, mode: r.mode };
+}
+
 export type RiskConfig = z.infer<typeof riskSection>;
 
 /** DI token of the config risk started with (http, kafka); the live policy comes from RiskPolicy. */
@@ -128,12 +180,15 @@ export function scoringPolicyOf(config: RiskConfig): ScoringPolicy {
       badIps: new CidrList(config.lists.badIps),
       trustedNetworks: new CidrList(config.lists.trustedNetworks),
     },
+    monitor: new Set(config.monitor),
   };
 }
 
 /** A short hash of what scoring and retention depend on: names the config in the model version. */
 export function policyVersionOf(config: RiskConfig): string {
-  const { http: _http, kafka: _kafka, reload: _reload, ...policy } = config;
+  const { http: _http, kafka: _kafka, reload: _reload, monitor, ...rest } = config;
+  // An empty monitor list leaves the hash as it was before monitor mode existed.
+  const policy = monitor.length > 0 ? { ...rest, monitor } : rest;
   return createHash('sha256').update(stableJson(policy)).digest('hex').slice(0, 8);
 }
 

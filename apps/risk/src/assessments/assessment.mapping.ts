@@ -1,5 +1,6 @@
 import type { RiskAssessment } from '@stepgate/contracts';
 import type { AssessmentRecord } from '../profiles/assessment.entity';
+import { published, type ScoredSignal } from '../scoring/weighing';
 
 export type NewAssessmentRecord = Omit<AssessmentRecord, 'seq'>;
 
@@ -14,8 +15,9 @@ export function toRiskAssessment(r: NewAssessmentRecord): RiskAssessment {
     deviceId: r.deviceId,
     score: r.score,
     level: r.level,
-    // Only what the contract says: risk keeps more about each signal for itself (backtesting).
-    signals: r.signals.map(({ name, weight, detail }) => ({ name, weight, detail })),
+    // Only what the contract says: risk keeps more about each signal for itself (backtesting), and signals
+    // with no points under the policy that scored them (kept so a backtest can weigh them) are not said.
+    signals: published(r.signals as ScoredSignal[]),
     deviceStatus: r.deviceStatus,
     modelVersion: r.modelVersion,
   };

@@ -21,6 +21,7 @@ import { Inbox, type MessageKey } from '../profiles/inbox.service';
 import { ProfileService, type AccessRecord } from '../profiles/profile.service';
 import { Transactions } from '../profiles/transactions';
 import { observe } from '../scoring/observation';
+import { published } from '../scoring/weighing';
 import type { GeoLookup, Observation, Score, ScoringContext } from '../scoring/scoring.types';
 import { toRiskAssessment, type NewAssessmentRecord } from './assessment.mapping';
 import { GEO_LOOKUP } from './geo.lookup';
@@ -69,7 +70,11 @@ export class AssessmentService {
       causationId: null,
       subject: request.subject,
       deviceId: request.deviceId,
-      ...score,
+      score: score.score,
+      level: score.level,
+      signals: published(score.signals),
+      deviceStatus: score.deviceStatus,
+      modelVersion: score.modelVersion,
     };
   }
 
@@ -157,12 +162,13 @@ export class AssessmentService {
     const now = Date.now();
     const records = work.map(({ event, assessmentId, access, observation }): NewAssessmentRecord => {
       const profile = set.profiles.get(access.subject)!;
-      const score = active.model.score(
+      const { monitored, ...score } = active.model.score(
         access,
         profile.snapshot(access.deviceId),
         observation,
         set.population.view(observation),
       );
+      this.metrics.countMonitored(monitored);
       profile.recordAccess(access, active.scoring.velocity);
       if (teaches(event)) {
         profile.learnAccess(access, observation, active.config.retention, set.population);
@@ -239,7 +245,8 @@ export class AssessmentService {
     provenance: Provenance,
   ): Promise<NewAssessmentRecord> {
     const { profile, population } = await this.profiles.load(context, observation, active.scoring, em);
-    const score = active.model.score(context, profile, observation, population);
+    const { monitored, ...score } = active.model.score(context, profile, observation, population);
+    this.metrics.countMonitored(monitored);
     const record: NewAssessmentRecord = {
       route: null,
       decision: null,

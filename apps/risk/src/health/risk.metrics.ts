@@ -2,6 +2,7 @@
 import { Injectable } from '@nestjs/common';
 import { createMetricsRegistry } from '@stepgate/observability';
 import { Counter, type Registry } from 'prom-client';
+import type { MonitoredEffect } from '../scoring/weighing';
 
 export type MessageOutcome = 'applied' | 'duplicate' | 'ignored';
 
@@ -22,4 +23,20 @@ export class RiskMetrics {
     labelNames: ['topic', 'outcome'] as const,
     registers: [this.registry],
   });
+
+  readonly monitoredSignals = new Counter({
+    name: 'stepgate_risk_monitored_signals_total',
+    help: 'Signals in monitor mode that would have added points to a recorded assessment, by whether they would have raised its level',
+    labelNames: ['signal', 'effect'] as const,
+    registers: [this.registry],
+  });
+
+  countMonitored(effects: readonly MonitoredEffect[] | undefined): void {
+    for (const e of effects ?? []) {
+      this.monitoredSignals.inc({
+        signal: e.name,
+        effect: e.raisesLevel ? 'would_raise_level' : 'no_level_change',
+      });
+    }
+  }
 }

@@ -6,7 +6,14 @@ import { type FSWatcher, watch } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ConfigError, type RuntimeEnv } from '@stepgate/config';
-import { loadRiskConfig, policyVersionOf, scoringPolicyOf, type RiskConfig } from '../config';
+import {
+  loadRiskConfig,
+  loadRouteViews,
+  policyVersionOf,
+  scoringPolicyOf,
+  type RiskConfig,
+  type RouteView,
+} from '../config';
 import { MODEL_NAME, RiskModel } from '../scoring/risk.model';
 import type { ScoringPolicy } from '../scoring/scoring.types';
 
@@ -30,12 +37,22 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
   private readonly listeners = new Set<(policy: ActivePolicy) => void>();
+  private routeViews: readonly RouteView[] = [];
 
   constructor(
     initial: RiskConfig,
     private readonly runtime: Pick<RuntimeEnv, 'configFile' | 'env'>,
   ) {
     this.active = activePolicyOf(initial);
+    this.loadRoutes();
+  }
+
+  /**
+   * What each route asks for at each risk level, read loosely from `policy.routes` of the same file (the
+   * gateway owns and validates that section; risk only needs it to backtest). Reloaded with the rest.
+   */
+  get routes(): readonly RouteView[] {
+    return this.routeViews;
   }
 
   /** The policy to use now. Read it once per unit of work, so one assessment never mixes two policies. */
@@ -70,6 +87,7 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
 
   /** Re-reads the config file now; true when a new policy took effect. Also what the watcher calls. */
   reload(): boolean {
+    this.loadRoutes();
     let next: RiskConfig;
     try {
       next = loadRiskConfig(this.runtime);
@@ -93,6 +111,15 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
     this.logger.log(`risk policy ${previous.version} -> ${candidate.version} in force`);
     for (const listener of this.listeners) listener(candidate);
     return true;
+  }
+
+  private loadRoutes(): void {
+    try {
+      this.routeViews = loadRouteViews(this.runtime);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
+      this.logger.warn(`policy.routes unreadable for backtesting, keeping the last ones: ${problems}`);
+    }
   }
 
   private schedule(): void {

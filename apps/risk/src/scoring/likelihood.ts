@@ -5,9 +5,13 @@
 // Positive bits point at an attacker, negative ones at the subject. Subjects with little history fall back
 // on how rare a value is in the population (cold start).
 import type { RiskSignal } from '@stepgate/contracts';
-import { signal, top } from './signals';
+import { top } from './signals';
+import { published, weigh, type ObservedSignal } from './weighing';
+
+export { floorAtZero } from './weighing';
 import {
   FEATURES,
+  type RiskWeights,
   type Feature,
   type FeaturePopulation,
   type ModelPolicy,
@@ -26,7 +30,9 @@ export interface FeatureEvidence {
   pGlobal: number;
   /** p(value | subject), additive smoothing towards pGlobal. */
   pSubject: number;
-  /** log2(pGlobal / pSubject), clipped and weighted. */
+  /** log2(pGlobal / pSubject), clipped to [minBits, maxBits]. */
+  clipped: number;
+  /** `clipped` times the feature's weight. */
   bits: number;
 }
 
@@ -47,11 +53,26 @@ export function weighFeatures(
   population: Population,
   model: ModelPolicy,
 ): FeatureEvidence[] {
+  return featureEvidence(observation, profile, population, model).filter(
+    (e) => model.features[e.feature] !== 0,
+  );
+}
+
+/**
+ * The evidence of every feature the observation has a value for, weight 0 included: what a backtest needs to
+ * weigh a feature the policy in force ignores.
+ */
+export function featureEvidence(
+  observation: Observation,
+  profile: SubjectProfile,
+  population: Population,
+  model: ModelPolicy,
+): FeatureEvidence[] {
   const evidence: FeatureEvidence[] = [];
   for (const feature of FEATURES) {
     const value = observation.values[feature];
     const weight = model.features[feature];
-    if (value === null || weight === 0) continue;
+    if (value === null) continue;
     const history = profile.features[feature];
     const subjectCount = history.get(value) ?? 0;
     let subjectTotal = 0;
@@ -59,8 +80,9 @@ export function weighFeatures(
     const pGlobal = globalProbability(population[feature]);
     const pSubject = subjectProbability(subjectCount, subjectTotal, pGlobal, model.smoothing);
     const raw = Math.log2(pGlobal / pSubject);
-    const bits = weight * Math.min(model.maxBits, Math.max(model.minBits, raw));
-    evidence.push({ feature, value, subjectCount, subjectTotal, pGlobal, pSubject, bits });
+    const clipped = Math.min(model.maxBits, Math.max(model.minBits, raw));
+    const bits = weight * clipped;
+    evidence.push({ feature, value, subjectCount, subjectTotal, pGlobal, pSubject, clipped, bits });
   }
   return evidence;
 }
@@ -72,32 +94,37 @@ export function coldStartWeight(historySize: number, model: ModelPolicy): number
 }
 
 /**
- * The model's signals: `history` (weight 0, how much the model knows), one per feature whose bits moved the
- * score, and `rare_<feature>` for rare values in cold start. Familiar values offset novel ones, but the model
- * never goes below 0 (familiar networks must not lower the rule signals: an unconfirmed device stays medium):
- * when they outweigh the rest, their weights are scaled down so the model's weights add up to 0. The
- * weights always add up to the model's share of the score.
+ * What the model observed, before any points: `history` (how much the model knows), one `model_<feature>`
+ * per feature with a value (its clipped bits as units: points = round(weight × bits × pointsPerBit)), and
+ * `rare_<feature>` for rare values in cold start (the cold-start weight as units: points =
+ * round(coldStart.points × units)). weighing.ts turns them into points under a policy.
  */
-export function likelihoodSignals(
+export function likelihoodObservations(
   observation: Observation,
   profile: SubjectProfile,
   population: Population,
   model: ModelPolicy,
-): RiskSignal[] {
+): ObservedSignal[] {
   const cold = coldStartWeight(profile.historySize, model);
-  const history = signal(
-    'history',
-    0,
-    `${profile.historySize} allowed ${profile.historySize === 1 ? 'access' : 'accesses'} learned` +
-      (cold > 0
-        ? `; cold start (below ${model.coldStart.history}): global rarity weighs ×${cold.toFixed(2)}`
-        : ''),
-  );
-  const parts: { name: string; points: number; detail: string }[] = [];
-  for (const e of weighFeatures(observation, profile, population, model)) {
-    const points = Math.round(e.bits * model.pointsPerBit);
-    if (points !== 0)
-      parts.push({ name: `model_${e.feature}`, points, detail: describe(e, profile.features[e.feature]) });
+  const observed: ObservedSignal[] = [
+    {
+      name: 'history',
+      knob: 'none',
+      units: 0,
+      detail:
+        `${profile.historySize} allowed ${profile.historySize === 1 ? 'access' : 'accesses'} learned` +
+        (cold > 0
+          ? `; cold start (below ${model.coldStart.history}): global rarity weighs ×${cold.toFixed(2)}`
+          : ''),
+    },
+  ];
+  for (const e of featureEvidence(observation, profile, population, model)) {
+    observed.push({
+      name: `model_${e.feature}`,
+      knob: `model.${e.feature}`,
+      units: e.clipped,
+      detail: describe(e, profile.features[e.feature]),
+    });
   }
   if (cold > 0) {
     for (const feature of model.coldStart.features) {
@@ -106,54 +133,52 @@ export function likelihoodSignals(
       if (value === null || pop.total < model.coldStart.minPopulation) continue;
       const share = pop.count / pop.total;
       if (share >= model.coldStart.rareShare) continue;
-      const points = Math.round(model.coldStart.points * cold);
-      if (points === 0) continue;
-      parts.push({
+      observed.push({
         name: `rare_${feature}`,
-        points,
+        knob: `coldStart.${feature}`,
+        units: cold,
         detail:
           `${feature} ${value} is rare: ${percent(share)} of the population (${pop.count} of ${pop.total}), ` +
           `below ${percent(model.coldStart.rareShare)}`,
       });
     }
   }
-  const weights = floorAtZero(parts.map((p) => p.points));
-  return [
-    history,
-    ...parts.map((p, i) =>
-      signal(
-        p.name,
-        clamp100(weights[i]!),
-        weights[i] === p.points
-          ? p.detail
-          : `${p.detail} (offsets novelty only: ${p.points} scaled to ${weights[i]})`,
-      ),
-    ),
-  ];
+  return observed;
 }
 
-/** Scales the negative points down so the total is not below 0; integers, adding up exactly. */
-export function floorAtZero(points: number[]): number[] {
-  const positive = points.filter((p) => p > 0).reduce((s, p) => s + p, 0);
-  const negative = -points.filter((p) => p < 0).reduce((s, p) => s + p, 0);
-  if (negative <= positive) return points;
-  // `+ 0` turns -0 into 0.
-  const scaled = points.map((p) => (p < 0 ? Math.round((p * positive) / negative) + 0 : p));
-  let residue = scaled.reduce((s, p) => s + p, 0);
-  // Rounding may leave the total a point or two off 0: take it from (or give it to) the negatives, largest first.
-  const order = scaled
-    .map((p, i) => i)
-    .filter((i) => points[i]! < 0)
-    .sort((a, b) => points[a]! - points[b]!);
-  for (let k = 0; residue !== 0 && order.length > 0; k = (k + 1) % order.length) {
-    const i = order[k]!;
-    const step = residue > 0 ? -1 : 1;
-    if (step > 0 && scaled[i]! >= 0) continue;
-    scaled[i]! += step;
-    residue += step;
-  }
-  return scaled;
+/**
+ * The model's published signals: `history` (weight 0, how much the model knows), one per feature whose bits
+ * moved the score, and `rare_<feature>` for rare values in cold start. Familiar values offset novel ones, but
+ * the model never goes below 0 (familiar networks must not lower the rule signals: an unconfirmed device
+ * stays medium): when they outweigh the rest, their weights are scaled down so the model's weights add up to
+ * 0. The weights always add up to the model's share of the score. (The risk model weighs these together with
+ * the rule signals through weighing.ts; this is the model's share alone.)
+ */
+export function likelihoodSignals(
+  observation: Observation,
+  profile: SubjectProfile,
+  population: Population,
+  model: ModelPolicy,
+): RiskSignal[] {
+  const observed = likelihoodObservations(observation, profile, population, model);
+  return published(weigh(observed, { weights: NO_WEIGHTS, thresholds: ANY_THRESHOLDS, model }).signals);
 }
+
+const NO_WEIGHTS: RiskWeights = {
+  newDevice: 0,
+  unconfirmedDevice: 0,
+  deviceContextChanged: 0,
+  failedChallenge: 0,
+  failedChallengeMax: 0,
+  lockout: 0,
+  badIp: 0,
+  trustedNetwork: 0,
+  impossibleTravel: 0,
+  velocityRequests: 0,
+  velocityIps: 0,
+  velocityDevices: 0,
+};
+const ANY_THRESHOLDS = { medium: 30, high: 60, critical: 85 };
 
 function describe(e: FeatureEvidence, history: ReadonlyMap<string, number>): string {
   const seen =
@@ -170,5 +195,3 @@ function percent(p: number): string {
   const v = p * 100;
   return `${v >= 1 ? v.toFixed(1) : v.toPrecision(2)}%`;
 }
-
-const clamp100 = (n: number) => Math.max(-100, Math.min(100, n));

@@ -1,17 +1,19 @@
 // The risk model: the rule signals (device state, lists, travel, velocity, challenge failures) plus the
 // likelihood model's signals; the score is the sum of every signal's weight, clamped to 0-100, and the
 // level the highest threshold it reaches. Pure: the service and the evaluation harness both call it.
-import type { DeviceStatus, RiskLevel } from '@stepgate/contracts';
-import { likelihoodSignals } from './likelihood';
+import type { DeviceStatus } from '@stepgate/contracts';
+import { likelihoodObservations } from './likelihood';
 import { evaluateSignals, RULE_SIGNALS } from './signals';
+import { knobOf, levelFor, weigh, type ObservedSignal } from './weighing';
 import type {
   Observation,
   Population,
-  RiskThresholds,
+  RiskWeights,
   Score,
   ScoringContext,
   ScoringPolicy,
   Signal,
+  SignalInput,
   SubjectProfile,
 } from './scoring.types';
 
@@ -32,33 +34,54 @@ export class RiskModel {
     observation: Observation,
     population: Population,
   ): Score {
-    const signals = [
-      ...evaluateSignals(this.rules, { context, profile, observation, policy: this.policy }),
-      ...likelihoodSignals(observation, profile, population, this.policy.model),
+    const observed = [
+      ...observeRules(this.rules, { context, profile, observation, policy: this.policy }),
+      ...likelihoodObservations(observation, profile, population, this.policy.model),
     ];
-    const score = clamp(signals.reduce((sum, s) => sum + s.weight, 0));
+    const weighed = weigh(observed, this.policy);
     return {
-      score,
-      level: levelFor(score, this.policy.thresholds),
-      signals,
+      score: weighed.score,
+      level: weighed.level,
+      signals: weighed.signals,
+      monitored: weighed.monitored,
       deviceStatus: deviceStatusOf(context, profile),
       modelVersion: this.version,
     };
   }
 }
 
-export function levelFor(score: number, thresholds: RiskThresholds): RiskLevel {
-  if (score >= thresholds.critical) return 'critical';
-  if (score >= thresholds.high) return 'high';
-  if (score >= thresholds.medium) return 'medium';
-  return 'low';
+/**
+ * Runs the rule signals with every weight at 1 (and no cap on failures), so a signal reports what it observed
+ * (its units) even when the policy's weight is 0: its points are weighing's business.
+ */
+export function observeRules(rules: readonly Signal[], input: SignalInput): ObservedSignal[] {
+  const probe: SignalInput = { ...input, policy: { ...input.policy, weights: UNIT_WEIGHTS } };
+  return evaluateSignals(rules, probe).map((s) => ({
+    name: s.name,
+    knob: knobOf(s.name),
+    units: s.weight,
+    detail: s.detail,
+  }));
 }
+
+const UNIT_WEIGHTS: RiskWeights = {
+  newDevice: 1,
+  unconfirmedDevice: 1,
+  deviceContextChanged: 1,
+  failedChallenge: 1,
+  failedChallengeMax: Number.MAX_SAFE_INTEGER,
+  lockout: 1,
+  badIp: 1,
+  trustedNetwork: 1,
+  impossibleTravel: 1,
+  velocityRequests: 1,
+  velocityIps: 1,
+  velocityDevices: 1,
+};
+
+export { levelFor };
 
 export function deviceStatusOf(context: ScoringContext, profile: SubjectProfile): DeviceStatus {
   if (context.deviceId === null || profile.device === null) return 'unknown';
   return profile.device.confirmedAt === null ? 'seen' : 'confirmed';
-}
-
-function clamp(score: number): number {
-  return Math.min(100, Math.max(0, Math.round(score)));
 }

@@ -144,3 +144,133 @@ export function aProfile(overrides: Partial<SubjectProfile> = {}): SubjectProfil
 export function aPopulation(count = 0, total = 0, distinct = 0): Population {
   return Object.fromEntries(FEATURES.map((f) => [f, { count, total, distinct }])) as Population;
 }
+
+/** A small seeded PRNG (mulberry32) for property-style specs: failures reproduce from the seed. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface GeneratedCase {
+  context: ScoringContext;
+  profile: SubjectProfile;
+  observation: Observation;
+  population: Population;
+  policy: ScoringPolicy;
+}
+
+/**
+ * A random but plausible scoring case: any device state, history over the fixture places and browsers,
+ * failures, velocity, a last trusted place, a population, and a policy with random weights (0 included),
+ * feature weights, lists and monitored signals.
+ */
+export function aGeneratedCase(random: () => number, monitorable: readonly string[] = []): GeneratedCase {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+  const ips = [...Object.keys(PLACES), '10.0.0.1', null];
+  const uas = [CHROME_WINDOWS, FIREFOX_LINUX, SAFARI_IPHONE, null];
+  const ip = pick(ips);
+  const observation = observe(ip, pick(uas), tableGeo);
+  const features = noFeatures();
+  let historySize = 0;
+  for (let n = int(0, 4); n > 0; n--) {
+    const past = observe(pick(ips), pick(uas), tableGeo);
+    const times = int(1, 30);
+    historySize += times;
+    for (const f of FEATURES) {
+      const v = past.values[f];
+      if (v !== null) features[f].set(v, (features[f].get(v) ?? 0) + times);
+    }
+  }
+  const deviceState = pick(['none', 'seen', 'confirmed', 'absent-id'] as const);
+  const context = aContext({
+    clientIp: ip,
+    deviceId: deviceState === 'absent-id' ? null : 'd-1',
+    time: NOW,
+  });
+  const device =
+    deviceState === 'seen' || deviceState === 'confirmed'
+      ? aDevice({
+          confirmedAt: deviceState === 'confirmed' ? NOW - 3_600_000 : null,
+          browser: pick(['Chrome', 'Firefox', null]),
+          os: pick(['Windows', 'Linux', null]),
+        })
+      : null;
+  const challenges = Array.from({ length: int(0, 4) }, () => ({
+    time: NOW - int(1, 1800) * 1000,
+    result: pick(['passed', 'failed', 'failed', 'locked'] as const),
+  }));
+  const recent = Array.from({ length: int(0, 12) }, (_, i) => ({
+    time: NOW - int(1, 3000) * 1000,
+    ip: pick(ips),
+    deviceId: `d-${i % int(1, 6)}`,
+  }));
+  const fromIp = pick(Object.keys(PLACES));
+  const from = PLACES[fromIp]!;
+  const lastTrusted =
+    random() < 0.5
+      ? {
+          lat: from.lat,
+          lon: from.lon,
+          accuracyKm: from.accuracyKm,
+          label: from.city ?? from.country,
+          time: NOW - int(1, 48) * 3_600_000,
+        }
+      : null;
+  const profile = aProfile({ historySize, device, features, lastTrusted, recent, challenges });
+  const total = int(0, 2000);
+  const population = Object.fromEntries(
+    FEATURES.map((f) => [f, { total, distinct: int(1, 200), count: int(0, Math.max(0, total / 10)) }]),
+  ) as Population;
+  const w = () => pick([0, int(1, 60)]);
+  const policy: ScoringPolicy = {
+    ...DEFAULT_POLICY,
+    weights: {
+      newDevice: w(),
+      unconfirmedDevice: w(),
+      deviceContextChanged: w(),
+      failedChallenge: w(),
+      failedChallengeMax: int(0, 60),
+      lockout: w(),
+      badIp: w(),
+      trustedNetwork: -int(0, 30),
+      impossibleTravel: w(),
+      velocityRequests: w(),
+      velocityIps: w(),
+      velocityDevices: w(),
+    },
+    thresholds: { medium: int(10, 40), high: int(41, 70), critical: int(71, 95) },
+    model: {
+      ...DEFAULT_POLICY.model,
+      pointsPerBit: pick([0, 0.5, 1, 2, 3.7]),
+      features: Object.fromEntries(FEATURES.map((f) => [f, pick([0, 0.25, 0.5, 1, 1.5])])) as Record<
+        Feature,
+        number
+      >,
+      coldStart: {
+        ...DEFAULT_POLICY.model.coldStart,
+        history: int(0, 40),
+        points: pick([0, 5, 10, 15]),
+        minPopulation: int(0, 500),
+        rareShare: pick([0.01, 0.1, 0.5]),
+      },
+    },
+    velocity: {
+      requests: { windowSeconds: 600, max: int(1, 10) },
+      ips: { windowSeconds: 3600, max: int(1, 6) },
+      devices: { windowSeconds: 3600, max: int(1, 4) },
+    },
+    lists: {
+      badIps: new CidrList(random() < 0.3 ? ['8.8.8.0/24', '1.1.1.1'] : []),
+      trustedNetworks: new CidrList(random() < 0.3 ? ['81.2.69.0/24'] : []),
+    },
+    monitor: new Set(monitorable.filter(() => random() < 0.15)),
+  };
+  return { context, profile, observation, population, policy };
+}

@@ -1,6 +1,7 @@
 // The vocabulary of scoring: what is being scored, what risk knows about the subject and the population,
 // and the tunables. Plain data only, so the model and its signals stay pure and testable without a container.
 import type { DeviceStatus, RiskLevel, RiskSignal } from '@stepgate/contracts';
+import type { MonitoredEffect, ScoredSignal } from './weighing';
 
 /** One access (or an access the gateway is about to allow) to score. Times are epoch milliseconds. */
 export interface ScoringContext {
@@ -181,6 +182,8 @@ export interface ScoringPolicy {
   };
   /** CIDR lists, already parsed. */
   lists: { badIps: IpMatcher; trustedNetworks: IpMatcher };
+  /** Signals in monitor mode: computed, explained and counted, but adding nothing to the score. */
+  monitor?: ReadonlySet<string>;
 }
 
 /** A set of CIDR ranges. */
@@ -203,7 +206,10 @@ export type Signal = (input: SignalInput) => RiskSignal | null;
 export interface Score {
   score: number;
   level: RiskLevel;
-  signals: RiskSignal[];
+  /** Every signal observed, silent ones included (see weighing.ts); publish them through `published`. */
+  signals: ScoredSignal[];
+  /** Monitored signals that would have added points, and whether they would have raised the level. */
+  monitored?: MonitoredEffect[];
   deviceStatus: DeviceStatus;
   modelVersion: string;
 }

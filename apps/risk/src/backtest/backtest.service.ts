@@ -1,0 +1,47 @@
+// Backtests a candidate policy against the accesses risk recorded, under the policy in force now.
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DomainError } from '@stepgate/observability';
+import type { DataSource } from 'typeorm';
+import { RiskPolicy } from '../policy/risk-policy.service';
+import { RISK_DB } from '../profiles/risk.data-source';
+import type { BacktestReport } from './backtest.engine';
+import { InvalidCandidate, simulate, type SimulationRequest } from './simulation';
+
+export class CandidateRejected extends DomainError {
+  constructor(problems: string[]) {
+    super('invalid_candidate', `candidate: ${problems.join('; ')}`, 400, { problems });
+  }
+}
+
+export class SimulationRunning extends DomainError {
+  constructor() {
+    super('simulation_running', 'a policy simulation is already running; try again when it is done', 409);
+  }
+}
+
+/** One simulation at a time per instance: each takes a core for seconds (about 23 s per million accesses). */
+@Injectable()
+export class BacktestService {
+  private running = false;
+
+  constructor(
+    @InjectDataSource(RISK_DB) private readonly db: DataSource,
+    private readonly policy: RiskPolicy,
+  ) {}
+
+  async simulate(request: SimulationRequest): Promise<BacktestReport> {
+    // One policy for the whole run, even if the file changes meanwhile.
+    const inForce = { config: this.policy.current.config, routes: this.policy.routes };
+    if (this.running) throw new SimulationRunning();
+    this.running = true;
+    try {
+      return await simulate(this.db.manager, inForce, request);
+    } catch (err) {
+      if (err instanceof InvalidCandidate) throw new CandidateRejected(err.problems);
+      throw err;
+    } finally {
+      this.running = false;
+    }
+  }
+}
