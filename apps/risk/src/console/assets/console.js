@@ -126,7 +126,7 @@
     }
     showResult(body);
     say(
-      `Replayed ${count(body.events)} access events with the candidate thresholds. Nothing is saved.`,
+      `Replayed ${count(body.events?.considered)} access events with the candidate thresholds. Nothing is saved.`,
       'ok',
     );
   }
@@ -209,7 +209,7 @@
         ],
       ),
     ];
-    const byRoute = body.byRoute && typeof body.byRoute === 'object' ? Object.entries(body.byRoute) : [];
+    const byRoute = body.routes && typeof body.routes === 'object' ? Object.entries(body.routes) : [];
     if (byRoute.length) {
       parts.push(
         table(
@@ -227,11 +227,11 @@
       el(
         'div',
         { class: 'groups' },
-        group('Subjects newly challenged', body.newlyChallenged),
-        group('Subjects released', body.released),
+        group('Subjects newly challenged', body.subjects?.newlyChallenged),
+        group('Subjects released', body.subjects?.released),
       ),
     );
-    const changed = Array.isArray(body.changed) ? body.changed.slice(0, 10) : [];
+    const changed = Array.isArray(body.sample) ? body.sample.slice(0, 10) : [];
     if (changed.length) {
       parts.push(
         table(
@@ -241,8 +241,8 @@
             typeof c.time === 'string' ? c.time.slice(0, 19).replace('T', ' ') : '–',
             label(c.subject),
             c.route ?? '–',
-            decision(c.before),
-            decision(c.after),
+            decision(c.inForce),
+            decision(c.candidate),
           ]),
         ),
       );
