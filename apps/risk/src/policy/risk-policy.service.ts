@@ -1,11 +1,8 @@
 // The policy in force: weights, model, thresholds, windows, lists and retention, swapped atomically when the
-// config file changes. The file's directory is watched (editors replace files rather than write them in
-// place), changes are debounced, and a change that does not validate is logged and ignored: the old policy
-// stays. http and kafka are read at start only; a change to them is reported as needing a restart.
-import { type FSWatcher, watch } from 'node:fs';
-import { basename, dirname } from 'node:path';
+// config file changes (watchConfigFile). A change that does not validate is logged and ignored: the old
+// policy stays. http and kafka are read at start only; a change to them is reported as needing a restart.
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ConfigError, type RuntimeEnv } from '@stepgate/config';
+import { ConfigError, watchConfigFile, type ConfigWatch, type RuntimeEnv } from '@stepgate/config';
 import {
   loadRiskConfig,
   loadRouteViews,
@@ -34,8 +31,7 @@ export function activePolicyOf(config: RiskConfig): ActivePolicy {
 export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RiskPolicy.name);
   private active: ActivePolicy;
-  private watcher: FSWatcher | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private watch: ConfigWatch | null = null;
   private readonly listeners = new Set<(policy: ActivePolicy) => void>();
   private routeViews: readonly RouteView[] = [];
 
@@ -67,22 +63,13 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     this.logger.log(`risk policy ${this.active.version} in force`);
-    if (!this.active.config.reload.watch) return;
-    const file = basename(this.runtime.configFile);
-    try {
-      this.watcher = watch(dirname(this.runtime.configFile), (_event, name) => {
-        if (name === null || name === file) this.schedule();
-      });
-      this.watcher.on('error', (err) => this.logger.warn(`config watch failed: ${err.message}`));
-    } catch (err) {
-      this.logger.warn(`cannot watch ${this.runtime.configFile}: ${(err as Error).message}; no live reload`);
-    }
+    const { watch, debounceMs } = this.active.config.reload;
+    if (watch)
+      this.watch = watchConfigFile(this.runtime.configFile, debounceMs, () => this.reload(), this.logger);
   }
 
   onModuleDestroy(): void {
-    this.watcher?.close();
-    this.watcher = null;
-    if (this.timer) clearTimeout(this.timer);
+    this.watch?.close();
   }
 
   /** Re-reads the config file now; true when a new policy took effect. Also what the watcher calls. */
@@ -120,14 +107,5 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
       const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
       this.logger.warn(`policy.routes unreadable for backtesting, keeping the last ones: ${problems}`);
     }
-  }
-
-  private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.reload();
-    }, this.active.config.reload.debounceMs);
-    this.timer.unref();
   }
 }
