@@ -18,7 +18,6 @@ import { NestFactory } from '@nestjs/core';
 import { readRuntimeEnv, type RuntimeEnv } from '@stepgate/config';
 import type { AccessEvent } from '@stepgate/contracts';
 import { MAX_BATCH } from '@stepgate/kafka';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AssessmentService } from '../apps/risk/src/assessments/assessment.service';
 import type { BacktestReport } from '../apps/risk/src/backtest/backtest.engine';
@@ -26,6 +25,7 @@ import { simulate } from '../apps/risk/src/backtest/simulation';
 import { loadRiskConfig, loadRouteViews } from '../apps/risk/src/config';
 import { riskDataSourceOptions } from '../apps/risk/src/profiles/risk.data-source';
 import { RiskModule } from '../apps/risk/src/risk.module';
+import { round2, stat, throwawayPostgres } from './support';
 
 const SUBJECTS = 2000;
 const UAS = [
@@ -170,33 +170,6 @@ async function measure(runtime: RuntimeEnv): Promise<{ seconds: number; report: 
     await db.destroy();
   }
 }
-
-async function throwawayPostgres(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `stepgate_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new Client({ connectionString: serverUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
-function stat(values: number[]) {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return { median: s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2, min: s[0]!, max: s.at(-1)! };
-}
-
-const round2 = (x: number) => Math.round(x * 100) / 100;
 
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({

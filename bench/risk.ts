@@ -20,12 +20,12 @@ import { readRuntimeEnv, type RuntimeEnv } from '@stepgate/config';
 import { TOPICS, type AccessEvent, type RiskAssessment } from '@stepgate/contracts';
 import { MAX_BATCH } from '@stepgate/kafka';
 import { Kafka, logLevel } from 'kafkajs';
-import { Client } from 'pg';
 import { AssessmentService } from '../apps/risk/src/assessments/assessment.service';
 import { loadRiskConfig } from '../apps/risk/src/config';
 import { createRiskApp } from '../apps/risk/src/risk.bootstrap';
 import { RiskModule } from '../apps/risk/src/risk.module';
 import { startKafkaForTests } from '../test/support/kafka-mock';
+import { round2, stat, withThrowawayPostgres } from './support';
 
 const SUBJECTS = 2000;
 const ASSESSMENTS = 1000;
@@ -218,30 +218,6 @@ async function send(producer: ReturnType<Kafka['producer']>, events: AccessEvent
   });
 }
 
-async function withThrowawayPostgres<T>(serverUrl: string, work: (url: string) => Promise<T>): Promise<T> {
-  const name = `stepgate_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  try {
-    return await work(url.toString());
-  } finally {
-    const drop = new Client({ connectionString: serverUrl });
-    await drop.connect();
-    await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await drop.end();
-  }
-}
-
-function stat(values: number[]) {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return { median: s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2, min: s[0]!, max: s.at(-1)! };
-}
-
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -327,8 +303,4 @@ export async function main(argv: string[]): Promise<void> {
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify({ results, ratios }, null, 2));
   console.error(`wrote ${out}`);
-}
-
-function round2(x: number): number {
-  return Math.round(x * 100) / 100;
 }

@@ -1,37 +1,15 @@
 // The challenge pages' layout and security headers; the escaping template is @stepgate/html's.
 import type { FastifyReply } from 'fastify';
 
-import { html, type SafeHtml } from '@stepgate/html';
+import { html, pageHeaders, type SafeHtml } from '@stepgate/html';
 
-export { escapeHtml, html, SafeHtml, trusted } from '@stepgate/html';
+export { CONTENT_SECURITY_POLICY, escapeHtml, html, SafeHtml, trusted } from '@stepgate/html';
 
 export const ASSET_BASE = '/.stepgate/challenges/assets';
 
-/**
- * No inline script or style anywhere, so the policy can be strict: scripts and styles only from this origin,
- * forms only to it, no framing (clickjacking a "confirm" button is the attack this page invites).
- */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-].join('; ');
-
-export const PAGE_HEADERS: Record<string, string> = {
-  'content-type': 'text/html; charset=utf-8',
-  'cache-control': 'no-store',
-  'content-security-policy': CONTENT_SECURITY_POLICY,
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-opener-policy': 'same-origin',
+export const PAGE_HEADERS: Record<string, string> = pageHeaders({
   'permissions-policy': 'publickey-credentials-get=(self), publickey-credentials-create=(self)',
-};
+});
 
 export interface Layout {
   title: string;
