@@ -114,5 +114,8 @@ describe('npm run policy -- simulate', () => {
     expect(run.stderr).toContain(`${file}: 2 problems`);
     expect(policy('simulate').status).toBe(2);
     expect(policy('simulate', '--candidate', file, '--from', 'someday').status).toBe(2);
+    // Without a zone the time would depend on the machine's; a bare number would pass as a year.
+    expect(policy('simulate', '--candidate', file, '--from', '2026-11-01T00:00').status).toBe(2);
+    expect(policy('simulate', '--candidate', file, '--from', '1').status).toBe(2);
   });
 });

@@ -11,7 +11,11 @@ import { readRuntimeEnv } from '@stepgate/config';
 import { TOPICS, type AccessEvent, type RiskAssessment, type RiskLevel } from '@stepgate/contracts';
 import { inProcessBroker, MessageBus } from '@stepgate/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
 import type { BacktestReport } from '../../apps/risk/src/backtest/backtest.engine';
+import { recordedDecisions } from '../../apps/risk/src/backtest/recorded-decisions';
+import { RISK_DB } from '../../apps/risk/src/profiles/risk.data-source';
 import { loadRiskConfig, loadRouteViews, type RiskConfig } from '../../apps/risk/src/config';
 import { createRiskApp } from '../../apps/risk/src/risk.bootstrap';
 import { factories } from '../support/factories';
@@ -189,6 +193,14 @@ describe.each(databaseBackends())('policy simulation on %s', (backend) => {
         detail: 'client IP 8.8.8.8 is in bad-IP range 8.8.8.0/24',
       });
     }
+  });
+
+  it('stops reading when its caller goes away, and frees the instance for the next run', async () => {
+    const source = app.get<DataSource>(getDataSourceToken(RISK_DB));
+    const pages = recordedDecisions(source.manager, { signal: AbortSignal.abort(new Error('gone')) }, 1);
+    await expect(pages.next()).rejects.toThrow('gone');
+    const { status } = await simulate({ candidate: {} });
+    expect(status).toBe(200);
   });
 
   it('selects a window by recorded time', async () => {

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigIssue, pathOf, readRuntimeEnv } from '@stepgate/config';
 import { DataSource } from 'typeorm';
 import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
 import type { BacktestReport, DecisionCounts } from '../../risk/src/backtest/backtest.engine';
 import { InvalidCandidate, simulate } from '../../risk/src/backtest/simulation';
 import { loadRiskConfig, loadRouteViews, policyVersionOf } from '../../risk/src/config';
@@ -23,8 +24,16 @@ const USAGE = [
   '       npm run policy -- simulate --candidate FILE [--from TIME] [--to TIME] [--config FILE] [--sample N] [--json]',
   '                                        replay the accesses risk recorded under a candidate policy (YAML or JSON:',
   "                                        parts of the config file's risk: and policy: sections); DATABASE_URL or",
-  '                                        STEPGATE_DATA_DIR names the database as for the services',
+  '                                        STEPGATE_DATA_DIR names the database as for the services; TIME is ISO 8601',
+  '                                        with its zone, e.g. 2026-11-01T00:00:00Z',
 ].join('\n');
+
+const ISO_TIME = z.iso.datetime({ offset: true });
+
+/** An ISO 8601 date-time with its zone (`2026-11-01T00:00:00Z`), as the HTTP endpoint asks; else NaN. */
+function isoTime(text: string): number {
+  return ISO_TIME.safeParse(text).success ? Date.parse(text) : Number.NaN;
+}
 
 /** `FILE:LINE:COL path: message`; `FILE: message` for a problem with no place in the file. */
 export function formatProblem(file: string, issue: ConfigIssue): string {
@@ -93,8 +102,8 @@ async function simulateCommand(args: string[]): Promise<number> {
     console.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
-  const from = values.from === undefined ? undefined : Date.parse(values.from);
-  const to = values.to === undefined ? undefined : Date.parse(values.to);
+  const from = values.from === undefined ? undefined : isoTime(values.from);
+  const to = values.to === undefined ? undefined : isoTime(values.to);
   const sample = values.sample === undefined ? undefined : Number(values.sample);
   if (
     !values.candidate ||

@@ -1,6 +1,7 @@
 // POST /admin/policy/simulate: backtests a candidate policy against the recorded accesses. On the private
 // risk port (unauthenticated); the gateway exposes it to admins behind a step-up.
-import { Body, Controller, HttpCode, Post, UseFilters } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Res, UseFilters } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
 import { z } from 'zod';
 import type { BacktestReport } from '../backtest/backtest.engine';
@@ -31,14 +32,21 @@ export class PolicySimulationHttpController {
 
   @Post('simulate')
   @HttpCode(200)
-  simulate(@Body() body: unknown): Promise<BacktestReport> {
+  simulate(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<BacktestReport> {
     const parsed = simulateBody.safeParse(body ?? {});
     if (!parsed.success) {
       const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
       throw new DomainError('invalid_request', problems.join('; '), 400, { problems });
     }
     const { candidate, from, to, sample } = parsed.data;
+    // A caller that went away (the console's next slider move, a gateway timeout) stops its run, so the
+    // next one does not wait behind it (one run at a time).
+    const abandoned = new AbortController();
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) abandoned.abort(new Error('the caller went away'));
+    });
     return this.backtests.simulate({
+      signal: abandoned.signal,
       candidate,
       from: from === undefined ? undefined : Date.parse(from),
       to: to === undefined ? undefined : Date.parse(to),

@@ -151,6 +151,14 @@ describe(backtest.name, () => {
     expect(report.signals.bad_ip!.inForce).toEqual({ fired: 0, decisive: 0, monitored: 0 });
   });
 
+  it('counts a monitored signal only where it would have added points, as live scoring does', async () => {
+    const { side } = candidate({
+      risk: { monitor: ['unconfirmed_device'], weights: { unconfirmedDevice: 0 } },
+    });
+    const report = await backtest(stream(), inForce, side);
+    expect(report.signals.unconfirmed_device?.candidate ?? { monitored: 0 }).toMatchObject({ monitored: 0 });
+  });
+
   it('replays monitor mode as a knob: a monitored signal releases what it decided', async () => {
     const { side } = candidate({ risk: { monitor: ['unconfirmed_device'] } });
     const report = await backtest(stream(), inForce, side);
@@ -253,6 +261,14 @@ describe(resolveCandidate.name, () => {
       problems: [expect.stringMatching(/^policy\.routes\.0\.decisions\.medium: /)],
     });
     expect(resolveCandidate({ gateway: {} }, shipped, ROUTES)).toMatchObject({ ok: false });
+  });
+
+  it('refuses reserved keys instead of silently dropping them', () => {
+    const input = JSON.parse('{"risk":{"__proto__":{"thresholds":{"medium":1}}}}') as unknown;
+    expect(resolveCandidate(input, shipped, ROUTES)).toEqual({
+      ok: false,
+      problems: ['risk.__proto__: reserved key, not a policy setting'],
+    });
   });
 
   it('warns about what recorded signals cannot replay, never silently', () => {

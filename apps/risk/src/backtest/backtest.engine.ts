@@ -13,6 +13,7 @@ import {
   levelFor,
   levelRank,
   observedOf,
+  pointsOf,
   published,
   tally,
   weigh,
@@ -295,7 +296,11 @@ export async function backtest(
       const side = sides[i]!;
       e.observed.forEach((o, k) => {
         const w = e.weights[k]!;
-        const monitored = side.weighing.monitor?.has(o.name) === true && o.knob !== 'none';
+        // As live scoring decides it (weighing.ts): a monitored signal worth 0 points would add nothing.
+        const monitored =
+          side.weighing.monitor?.has(o.name) === true &&
+          o.knob !== 'none' &&
+          pointsOf(o.knob, o.units, side.weighing) !== 0;
         if (w === 0 && !monitored) return;
         let stats = signals.get(o.name);
         if (!stats) signals.set(o.name, (stats = [zeroStats(), zeroStats()]));

@@ -59,6 +59,12 @@ export function resolveCandidate(
   inForce: RiskConfig,
   inForceRoutes: readonly RouteView[],
 ): CandidateResult {
+  // JSON.parse makes `__proto__` an own key, which merging and zod would then drop without a word: the
+  // candidate that runs would not be the one that was asked for. Refused, with where it is.
+  const reserved = reservedKeysIn(input, []);
+  if (reserved.length > 0) {
+    return { ok: false, problems: reserved.map((path) => `${path}: reserved key, not a policy setting`) };
+  }
   const shape = candidateSchema.safeParse(input);
   if (!shape.success) return { ok: false, problems: problemsOf(shape.error, []) };
   const warnings: string[] = [];
@@ -151,4 +157,14 @@ function mergeDeep(base: unknown, patch: unknown): unknown {
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function reservedKeysIn(value: unknown, path: string[]): string[] {
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.keys(value).flatMap((key) => [
+    ...(RESERVED_KEYS.has(key) ? [[...path, key].join('.')] : []),
+    ...reservedKeysIn((value as Record<string, unknown>)[key], [...path, key]),
+  ]);
 }

@@ -12,6 +12,8 @@ export interface RecordedWindow {
   from?: number;
   /** Epoch ms, exclusive. */
   to?: number;
+  /** Stops the reading between pages (the caller went away): the generator throws the signal's reason. */
+  signal?: AbortSignal;
 }
 
 const COLUMNS =
@@ -55,6 +57,7 @@ export async function* recordedDecisions(
   for (let lo = bounds.lo; lo <= bounds.hi; lo += pageSize) {
     const rows = await page(lo, Math.min(lo + pageSize, bounds.hi + 1));
     await new Promise((resolve) => setImmediate(resolve));
+    window.signal?.throwIfAborted();
     for (const r of rows) {
       yield {
         time: Number(r[1]),

@@ -15,6 +15,8 @@ export interface SimulationRequest {
   to?: number;
   /** Changed decisions to show (default 20). */
   sample?: number;
+  /** Abandons the run between pages. */
+  signal?: AbortSignal;
 }
 
 export interface PolicyInForce {
@@ -40,7 +42,7 @@ export async function simulate(
   if (!resolved.ok) throw new InvalidCandidate(resolved.problems);
   const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   return backtest(
-    recordedDecisions(em, { from: request.from, to: request.to }),
+    recordedDecisions(em, { from: request.from, to: request.to, signal: request.signal }),
     sidePolicyOf(inForce.config, inForce.routes, versionOf(inForce.config)),
     sidePolicyOf(resolved.config, resolved.routes, versionOf(resolved.config)),
     {

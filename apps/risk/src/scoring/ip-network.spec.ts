@@ -100,3 +100,25 @@ describe(CidrList.name, () => {
     expect(() => new CidrList(['10.0.0.0/33'])).toThrow(/not a CIDR/);
   });
 });
+
+describe(`${CidrList.name} at scale`, () => {
+  it('matches by prefix, the first listed range winning, for IPv4, mapped IPv4 and IPv6', () => {
+    const sut = new CidrList(['10.0.0.0/8', '10.1.0.0/16', '0.0.0.0/0', '2001:db8::/32', '203.0.113.7/32']);
+    expect(sut.match('10.1.2.3')).toBe('10.0.0.0/8');
+    expect(sut.match('203.0.113.7')).toBe('0.0.0.0/0');
+    expect(sut.match('::ffff:10.9.9.9')).toBe('10.0.0.0/8');
+    expect(sut.match('2001:db8:ffff::1')).toBe('2001:db8::/32');
+    expect(sut.match('2001:db9::1')).toBeNull();
+    expect(new CidrList(['203.0.113.7/32']).match('203.0.113.8')).toBeNull();
+  });
+
+  it('costs a lookup per prefix length, not per range: a 100,000-range feed', () => {
+    const feed = Array.from(
+      { length: 100_000 },
+      (_, i) => `${10 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24`,
+    );
+    const sut = new CidrList(feed);
+    expect(sut.match('11.134.159.77')).toBe('11.134.159.0/24');
+    expect(sut.match('200.1.1.1')).toBeNull();
+  });
+});

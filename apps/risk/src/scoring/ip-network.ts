@@ -145,26 +145,56 @@ export function parseCidr(text: string): { ip: ParsedIp; prefix: number } | null
   return { ip, prefix: Number(bits) };
 }
 
-/** A list of CIDR ranges (validated by the config schema with parseCidr), matched with node's BlockList. */
+/**
+ * A list of CIDR ranges (validated by the config schema with parseCidr). Matching costs one map lookup per
+ * distinct prefix length in the list (at most 33 for IPv4, 129 for IPv6), whatever its size: bad-IP feeds
+ * run to tens of thousands of ranges, and every access is matched. The first range in list order wins.
+ */
 export class CidrList {
-  private readonly ranges: { cidr: string; list: BlockList }[];
+  /** Per family, per prefix length: network value -> position in the list. */
+  private readonly v4 = new Map<number, Map<number, number>>();
+  private readonly v6 = new Map<number, Map<bigint, number>>();
 
-  constructor(cidrs: readonly string[]) {
-    this.ranges = cidrs.map((cidr) => {
+  constructor(private readonly cidrs: readonly string[]) {
+    cidrs.forEach((cidr, index) => {
       const parsed = parseCidr(cidr);
       if (!parsed) throw new Error(`not a CIDR range: ${cidr}`);
-      const list = new BlockList();
-      list.addSubnet(formatIp(parsed.ip), parsed.prefix, parsed.ip.family === 4 ? 'ipv4' : 'ipv6');
-      return { cidr, list };
+      const { ip, prefix } = parsed;
+      if (ip.family === 4) add(this.v4, prefix, maskV4(v4Value(ip.octets), prefix), index);
+      else add(this.v6, prefix, maskV6(v6Value(ip.groups), prefix), index);
     });
   }
 
   match(ip: string): string | null {
-    if (this.ranges.length === 0) return null;
+    if (this.cidrs.length === 0) return null;
     const parsed = parseIp(ip);
     if (!parsed) return null;
-    const text = formatIp(parsed);
-    const family = parsed.family === 4 ? 'ipv4' : 'ipv6';
-    return this.ranges.find((r) => r.list.check(text, family))?.cidr ?? null;
+    let best = Infinity;
+    if (parsed.family === 4) {
+      const value = v4Value(parsed.octets);
+      for (const [prefix, nets] of this.v4)
+        best = Math.min(best, nets.get(maskV4(value, prefix)) ?? Infinity);
+    } else {
+      const value = v6Value(parsed.groups);
+      for (const [prefix, nets] of this.v6)
+        best = Math.min(best, nets.get(maskV6(value, prefix)) ?? Infinity);
+    }
+    return best === Infinity ? null : this.cidrs[best]!;
   }
 }
+
+function add<K>(byPrefix: Map<number, Map<K, number>>, prefix: number, net: K, index: number): void {
+  let nets = byPrefix.get(prefix);
+  if (!nets) byPrefix.set(prefix, (nets = new Map<K, number>()));
+  if (!nets.has(net)) nets.set(net, index);
+}
+
+const v4Value = (octets: readonly number[]): number =>
+  ((octets[0]! << 24) | (octets[1]! << 16) | (octets[2]! << 8) | octets[3]!) >>> 0;
+const maskV4 = (value: number, prefix: number): number =>
+  prefix === 0 ? 0 : (value & (0xffffffff << (32 - prefix))) >>> 0;
+const v6Value = (groups: readonly number[]): bigint =>
+  groups.reduce((acc, g) => (acc << 16n) | BigInt(g), 0n);
+const ALL_128 = (1n << 128n) - 1n;
+const maskV6 = (value: bigint, prefix: number): bigint =>
+  value & (ALL_128 ^ ((1n << BigInt(128 - prefix)) - 1n));
