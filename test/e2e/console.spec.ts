@@ -169,6 +169,10 @@ describe.each(databaseBackends())('risk console on %s', (backend) => {
     expect(body.routes.map((r) => r.route)).toEqual(['payments']);
     expect(body.total).toBe(Object.values(sent.byRoute.get('payments')!).reduce((a, b) => a + b, 0));
     expect(body.recent.every((d) => d.route === 'payments')).toBe(true);
+    // A route with nothing in the window is still drawn (empty), never silently dropped.
+    const quiet = await data('?route=nowhere');
+    expect(quiet.body.routes).toMatchObject([{ route: 'nowhere', total: 0 }]);
+    expect(quiet.body.total).toBe(0);
 
     const lastHour = await data('?last=1h');
     expect(lastHour.body.total).toBeGreaterThan(0);

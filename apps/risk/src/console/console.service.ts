@@ -14,7 +14,6 @@ import {
   histogram,
   noDecisions,
   rateSeries,
-  sumDecisions,
   type ConsoleData,
   type DecisionView,
   type RouteView,
@@ -44,9 +43,10 @@ export class ConsoleService {
     const active = this.policy.current;
     const sizeMs = bucketSizeFor(query.toMs - query.fromMs);
     const perRoute = await this.routeTotals(query);
-    const shown =
-      query.route === null ? perRoute.slice(0, MAX_ROUTES) : perRoute.filter((r) => r.route === query.route);
-    const [bins, buckets, topSignals, recent] = await Promise.all([
+    // A filtered route is drawn whether or not it is among the busiest; the totals cover the whole window
+    // (every route, or the filtered one), not only the routes drawn.
+    const shown = query.route === null ? perRoute.slice(0, MAX_ROUTES) : [{ route: query.route, count: 0 }];
+    const [bins, buckets, topSignals, recent, totals] = await Promise.all([
       this.scoreCounts(
         query,
         shown.map((r) => r.route),
@@ -54,6 +54,7 @@ export class ConsoleService {
       this.bucketCounts(query, sizeMs),
       this.topSignals(query),
       this.recent(query),
+      this.decisionTotals(query),
     ]);
     const routes: RouteView[] = shown.map(({ route }) => {
       const rows = bins.filter((b) => b.route === route);
@@ -76,8 +77,11 @@ export class ConsoleService {
       policyVersion: active.version,
       thresholds: { ...active.config.thresholds },
       routesSeen: perRoute.flatMap((r) => (r.route === null ? [] : [r.route])),
-      total: routes.reduce((n, r) => n + r.total, 0),
-      decisions: sumDecisions(routes.map((r) => r.decisions)),
+      total: totals.reduce((n, r) => n + r.count, 0),
+      decisions: totals.reduce((d, r) => {
+        d[countedDecision(r.decision)] += r.count;
+        return d;
+      }, noDecisions()),
       routes,
       rates: rateSeries(buckets, query.fromMs, query.toMs, sizeMs),
       topSignals,
@@ -104,6 +108,16 @@ export class ConsoleService {
       .limit(MAX_ROUTES * 4)
       .getRawMany<{ route: string | null; n: unknown }>();
     return rows.map((r) => ({ route: r.route, count: num(r.n) }));
+  }
+
+  /** Accesses per decision in the window (the route filter applied). */
+  private async decisionTotals(query: ConsoleQuery): Promise<{ decision: string | null; count: number }[]> {
+    const rows = await this.inWindow(query)
+      .select('a.decision', 'decision')
+      .addSelect('COUNT(*)', 'n')
+      .groupBy('a.decision')
+      .getRawMany<{ decision: string | null; n: unknown }>();
+    return rows.map((r) => ({ decision: r.decision, count: num(r.n) }));
   }
 
   /** Counts per (route, score, decision): at most 101 scores x a few decisions per route. */

@@ -170,12 +170,6 @@ export function rateSeries(
   }));
 }
 
-export function sumDecisions(counts: readonly DecisionCounts[]): DecisionCounts {
-  const total = noDecisions();
-  for (const c of counts) for (const k of Object.keys(total) as CountedDecision[]) total[k] += c[k];
-  return total;
-}
-
 export type WindowQuery = { from?: string; to?: string; last?: string };
 
 /** A time given as ISO 8601 or epoch milliseconds; NaN when it is neither. */
