@@ -34,6 +34,7 @@ import { loadGatewayConfig, type GatewayConfig, type RoutePolicy } from '../../a
 import { createGatewayApp } from '../../apps/gateway/src/gateway.bootstrap';
 import { canonicalTarget } from '../../apps/gateway/src/proxy/canonical-request';
 import { eventually, freePort, ROOT } from '../support/processes';
+import { openChallengeReply, scriptedRiskReply } from '../support/factories';
 
 let riskLevel: RiskLevel = 'low';
 const riskRequests: { correlationId: string; clientIp: string; route: string }[] = [];
@@ -208,27 +209,9 @@ describe('gateway proxy', () => {
         route: string;
       };
       riskRequests.push({ correlationId: req.correlationId, clientIp: req.clientIp, route: req.route });
-      const score = { low: 5, medium: 45, high: 70, critical: 95 }[riskLevel];
-      return {
-        assessmentId: randomUUID(),
-        time: new Date().toISOString(),
-        correlationId: req.correlationId,
-        causationId: null,
-        subject: req.subject,
-        deviceId: req.deviceId,
-        score,
-        level: riskLevel,
-        signals: [{ name: 'scripted', weight: score, detail: `scripted ${riskLevel}` }],
-        deviceStatus: 'seen',
-        modelVersion: 'test',
-      };
+      return scriptedRiskReply(req, riskLevel);
     });
-    inProcessBroker.handle(REQUESTS.createChallenge, 'fake-challenge', async () => ({
-      status: 'open',
-      challengeId: randomUUID(),
-      methods: ['totp'],
-      expiresAt: new Date(Date.now() + 300_000).toISOString(),
-    }));
+    inProcessBroker.handle(REQUESTS.createChallenge, 'fake-challenge', async () => openChallengeReply());
     inProcessBroker.subscribe(TOPICS.access, 'recorder', async (m) => {
       events.push(JSON.parse(m.value) as AccessEvent);
     });

@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { request as rawRequest } from 'node:http';
+import { openChallengeReply, scriptedRiskReply } from '../support/factories';
 
 let riskLevel: RiskLevel | 'silent' = 'low';
 const events: AccessEvent[] = [];
@@ -54,28 +55,9 @@ describe('gateway', () => {
 
     inProcessBroker.handle(REQUESTS.assessRisk, 'fake-risk', async (m) => {
       if (riskLevel === 'silent') return new Promise(() => {});
-      const req = JSON.parse(m.value) as { subject: string; deviceId: string | null; correlationId: string };
-      const score = { low: 5, medium: 45, high: 70, critical: 95 }[riskLevel];
-      return {
-        assessmentId: randomUUID(),
-        time: new Date().toISOString(),
-        correlationId: req.correlationId,
-        causationId: null,
-        subject: req.subject,
-        deviceId: req.deviceId,
-        score,
-        level: riskLevel,
-        signals: [{ name: 'scripted', weight: score, detail: `scripted ${riskLevel}` }],
-        deviceStatus: 'seen',
-        modelVersion: 'test',
-      };
+      return scriptedRiskReply(JSON.parse(m.value) as Parameters<typeof scriptedRiskReply>[0], riskLevel);
     });
-    inProcessBroker.handle(REQUESTS.createChallenge, 'fake-challenge', async () => ({
-      status: 'open',
-      challengeId: randomUUID(),
-      methods: ['totp'],
-      expiresAt: new Date(Date.now() + 300_000).toISOString(),
-    }));
+    inProcessBroker.handle(REQUESTS.createChallenge, 'fake-challenge', async () => openChallengeReply());
     inProcessBroker.subscribe(TOPICS.access, 'recorder', async (m) => {
       events.push(JSON.parse(m.value) as AccessEvent);
     });

@@ -1,6 +1,6 @@
 // Valid example payloads for every contract, for tests.
 import { randomUUID } from 'node:crypto';
-import type { EventOf, RequestOf } from '@stepgate/contracts';
+import type { EventOf, ReplyOf, RequestOf, RiskLevel } from '@stepgate/contracts';
 
 const now = () => new Date().toISOString();
 
@@ -80,3 +80,36 @@ export const factories = {
     ...over,
   }),
 };
+
+const SCRIPTED_SCORES: Record<RiskLevel, number> = { low: 5, medium: 45, high: 70, critical: 95 };
+
+/** What a scripted risk answers an assess request with: the given level, one signal saying so. */
+export function scriptedRiskReply(
+  req: { subject: string; deviceId: string | null; correlationId: string },
+  level: RiskLevel,
+): ReplyOf<'stepgate.risk.assess.v1'> {
+  const score = SCRIPTED_SCORES[level];
+  return {
+    assessmentId: randomUUID(),
+    time: now(),
+    correlationId: req.correlationId,
+    causationId: null,
+    subject: req.subject,
+    deviceId: req.deviceId,
+    score,
+    level,
+    signals: [{ name: 'scripted', weight: score, detail: `scripted ${level}` }],
+    deviceStatus: 'seen',
+    modelVersion: 'test',
+  };
+}
+
+/** What a stand-in challenge service answers a create request with: an open TOTP challenge. */
+export function openChallengeReply(): ReplyOf<'stepgate.challenge.create.v1'> {
+  return {
+    status: 'open',
+    challengeId: randomUUID(),
+    methods: ['totp'],
+    expiresAt: new Date(Date.now() + 300_000).toISOString(),
+  };
+}
