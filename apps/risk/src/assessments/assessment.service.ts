@@ -3,7 +3,7 @@
 // commit, and again, with the same assessment id, whenever the event is redelivered, so a publish lost to a
 // crash between commit and send is not lost for good.
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
   TOPICS,
   type AccessEvent,
@@ -38,8 +38,6 @@ interface Provenance {
 
 @Injectable()
 export class AssessmentService {
-  private readonly logger = new Logger(AssessmentService.name);
-
   constructor(
     @Inject(GEO_LOOKUP) private readonly geo: GeoLookup,
     private readonly policy: RiskPolicy,
@@ -258,7 +256,7 @@ export class AssessmentService {
       ...provenance,
       ...score,
     };
-    await this.log.append(em, record, active.config.retention.assessmentsPerSubject);
+    await this.log.appendMany(em, [record]);
     return record;
   }
 
@@ -294,11 +292,6 @@ export class AssessmentService {
   }
 
   private async publish(records: readonly NewAssessmentRecord[]): Promise<void> {
-    for (const r of records) {
-      this.logger.debug(
-        `${r.subject}/${r.deviceId ?? '-'}: ${r.score} ${r.level} [${r.signals.map((s) => s.name).join(', ')}]`,
-      );
-    }
     await this.bus.publishBatch(TOPICS.riskAssessment, records.map(toRiskAssessment), (a) => ({
       correlationId: a.correlationId,
       causationId: a.causationId ?? undefined,

@@ -17,26 +17,6 @@ export class AssessmentLog {
     @InjectRepository(AssessmentRecord, RISK_DB) private readonly records: Repository<AssessmentRecord>,
   ) {}
 
-  /** Appends, then prunes the subject's oldest beyond `keepPerSubject` (in the same transaction). */
-  async append(em: EntityManager, record: NewAssessmentRecord, keepPerSubject: number): Promise<void> {
-    const records = em.withRepository(this.records);
-    await records.insert(record);
-    const oldestKept = await records
-      .createQueryBuilder('a')
-      .select('a.seq', 'seq')
-      .where('a.subject = :subject', { subject: record.subject })
-      .orderBy('a.seq', 'DESC')
-      .offset(keepPerSubject - 1)
-      .limit(1)
-      .getRawOne<{ seq: number }>();
-    if (!oldestKept) return;
-    await records
-      .createQueryBuilder()
-      .delete()
-      .where('subject = :subject AND seq < :seq', { subject: record.subject, seq: oldestKept.seq })
-      .execute();
-  }
-
   /**
    * Appends a batch. Its subjects' oldest beyond the limit go in `pruneTouched`, off the hot path: a batch
    * would otherwise re-read up to the limit of rows for every subject it touches.
