@@ -7,13 +7,12 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { ChallengeMethod } from '@stepgate/contracts';
 import type { EntityManager } from 'typeorm';
-import { In, LessThanOrEqual, MoreThan, Repository } from 'typeorm';
+import { In, LessThanOrEqual, Repository } from 'typeorm';
 import { longestVelocityWindowMs } from '../scoring/signals';
 import {
   FEATURES,
   type ChallengeResult,
   type Feature,
-  type KnownDevice,
   type Observation,
   type Population,
   type ScoringContext,
@@ -71,12 +70,6 @@ export interface ProfileSnapshot {
 const latest = (column: string) =>
   `CASE WHEN ${column} IS NULL OR ${column} < :time THEN :time ELSE ${column} END`;
 
-const emptyFeatures = (): Record<Feature, Map<string, number>> =>
-  Object.fromEntries(FEATURES.map((f) => [f, new Map<string, number>()])) as Record<
-    Feature,
-    Map<string, number>
-  >;
-
 @Injectable()
 export class ProfileService {
   constructor(
@@ -89,72 +82,18 @@ export class ProfileService {
     @InjectRepository(RecentAccessRow, RISK_DB) private readonly recent: Repository<RecentAccessRow>,
   ) {}
 
-  /** The profile slice and population view scoring needs for a context; in a transaction when given its manager. */
+  /** The profile and population view scoring needs for one context: a working set of one, changing nothing. */
   async load(
     context: Pick<ScoringContext, 'subject' | 'deviceId' | 'time'>,
     observation: Observation,
     policy: ScoringPolicy,
-    em?: EntityManager,
+    em: EntityManager = this.devices.manager,
   ): Promise<ProfileSnapshot> {
-    const { subject, time } = context;
-    // One after the other: inside a transaction they share one connection, which runs one query at a time.
-    const device = context.deviceId === null ? null : await this.device(subject, context.deviceId, em);
-    const sightings = await this.repo(this.sightings, em).findBy({ subject });
-    const state = await this.repo(this.subjects, em).findOneBy({ subject });
-    const recent = await this.repo(this.recent, em).findBy({
-      subject,
-      time: MoreThan(time - longestVelocityWindowMs(policy)),
-    });
-    const challenges = await this.repo(this.attempts, em).findBy({
-      subject,
-      occurredAt: MoreThan(time - policy.failureWindowSeconds * 1000),
-    });
-    const population = await this.population(observation, em);
-
-    const features = emptyFeatures();
-    for (const s of sightings) features[s.kind]?.set(s.value, s.seenCount);
+    const set = await this.loadWorkingSet(em, [{ access: context, observation }], policy);
     return {
-      profile: {
-        historySize: state?.accessCount ?? 0,
-        device: device && knownDevice(device),
-        features,
-        lastTrusted:
-          state && state.locatedAt !== null && state.lat !== null && state.lon !== null
-            ? {
-                time: state.locatedAt,
-                lat: state.lat,
-                lon: state.lon,
-                accuracyKm: state.accuracyKm ?? 0,
-                label: state.place ?? '?',
-              }
-            : null,
-        recent: recent.map((r) => ({ time: r.time, ip: r.clientIp, deviceId: r.deviceId })),
-        challenges: challenges.map((c) => ({ time: c.occurredAt, result: c.result })),
-      },
-      population,
+      profile: set.profiles.get(context.subject)!.snapshot(context.deviceId),
+      population: set.population.view(observation),
     };
-  }
-
-  /** How many subjects used each observed value, and each feature's totals. */
-  async population(observation: Observation, em?: EntityManager): Promise<Population> {
-    const observed = FEATURES.filter((f) => observation.values[f] !== null);
-    const stats =
-      observed.length === 0
-        ? []
-        : await this.repo(this.stats, em).find({
-            where: observed.map((feature) => ({ feature, value: observation.values[feature]! })),
-          });
-    const totals = await this.repo(this.totals, em).find();
-    return Object.fromEntries(
-      FEATURES.map((feature) => {
-        const total = totals.find((t) => t.feature === feature);
-        const stat = stats.find((s) => s.feature === feature);
-        return [
-          feature,
-          { total: total?.subjects ?? 0, distinct: total?.distinctValues ?? 0, count: stat?.subjects ?? 0 },
-        ];
-      }),
-    ) as Population;
   }
 
   device(subject: string, deviceId: string, em?: EntityManager): Promise<Device | null> {
@@ -168,7 +107,10 @@ export class ProfileService {
    */
   async loadWorkingSet(
     em: EntityManager,
-    accesses: readonly { access: AccessRecord; observation: Observation }[],
+    accesses: readonly {
+      access: Pick<AccessRecord, 'subject' | 'deviceId' | 'time'>;
+      observation: Observation;
+    }[],
     policy: ScoringPolicy,
   ): Promise<WorkingSet> {
     const earliest = new Map<string, number>();
@@ -654,17 +596,6 @@ export class ProfileService {
   private repo<T extends object>(repository: Repository<T>, em: EntityManager | undefined): Repository<T> {
     return em ? em.withRepository(repository) : repository;
   }
-}
-
-function knownDevice(d: Device): KnownDevice {
-  return {
-    seenCount: d.seenCount,
-    firstSeenAt: d.firstSeenAt,
-    lastSeenAt: d.lastSeenAt,
-    confirmedAt: d.confirmedAt,
-    browser: d.browserFamily,
-    os: d.osFamily,
-  };
 }
 
 function deviceState(row: Record<string, unknown>): Omit<DeviceState, 'seenDelta'> {
