@@ -3,7 +3,7 @@ import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 const alias = Object.fromEntries(
-  ['contracts', 'kafka', 'config', 'database', 'observability', 'identity', 'html'].map((lib) => [
+  ['contracts', 'kafka', 'config', 'database', 'observability', 'identity', 'html', 'policy'].map((lib) => [
     `@stepgate/${lib}`,
     resolve(import.meta.dirname, `libs/${lib}/src/index.ts`),
   ]),

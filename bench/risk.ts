@@ -71,6 +71,7 @@ function accessEvent(i: number, run: string): AccessEvent {
     riskScore: 0,
     riskLevel: 'low',
     acr: null,
+    policyVersion: null,
   };
 }
 

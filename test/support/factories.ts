@@ -5,7 +5,7 @@ import type { EventOf, ReplyOf, RequestOf, RiskLevel } from '@stepgate/contracts
 const now = () => new Date().toISOString();
 
 export const factories = {
-  access: (over: Partial<EventOf<'stepgate.access.v1'>> = {}): EventOf<'stepgate.access.v1'> => ({
+  access: (over: Partial<EventOf<'stepgate.access.v2'>> = {}): EventOf<'stepgate.access.v2'> => ({
     eventId: randomUUID(),
     time: now(),
     correlationId: randomUUID(),
@@ -24,6 +24,7 @@ export const factories = {
     riskScore: 10,
     riskLevel: 'low',
     acr: null,
+    policyVersion: null,
     ...over,
   }),
   assessment: (

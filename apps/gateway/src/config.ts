@@ -1,54 +1,12 @@
 // The gateway's configuration: its own `gateway` section and the `policy` it enforces.
 import { ConfigError, loadConfig, type RuntimeEnv } from '@stepgate/config';
-import { RISK_LEVELS } from '@stepgate/contracts';
+import { routePolicyIssues, routePolicySection } from '@stepgate/policy';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const httpUrl = z.url({ protocol: /^https?$/ });
-const decision = z.enum(['allow', 'step_up', 'deny']);
-const claimValue = z.union([z.string(), z.number(), z.boolean()]);
 const cidr = z.string().refine(isCidr, 'an IPv4 or IPv6 address or CIDR block');
-
-const route = z
-  .strictObject({
-    id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, dot, dash, underscore'),
-    /** Glob over the canonical path: `*` one segment, `**` any number of segments. */
-    path: z.string().startsWith('/'),
-    methods: z.array(z.string().toUpperCase()).optional(),
-    host: z.string().optional(),
-    upstream: z.string(),
-    decisions: z.strictObject(
-      Object.fromEntries(RISK_LEVELS.map((l) => [l, decision])) as Record<
-        (typeof RISK_LEVELS)[number],
-        typeof decision
-      >,
-    ),
-    stepUp: z.strictObject({ acr: z.string(), maxAgeSeconds: z.number().int().positive() }).optional(),
-    onRiskUnavailable: z.enum(['allow', 'step_up', 'deny']).default('deny'),
-    /** Who may pass at all, matched against the verified token before risk is asked. */
-    require: z
-      .strictObject({
-        claims: z.record(z.string().min(1), z.union([claimValue, z.array(claimValue).min(1)])).optional(),
-        groups: z.array(z.string().min(1)).min(1).optional(),
-      })
-      .optional(),
-    /** monitor: the decision is computed, logged, evented and counted, but the request is forwarded. */
-    mode: z.enum(['enforce', 'monitor']).default('enforce'),
-    /** Removed from the start of the path before forwarding (`/.stepgate` turns `/.stepgate/admin/x` into `/admin/x`). */
-    stripPrefix: z
-      .string()
-      .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'a path prefix of whole segments, e.g. /.stepgate')
-      .optional(),
-  })
-  .refine((r) => r.stepUp || !Object.values(r.decisions).includes('step_up'), {
-    message: 'a route that can step up needs stepUp { acr, maxAgeSeconds }',
-    path: ['stepUp'],
-  })
-  .refine((r) => !r.stripPrefix || r.path === r.stripPrefix || r.path.startsWith(`${r.stripPrefix}/`), {
-    message: 'the route path must start with stripPrefix',
-    path: ['stripPrefix'],
-  });
 
 export const gatewaySection = z.strictObject({
   listen: z.strictObject({ host: z.string().min(1), port }),
@@ -123,13 +81,6 @@ export const gatewaySection = z.strictObject({
     cacheTtlSeconds: z.number().int().min(0).max(3600),
   }),
   clockSkewSeconds: z.number().int().min(0).max(300),
-  /** The policy section applies without a restart when the config file changes (the rest at start). */
-  reload: z
-    .strictObject({
-      watch: z.boolean().default(true),
-      debounceMs: z.number().int().min(0).max(10_000).default(250),
-    })
-    .default({ watch: true, debounceMs: 250 }),
   maxHeaderBytes: z.number().int().positive().default(16_384),
   maxBodyBytes: z
     .number()
@@ -138,47 +89,16 @@ export const gatewaySection = z.strictObject({
     .default(10 * 1024 * 1024),
 });
 
-export const policySection = z.strictObject({
-  acr: z.strictObject({ levels: z.array(z.string().min(1)).min(1) }),
-  routes: z.array(route),
-});
-
 /** The gateway's view of the file: its sections strictly, plus the rules across them; other sections pass. */
 export const gatewayConfigSchema = z
-  .looseObject({ gateway: gatewaySection, policy: policySection })
+  .looseObject({ gateway: gatewaySection, policy: routePolicySection })
   .superRefine((c, ctx) => {
-    c.policy.routes.forEach((r, i) => {
-      if (!(r.upstream in c.gateway.upstreams)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['policy', 'routes', i, 'upstream'],
-          message: `unknown upstream "${r.upstream}"`,
-        });
-      }
-      if (r.stepUp && !c.policy.acr.levels.includes(r.stepUp.acr)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['policy', 'routes', i, 'stepUp', 'acr'],
-          message: `"${r.stepUp.acr}" is not in policy.acr.levels`,
-        });
-      }
-    });
-    const ids = c.policy.routes.map((r) => r.id);
-    ids.forEach((id, i) => {
-      if (ids.indexOf(id) !== i)
-        ctx.addIssue({
-          code: 'custom',
-          path: ['policy', 'routes', i, 'id'],
-          message: `duplicate route id "${id}"`,
-        });
-    });
+    for (const issue of routePolicyIssues(c.policy, Object.keys(c.gateway.upstreams)))
+      ctx.addIssue({ code: 'custom', path: ['policy', ...issue.path], message: issue.message });
   });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
-export type RoutePolicy = GatewayConfig['policy']['routes'][number];
-export type RouteDecision = z.infer<typeof decision>;
-
-export type ClaimValue = z.infer<typeof claimValue>;
+export type { ClaimValue, RouteDecision, RoutePolicy } from '@stepgate/policy';
 
 export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');
 

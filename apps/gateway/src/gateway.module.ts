@@ -1,6 +1,6 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { REQUESTS } from '@stepgate/contracts';
-import { MessagingModule, type MessagingOptions } from '@stepgate/kafka';
+import { MessageBus, MessagingModule, type MessagingOptions } from '@stepgate/kafka';
 import type { RuntimeEnv } from '@stepgate/config';
 import { TokenVerifier } from '@stepgate/identity';
 import { IdentityAssertionSigner } from './assertion/identity-assertion';
@@ -79,8 +79,8 @@ export class GatewayModule {
         GatewayMetrics,
         {
           provide: GatewayPolicy,
-          inject: [GatewayMetrics],
-          useFactory: (metrics: GatewayMetrics) => new GatewayPolicy(config, runtime, metrics),
+          inject: [MessageBus, GatewayMetrics],
+          useFactory: (bus: MessageBus, metrics: GatewayMetrics) => new GatewayPolicy(config, bus, metrics),
         },
         RiskClient,
         ChallengeClient,

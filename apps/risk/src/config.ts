@@ -27,6 +27,21 @@ const featureWeights = z.strictObject(
 
 const riskSection = z.strictObject({
   http: z.strictObject({ host: z.string().min(1), port }),
+  /** Who may change the policy through the admin API (read at start). */
+  admin: z.strictObject({
+    /**
+     * The gateway's X-StepGate-Assertion on requests it forwarded to the admin upstream: risk verifies it
+     * against the gateway's keys before it records a change, and names its subject as the author.
+     */
+    assertion: z.strictObject({
+      jwksUri: z.url({ protocol: /^https?$/ }),
+      issuer: z.string().min(1),
+      /** The admin upstream's assertion audience (its name, `stepgate-admin`, unless configured). */
+      audience: z.string().min(1),
+    }),
+    /** The assertion's acr must be this one or stronger (by policy.acr.levels) to change the policy. */
+    changeAcr: z.string().min(1),
+  }),
   thresholds: z
     .strictObject({ medium: weight.min(1), high: weight.min(1), critical: weight.min(1) })
     .refine((t) => t.medium < t.high && t.high < t.critical, 'must increase: medium < high < critical'),
@@ -118,6 +133,16 @@ const riskSection = z.strictObject({
 
 export const riskConfigSchema = z.looseObject({ risk: riskSection });
 
+/** What of the risk section is policy: versioned, published and applied live (everything but start-only parts). */
+export const riskTunablesSchema = riskSection.omit({ http: true, admin: true, kafka: true, reload: true });
+export type RiskTunables = z.infer<typeof riskTunablesSchema>;
+
+/** The risk section's tunables alone, as a policy document carries them. */
+export function tunablesOf(config: RiskConfig): RiskTunables {
+  const { http: _http, admin: _admin, kafka: _kafka, reload: _reload, ...tunables } = config;
+  return tunables;
+}
+
 /** The risk section's schema, for candidates (backtesting) merged over the policy in force. */
 export const riskSectionSchema = riskSection;
 
@@ -186,13 +211,14 @@ export function scoringPolicyOf(config: RiskConfig): ScoringPolicy {
 
 /** A short hash of what scoring and retention depend on: names the config in the model version. */
 export function policyVersionOf(config: RiskConfig): string {
-  const { http: _http, kafka: _kafka, reload: _reload, monitor, ...rest } = config;
+  const { monitor, ...rest } = tunablesOf(config);
   // An empty monitor list leaves the hash as it was before monitor mode existed.
   const policy = monitor.length > 0 ? { ...rest, monitor } : rest;
   return createHash('sha256').update(stableJson(policy)).digest('hex').slice(0, 8);
 }
 
-function stableJson(value: unknown): string {
+/** JSON with object keys sorted: equal values, equal text (for hashes). */
+export function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value).sort(([a], [b]) => a.localeCompare(b));

@@ -3,12 +3,14 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { RuntimeEnv } from '@stepgate/config';
-import { MessagingModule, type MessagingOptions } from '@stepgate/kafka';
+import { MessageBus, MessagingModule, type MessagingOptions } from '@stepgate/kafka';
 import { AdminModule } from './admin/admin.module';
 import { RISK_CONFIG, type RiskConfig } from './config';
 import { ConsoleModule } from './console/console.module';
 import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
+import { PolicyModule } from './policy/policy.module';
+import { RISK_RUNTIME } from './policy/policy-versions.service';
 import { RiskPolicy } from './policy/risk-policy.service';
 import { RISK_DB, riskDataSourceOptions } from './profiles/risk.data-source';
 
@@ -39,15 +41,21 @@ export class RiskModule {
           useFactory: () => ({ ...riskDataSourceOptions(runtime), retryAttempts: 3, retryDelay: 1000 }),
         }),
         EventsModule,
+        PolicyModule,
         AdminModule,
         ConsoleModule,
         HealthModule,
       ],
       providers: [
         { provide: RISK_CONFIG, useValue: config },
-        { provide: RiskPolicy, useFactory: () => new RiskPolicy(config, runtime) },
+        { provide: RISK_RUNTIME, useValue: runtime },
+        {
+          provide: RiskPolicy,
+          inject: [MessageBus],
+          useFactory: (bus: MessageBus) => new RiskPolicy(config, runtime, bus),
+        },
       ],
-      exports: [RISK_CONFIG, RiskPolicy],
+      exports: [RISK_CONFIG, RISK_RUNTIME, RiskPolicy],
     };
   }
 }

@@ -6,6 +6,7 @@ import { riskAssessment, riskAssessmentKey } from './risk-assessment/risk-assess
 import { challengeOutcome, challengeOutcomeKey } from './challenge-outcome/challenge-outcome.event';
 import { factorChanged, factorChangedKey } from './factor-changed/factor-changed.event';
 import { deadLetter, deadLetterKey } from './dead-letter/dead-letter.event';
+import { policyVersion, policyVersionKey } from './policy-version/policy-version.event';
 import { assessRiskReply, assessRiskRequest } from './assess-risk/assess-risk.request';
 import { createChallengeReply, createChallengeRequest } from './create-challenge/create-challenge.request';
 
@@ -15,6 +16,7 @@ export const EVENT_CONTRACTS = {
   [TOPICS.challengeOutcome]: { schema: challengeOutcome, key: challengeOutcomeKey },
   [TOPICS.factorChanged]: { schema: factorChanged, key: factorChangedKey },
   [TOPICS.deadLetter]: { schema: deadLetter, key: deadLetterKey },
+  [TOPICS.policyVersion]: { schema: policyVersion, key: policyVersionKey },
 } as const;
 
 export const REQUEST_CONTRACTS = {

@@ -7,5 +7,6 @@ export * from './risk-assessment/risk-assessment.event';
 export * from './challenge-outcome/challenge-outcome.event';
 export * from './factor-changed/factor-changed.event';
 export * from './dead-letter/dead-letter.event';
+export * from './policy-version/policy-version.event';
 export * from './assess-risk/assess-risk.request';
 export * from './create-challenge/create-challenge.request';

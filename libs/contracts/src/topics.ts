@@ -1,11 +1,16 @@
 // Every Kafka topic StepGate uses, versioned: a breaking change is a new version, never an edit.
 export const TOPICS = {
-  access: 'stepgate.access.v1',
+  access: 'stepgate.access.v2',
   riskAssessment: 'stepgate.risk.assessment.v1',
   challengeOutcome: 'stepgate.challenge.outcome.v1',
   factorChanged: 'stepgate.factor.changed.v1',
   deadLetter: 'stepgate.deadletter.v1',
+  /** Compacted, one key: the newest policy version (docs/POLICY.md, adr/0013). */
+  policyVersion: 'stepgate.policy.v1',
 } as const;
+
+/** Topics whose consumers need only the newest value per key: created with cleanup.policy=compact. */
+export const COMPACTED_TOPICS: readonly string[] = [TOPICS.policyVersion];
 
 /** Request/reply patterns; the reply travels on `<pattern>.reply` (the @nestjs/microservices convention). */
 export const REQUESTS = {

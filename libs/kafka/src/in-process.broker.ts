@@ -3,6 +3,7 @@
 // as JSON strings so consumers parse and validate exactly as they do over Kafka.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
+import { COMPACTED_TOPICS } from '@stepgate/contracts';
 
 export interface InProcessMessage {
   topic: string;
@@ -28,6 +29,10 @@ export class InProcessBroker {
   private readonly groups = new Map<string, Map<string, GroupQueue>>();
   private readonly requestHandlers = new Map<string, RequestHandler>();
   private readonly logger = new Logger('InProcessBroker');
+  /** The newest message per key of each compacted topic, replayed to a new follower as Kafka would. */
+  private readonly compacted = new Map<string, Map<string | null, InProcessMessage>>(
+    COMPACTED_TOPICS.map((t) => [t, new Map()]),
+  );
   private offsets = 0;
   private closed = false;
 
@@ -38,6 +43,16 @@ export class InProcessBroker {
   /** Like `subscribe`, but the handler gets up to `maxBatch` messages at once, in publish order. */
   subscribeBatch(topic: string, group: string, handler: BatchHandler, maxBatch: number): void {
     this.addQueue(topic, group, { batch: handler, maxBatch });
+  }
+
+  /** A group of its own that first gets what a compacted topic retains, then whatever is published. */
+  follow(topic: string, group: string, handler: EventHandler): void {
+    this.addQueue(topic, group, { one: handler });
+    const queue = this.groups.get(topic)!.get(group)!;
+    for (const message of this.compacted.get(topic)?.values() ?? []) {
+      queue.pending++;
+      queue.tail = queue.tail.then(() => this.deliver(queue, [message]));
+    }
   }
 
   private addQueue(topic: string, group: string, handler: GroupQueue['handler']): void {
@@ -62,6 +77,7 @@ export class InProcessBroker {
   publish(message: Omit<InProcessMessage, 'offset'>): void {
     if (this.closed) throw new Error('in-process broker is closed');
     const full: InProcessMessage = { ...message, offset: String(this.offsets++) };
+    this.compacted.get(message.topic)?.set(message.key, full);
     for (const queue of this.groups.get(message.topic)?.values() ?? []) {
       queue.pending++;
       if (!('batch' in queue.handler)) {

@@ -1,7 +1,23 @@
-import type { EventOf, EventTopic, ReplyOf, RequestOf, RequestPattern } from '@stepgate/contracts';
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import {
+  describeIssues,
+  schemaFor,
+  type EventOf,
+  type EventTopic,
+  type ReplyOf,
+  type RequestOf,
+  type RequestPattern,
+} from '@stepgate/contracts';
 import { assertEvent, assertRequest, keyOf, parseReply } from './contract.validation';
-import { type InProcessBroker, RequestTimeout } from './in-process.broker';
-import { HEADERS, MessageBus, type PublishMeta, RequestTimeoutError } from './message-bus';
+import { type InProcessBroker, type InProcessMessage, RequestTimeout } from './in-process.broker';
+import {
+  type FollowHandler,
+  HEADERS,
+  MessageBus,
+  type PublishMeta,
+  RequestTimeoutError,
+} from './message-bus';
 
 export class InProcessMessageBus extends MessageBus {
   constructor(private readonly broker: InProcessBroker) {
@@ -24,6 +40,12 @@ export class InProcessMessageBus extends MessageBus {
     metaOf?: (value: EventOf<T>) => PublishMeta,
   ): Promise<void> {
     for (const value of values) await this.publish(topic, value, metaOf?.(value));
+  }
+
+  async follow<T extends EventTopic>(topic: T, handler: FollowHandler<T>): Promise<() => Promise<void>> {
+    const group = `follow-${randomUUID()}`;
+    this.broker.follow(topic, group, (message) => deliverFollowed(topic, message.value, handler, message));
+    return async () => this.broker.unsubscribeGroup(group);
   }
 
   async request<P extends RequestPattern>(
@@ -50,4 +72,29 @@ export function headersOf(meta: PublishMeta): Record<string, string> {
   if (meta.correlationId) headers[HEADERS.correlationId] = meta.correlationId;
   if (meta.causationId) headers[HEADERS.causationId] = meta.causationId;
   return headers;
+}
+
+const followLogger = new Logger('MessageBus');
+
+/** Parses, validates and hands one followed message over; a bad one is logged and skipped, never retried. */
+export async function deliverFollowed<T extends EventTopic>(
+  topic: T,
+  raw: string | null,
+  handler: FollowHandler<T>,
+  at: Pick<InProcessMessage, 'offset'> & { partition?: number },
+): Promise<void> {
+  const where = `${topic}${at.partition === undefined ? '' : `/${at.partition}`}@${at.offset}`;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw ?? '');
+  } catch {
+    followLogger.error(`skipping ${where}: not JSON`);
+    return;
+  }
+  const parsed = schemaFor(topic)!.safeParse(value);
+  if (!parsed.success) {
+    followLogger.error(`skipping ${where}: ${describeIssues(parsed.error)}`);
+    return;
+  }
+  await handler(parsed.data as EventOf<T>);
 }

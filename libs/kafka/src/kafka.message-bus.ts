@@ -3,19 +3,22 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { ClientKafka } from '@nestjs/microservices';
 import type { EventOf, EventTopic, ReplyOf, RequestOf, RequestPattern } from '@stepgate/contracts';
+import { randomUUID } from 'node:crypto';
+import { Kafka, type Consumer } from 'kafkajs';
 import { lastValueFrom, timeout, TimeoutError } from 'rxjs';
 import { assertEvent, assertRequest, keyOf, parseReply } from './contract.validation';
-import { headersOf } from './in-process.message-bus';
-import { MessageBus, type PublishMeta, RequestTimeoutError } from './message-bus';
+import { deliverFollowed, headersOf } from './in-process.message-bus';
+import { type FollowHandler, MessageBus, type PublishMeta, RequestTimeoutError } from './message-bus';
 import { kafkaClientConfig, producerConfig, type KafkaSettings } from './kafka.options';
 
 export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown {
   private readonly logger = new Logger(KafkaMessageBus.name);
   private readonly client: ClientKafka;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly followers = new Set<Consumer>();
 
   constructor(
-    settings: KafkaSettings,
+    private readonly settings: KafkaSettings,
     private readonly requestPatterns: RequestPattern[],
   ) {
     super();
@@ -76,6 +79,34 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
     await this.track(lastValueFrom(this.client.emitBatch(topic, { messages }), { defaultValue: undefined }));
   }
 
+  async follow<T extends EventTopic>(topic: T, handler: FollowHandler<T>): Promise<() => Promise<void>> {
+    const { clientId, groupId, maxWaitMs } = this.settings;
+    // A group of this instance's own that never commits: it reads from the start every time, and the broker
+    // forgets it once the instance is gone.
+    const consumer = new Kafka(kafkaClientConfig(this.settings, `${clientId}-follow`)).consumer({
+      groupId: `${groupId}-follow-${randomUUID()}`,
+      maxWaitTimeInMs: maxWaitMs,
+      allowAutoTopicCreation: true,
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) =>
+      this.logger.error(`following ${topic}: ${String(payload.error)} (restart: ${payload.restart})`),
+    );
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachMessage: ({ message, partition }) =>
+        deliverFollowed(topic, message.value?.toString('utf8') ?? null, handler, {
+          offset: message.offset,
+          partition,
+        }),
+    });
+    this.followers.add(consumer);
+    return async () => {
+      if (this.followers.delete(consumer)) await consumer.disconnect();
+    };
+  }
+
   async request<P extends RequestPattern>(
     pattern: P,
     payload: RequestOf<P>,
@@ -104,6 +135,8 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
   /** Waits for every accepted publish to be acknowledged, then disconnects. */
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled(this.inFlight);
+    await Promise.allSettled([...this.followers].map((c) => c.disconnect()));
+    this.followers.clear();
     await this.client
       .close()
       .catch((err: unknown) => this.logger.warn(`closing Kafka client: ${String(err)}`));

@@ -36,6 +36,13 @@ export abstract class MessageBus {
     values: EventOf<T>[],
     metaOf?: (value: EventOf<T>) => PublishMeta,
   ): Promise<void>;
+  /**
+   * Reads a topic from its start in a consumer group of this instance's own and keeps reading, so every
+   * instance sees every message: for state all instances must share (the policy version on its compacted
+   * topic). Each value is validated against the topic's contract; one that fails is logged and skipped (a
+   * follower has no group to dead-letter for). Resolves once subscribed; call the result to stop.
+   */
+  abstract follow<T extends EventTopic>(topic: T, handler: FollowHandler<T>): Promise<() => Promise<void>>;
   /** Request/reply with a deadline; rejects with RequestTimeoutError when no reply comes in time. */
   abstract request<P extends RequestPattern>(
     pattern: P,
@@ -43,6 +50,8 @@ export abstract class MessageBus {
     timeoutMs: number,
   ): Promise<ReplyOf<P>>;
 }
+
+export type FollowHandler<T extends EventTopic> = (value: EventOf<T>) => Promise<void> | void;
 
 export class RequestTimeoutError extends Error {
   readonly code = 'request_timeout';

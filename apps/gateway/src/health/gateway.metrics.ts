@@ -7,13 +7,13 @@ export class GatewayMetrics {
   readonly registry: Registry = createMetricsRegistry('gateway');
   readonly policyVersion = new Gauge({
     name: 'stepgate_gateway_policy_info',
-    help: 'The route policy in force (1 for its version)',
-    labelNames: ['version'] as const,
+    help: 'The route policy in force (1 for its version, "file" before the first published one, and its hash)',
+    labelNames: ['version', 'hash'] as const,
     registers: [this.registry],
   });
   readonly policyReloads = new Counter({
     name: 'stepgate_gateway_policy_reloads_total',
-    help: 'Route policy changes from the config file, by result (applied, rejected)',
+    help: 'Published policy versions this gateway applied or rejected',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

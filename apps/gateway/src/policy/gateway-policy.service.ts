@@ -1,42 +1,47 @@
-// The route policy in force: routes, their decisions, requirements and fail modes, and the acr levels,
-// swapped atomically when the config file changes (watchConfigFile), without a restart. A change that does
-// not validate is logged and ignored: the old policy stays. The rest of the gateway section (listeners,
-// issuers, upstreams, keys) is read at start only; a change to it is reported as needing a restart, and a
-// route naming an upstream the running gateway does not have is refused.
+// The route policy in force: routes, their decisions, requirements and fail modes, and the acr levels. The
+// gateway starts on the config file's `policy:` and then follows the policy versions risk publishes on the
+// compacted stepgate.policy.v1 topic (a file edit or an admin change becomes a version there), swapping each
+// newer valid one in atomically, without a restart. A version that does not validate, or that names an
+// upstream this gateway was not started with, is logged, counted and ignored: the old policy stays.
 import { createHash } from 'node:crypto';
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ConfigError, watchConfigFile, type ConfigWatch, type RuntimeEnv } from '@stepgate/config';
-import { loadGatewayConfig, type GatewayConfig } from '../config';
+import { describeIssues, TOPICS, type PolicyVersion } from '@stepgate/contracts';
+import type { MessageBus } from '@stepgate/kafka';
+import { routePolicyIssues, routePolicySection, type RoutePolicySection } from '@stepgate/policy';
+import type { GatewayConfig } from '../config';
 import type { GatewayMetrics } from '../health/gateway.metrics';
 import { compileRoutes, type CompiledRoute } from './route-matcher';
 
 export interface ActiveRoutes {
   readonly routes: readonly CompiledRoute[];
   readonly acrLevels: readonly string[];
-  /** A hash of the policy section: in the metrics and the logs, so every instance's version can be compared. */
-  readonly version: string;
+  /** The policy version in force; null while the gateway runs on the config file's policy at start. */
+  readonly version: number | null;
+  /** A hash of the policy section: equal hashes, equal route policies, whatever their versions. */
+  readonly hash: string;
 }
 
-export function activeRoutesOf(policy: GatewayConfig['policy']): ActiveRoutes {
+export function activeRoutesOf(policy: RoutePolicySection, version: number | null = null): ActiveRoutes {
   return {
     routes: compileRoutes(policy.routes),
     acrLevels: policy.acr.levels,
-    version: createHash('sha256').update(JSON.stringify(policy)).digest('hex').slice(0, 12),
+    version,
+    hash: createHash('sha256').update(JSON.stringify(policy)).digest('hex').slice(0, 12),
   };
 }
 
 export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(GatewayPolicy.name);
   private active: ActiveRoutes;
-  private watch: ConfigWatch | null = null;
+  private unfollow: (() => Promise<void>) | null = null;
 
   constructor(
     private readonly started: GatewayConfig,
-    private readonly runtime: RuntimeEnv,
+    private readonly bus: MessageBus,
     private readonly metrics: GatewayMetrics,
   ) {
     this.active = activeRoutesOf(started.policy);
-    this.metrics.policyVersion.set({ version: this.active.version }, 1);
+    this.showVersion();
   }
 
   /** The policy to use now. Read it once per request, so one decision never mixes two policies. */
@@ -44,52 +49,53 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
     return this.active;
   }
 
-  onModuleInit(): void {
-    this.logger.log(`route policy ${this.active.version} in force`);
-    const { watch, debounceMs } = this.started.gateway.reload;
-    if (watch) {
-      this.watch = watchConfigFile(this.runtime.configFile, debounceMs, () => this.reload(), this.logger);
-    }
+  async onModuleInit(): Promise<void> {
+    this.logger.log(`route policy from the config file (${this.active.hash}) in force`);
+    this.unfollow = await this.bus.follow(TOPICS.policyVersion, (v) => {
+      this.apply(v);
+    });
   }
 
-  onModuleDestroy(): void {
-    this.watch?.close();
+  async onModuleDestroy(): Promise<void> {
+    await this.unfollow?.();
   }
 
-  /** Re-reads the config file now; true when a new route policy took effect. Also what the watcher calls. */
-  reload(): boolean {
-    let next: GatewayConfig;
-    try {
-      next = loadGatewayConfig(this.runtime);
-    } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
-      return this.reject(problems);
+  /** Applies a published version if it is newer than the one in force and valid here; true when it took effect. */
+  apply(published: PolicyVersion): boolean {
+    const inForce = this.active.version;
+    if (inForce !== null && published.version <= inForce) return false;
+    const parsed = routePolicySection.safeParse(published.document.policy);
+    if (!parsed.success) return this.reject(published.version, describeIssues(parsed.error));
+    const issues = routePolicyIssues(parsed.data, Object.keys(this.started.gateway.upstreams));
+    if (issues.length > 0) {
+      const problems = issues.map((i) => `policy.${i.path.join('.')}: ${i.message}`).join('; ');
+      // Upstreams are read at start: a route naming a new one waits for a restart with it configured.
+      return this.reject(published.version, `${problems} (a new upstream needs a restart)`);
     }
-    const unknown = next.policy.routes
-      .filter((r) => !(r.upstream in this.started.gateway.upstreams))
-      .map((r) => `route ${r.id}: upstream "${r.upstream}" is new and needs a restart`);
-    if (unknown.length > 0) return this.reject(unknown.join('; '));
-    const { trustedProxies: _a, ...now } = next.gateway;
-    const { trustedProxies: _b, ...then } = this.started.gateway;
-    if (JSON.stringify(now) !== JSON.stringify(then)) {
-      this.logger.warn(
-        'the gateway section changed: it takes effect at the next restart (the policy applies now)',
-      );
-    }
-    const candidate = activeRoutesOf(next.policy);
     const previous = this.active;
-    if (candidate.version === previous.version) return false;
-    this.active = candidate;
-    this.metrics.policyVersion.reset();
-    this.metrics.policyVersion.set({ version: candidate.version }, 1);
+    this.active = activeRoutesOf(parsed.data, published.version);
+    this.showVersion();
     this.metrics.policyReloads.inc({ result: 'applied' });
-    this.logger.log(`route policy ${previous.version} -> ${candidate.version} in force`);
+    this.logger.log(
+      `route policy ${previous.version ?? 'file'} -> ${published.version} (${this.active.hash}) in force, ` +
+        `by ${published.author}`,
+    );
     return true;
   }
 
-  private reject(problems: string): false {
+  private showVersion(): void {
+    this.metrics.policyVersion.reset();
+    this.metrics.policyVersion.set(
+      { version: String(this.active.version ?? 'file'), hash: this.active.hash },
+      1,
+    );
+  }
+
+  private reject(version: number, problems: string): false {
     this.metrics.policyReloads.inc({ result: 'rejected' });
-    this.logger.error(`config change rejected, keeping route policy ${this.active.version}: ${problems}`);
+    this.logger.error(
+      `policy version ${version} rejected, keeping ${this.active.version ?? 'the file'}: ${problems}`,
+    );
     return false;
   }
 }

@@ -58,6 +58,8 @@ interface Outcome {
   risk: RiskAssessment | null;
   path: string | null;
   host: string | null;
+  /** The policy version the request was judged under (null: the config file's, before any version arrived). */
+  policyVersion: number | null;
 }
 
 /** One request in flight. */
@@ -201,6 +203,7 @@ export class GatewayHandler {
         risk: null,
         path: null,
         host: null,
+        policyVersion: this.policy.current.version,
       },
     };
   }
@@ -243,6 +246,7 @@ export class GatewayHandler {
       riskScore: o.risk?.score ?? null,
       riskLevel: o.risk?.level ?? null,
       acr: o.token?.acr ?? null,
+      policyVersion: o.policyVersion,
     });
     if (this.config.gateway.accessLog) {
       this.accessLog.log({
@@ -255,6 +259,7 @@ export class GatewayHandler {
         decision: o.decision,
         reason: o.reason,
         status: o.status,
+        policyVersion: o.policyVersion,
         latencyMs: Math.round(seconds * 10_000) / 10,
         clientIp: x.clientIp,
         subject: o.token?.subject ?? null,
@@ -348,6 +353,7 @@ export class GatewayHandler {
     }
 
     const policy = this.policy.current;
+    outcome.policyVersion = policy.version;
     const route = matchRoute(policy.routes, host.hostname, policyMethod(method), target.path);
     if (!route) {
       outcome.reason = 'no_route';

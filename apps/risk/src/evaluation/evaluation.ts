@@ -110,6 +110,7 @@ function accessEvent(
     riskScore: score,
     riskLevel: level,
     acr: decision === 'allow' && level !== 'low' ? 'urn:stepgate:acr:mfa' : null,
+    policyVersion: null,
   };
 }
 

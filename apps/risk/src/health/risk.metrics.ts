@@ -1,7 +1,7 @@
 // The risk service's Prometheus registry (one per app, so the embedded mode's services do not collide).
 import { Injectable } from '@nestjs/common';
 import { createMetricsRegistry } from '@stepgate/observability';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { MonitoredEffect } from '../scoring/weighing';
 
 export type MessageOutcome = 'applied' | 'duplicate' | 'ignored';
@@ -30,6 +30,18 @@ export class RiskMetrics {
     labelNames: ['signal', 'effect'] as const,
     registers: [this.registry],
   });
+
+  readonly policy = new Gauge({
+    name: 'stepgate_risk_policy_info',
+    help: 'The policy in force (1): its published version ("file" before the first) and the model version it scores with',
+    labelNames: ['version', 'model'] as const,
+    registers: [this.registry],
+  });
+
+  showPolicy(active: { policyVersion: number | null; version: string }): void {
+    this.policy.reset();
+    this.policy.set({ version: String(active.policyVersion ?? 'file'), model: active.version }, 1);
+  }
 
   countMonitored(effects: readonly MonitoredEffect[] | undefined): void {
     for (const e of effects ?? []) {

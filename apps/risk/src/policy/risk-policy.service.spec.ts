@@ -1,111 +1,110 @@
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
+import type { PolicyVersion } from '@stepgate/contracts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadRiskConfig } from '../config';
+import { documentHash, loadFileDocument, type PolicyDocument } from './policy-document';
 import { RiskPolicy } from './risk-policy.service';
 
 const shipped = readFileSync(resolve(__dirname, '../../../../config/stepgate.yaml'), 'utf8');
 
-async function until(what: string, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 describe(RiskPolicy.name, () => {
   let dir: string;
-  let file: string;
   let sut: RiskPolicy;
+  let base: PolicyDocument;
   const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
   vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
 
-  const runtime = () => ({ configFile: file, env: { STEPGATE_RISK_PORT: '0' } });
-  const edit = (from: string, to: string) => {
-    const text = readFileSync(file, 'utf8');
-    expect(text).toContain(from);
-    // Written beside and renamed over, as editors and config management do.
-    writeFileSync(`${file}.tmp`, text.replace(from, to));
-    renameSync(`${file}.tmp`, file);
-  };
+  const published = (version: number, document: unknown): PolicyVersion => ({
+    version,
+    hash: documentHash(document),
+    document: document as PolicyVersion['document'],
+    author: 'alice',
+    source: 'api',
+    restores: null,
+    comment: null,
+    createdAt: new Date().toISOString(),
+  });
+  const withRisk = (risk: Partial<PolicyDocument['risk']>): PolicyDocument => ({
+    ...base,
+    risk: { ...base.risk, ...risk },
+  });
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'stepgate-policy-'));
-    file = join(dir, 'stepgate.yaml');
-    writeFileSync(file, shipped.replace('debounceMs: 250', 'debounceMs: 20'));
-    sut = new RiskPolicy(loadRiskConfig(runtime()), runtime());
+    const file = join(dir, 'stepgate.yaml');
+    writeFileSync(file, shipped);
+    const runtime = { configFile: file, env: { STEPGATE_RISK_PORT: '0' } };
+    sut = new RiskPolicy(loadRiskConfig(runtime), runtime, null);
+    base = loadFileDocument(runtime).document;
     errors.mockClear();
   });
 
-  afterEach(() => {
-    sut.onModuleDestroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('names the model and a hash of the config in its version', () => {
+  it('starts on the config file: no published version yet, the model and a config hash in its version', () => {
+    expect(sut.current.policyVersion).toBeNull();
     expect(sut.current.version).toMatch(/^lr-1\/cfg-[0-9a-f]{8}$/);
+    expect(sut.routes.map((r) => r.id)).toEqual(['stepgate-admin', 'reports', 'payments', 'admin']);
   });
 
-  it('applies a valid change to the file without a restart, atomically', async () => {
-    sut.onModuleInit();
+  it('applies a newer published version atomically, routes included', () => {
     const before = sut.current;
-    const seen: string[] = [];
-    sut.onChange((p) => seen.push(p.version));
-    edit(
-      'thresholds: { medium: 30, high: 60, critical: 85 }',
-      'thresholds: { medium: 40, high: 60, critical: 85 }',
-    );
-    await until('the new policy', () => sut.current !== before);
+    const seen: (number | null)[] = [];
+    sut.onChange((p) => seen.push(p.policyVersion));
+    const reports = base.policy.routes[1]!;
+    const next = {
+      ...withRisk({ thresholds: { medium: 40, high: 60, critical: 85 } }),
+      policy: {
+        ...base.policy,
+        routes: [{ ...reports, decisions: { low: 'deny', medium: 'deny', high: 'deny', critical: 'deny' } }],
+      },
+    };
+    expect(sut.apply(published(3, next))).toBe(true);
+    expect(sut.current.policyVersion).toBe(3);
     expect(sut.current.config.thresholds.medium).toBe(40);
     expect(sut.current.scoring.thresholds.medium).toBe(40);
     expect(sut.current.version).not.toBe(before.version);
-    expect(seen).toEqual([sut.current.version]);
+    expect(sut.routes).toEqual([
+      {
+        id: 'reports',
+        decisions: { low: 'deny', medium: 'deny', high: 'deny', critical: 'deny' },
+        onRiskUnavailable: 'allow',
+        mode: 'enforce',
+      },
+    ]);
+    expect(seen).toEqual([3]);
     // The old policy object is untouched: a scoring in flight keeps a consistent view.
     expect(before.config.thresholds.medium).toBe(30);
   });
 
-  it('keeps the old policy and logs every problem when a change does not validate', async () => {
-    sut.onModuleInit();
+  it('ignores a version it already has or an older one (a late republish never goes back)', () => {
+    expect(sut.apply(published(5, withRisk({ failureWindowSeconds: 600 })))).toBe(true);
+    expect(sut.apply(published(5, withRisk({ failureWindowSeconds: 700 })))).toBe(false);
+    expect(sut.apply(published(4, withRisk({ failureWindowSeconds: 800 })))).toBe(false);
+    expect(sut.current.config.failureWindowSeconds).toBe(600);
+  });
+
+  it('keeps the policy in force and logs every problem when a version does not validate', () => {
     const before = sut.current;
-    edit('newDevice: 50', 'newDevice: lots');
-    await until('the rejection', () => errors.mock.calls.length > 0);
+    const bad = { ...base, risk: { ...base.risk, weights: { ...base.risk.weights, newDevice: 'lots' } } };
+    expect(sut.apply(published(2, bad))).toBe(false);
     expect(sut.current).toBe(before);
     expect(String(errors.mock.calls[0]![0])).toMatch(
-      /config change rejected, keeping policy lr-1\/cfg-.*risk\.weights\.newDevice/,
+      /policy version 2 rejected, keeping the file: risk: weights\.newDevice/,
     );
-    // A later valid change still applies.
-    edit('newDevice: lots', 'newDevice: 55');
-    await until('the fixed policy', () => sut.current !== before);
-    expect(sut.current.config.weights.newDevice).toBe(55);
+    // A later valid version still applies.
+    expect(sut.apply(published(3, withRisk({ failureWindowSeconds: 600 })))).toBe(true);
   });
 
-  it('keeps http and kafka at their start values (they need a restart)', () => {
-    edit("port: '${STEPGATE_RISK_PORT:-8081}'", "port: '9999'");
-    edit('newDevice: 50', 'newDevice: 51');
-    expect(sut.reload()).toBe(true);
+  it('keeps http, admin, kafka and reload at their start values (they are not policy)', () => {
+    const next = { ...base, risk: { ...base.risk, http: { host: 'x', port: 1 } } };
+    expect(sut.apply(published(2, next))).toBe(false);
+    expect(sut.apply(published(3, withRisk({ failureWindowSeconds: 600 })))).toBe(true);
     expect(sut.current.config.http.port).toBe(0);
-    expect(sut.current.config.weights.newDevice).toBe(51);
-  });
-
-  it('changes nothing when the policy did not change', () => {
-    edit('# Score at or above', '# Still: score at or above');
-    const before = sut.current;
-    expect(sut.reload()).toBe(false);
-    expect(sut.current).toBe(before);
-  });
-
-  it('does not watch when reload.watch is false', async () => {
-    writeFileSync(file, readFileSync(file, 'utf8').replace('watch: true', 'watch: false'));
-    sut = new RiskPolicy(loadRiskConfig(runtime()), runtime());
-    sut.onModuleInit();
-    const before = sut.current;
-    edit('newDevice: 50', 'newDevice: 52');
-    await sleep(200);
-    expect(sut.current).toBe(before);
+    expect(sut.current.config.admin.changeAcr).toBe('urn:stepgate:acr:mfa');
   });
 });

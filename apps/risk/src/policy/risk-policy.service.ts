@@ -1,12 +1,19 @@
-// The policy in force: weights, model, thresholds, windows, lists and retention, swapped atomically when the
-// config file changes (watchConfigFile). A change that does not validate is logged and ignored: the old
-// policy stays. http and kafka are read at start only; a change to them is reported as needing a restart.
+// The policy in force: weights, model, thresholds, windows, lists and retention, and the routes' decisions
+// (for backtesting). Risk starts on the config file's and then follows the policy versions on the compacted
+// stepgate.policy.v1 topic (PolicyVersions records and publishes them), swapping each newer valid one in
+// atomically. A version that does not validate is logged and ignored: the old policy stays. http, admin,
+// kafka and reload are read at start only.
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ConfigError, watchConfigFile, type ConfigWatch, type RuntimeEnv } from '@stepgate/config';
+import { ConfigError, type RuntimeEnv } from '@stepgate/config';
+import { describeIssues, TOPICS, type PolicyVersion } from '@stepgate/contracts';
+import type { MessageBus } from '@stepgate/kafka';
+import { z } from 'zod';
 import {
-  loadRiskConfig,
   loadRouteViews,
   policyVersionOf,
+  riskTunablesSchema,
+  routeViewOf,
+  routeViewSchema,
   scoringPolicyOf,
   type RiskConfig,
   type RouteView,
@@ -20,33 +27,40 @@ export interface ActivePolicy {
   readonly model: RiskModel;
   /** `lr-1/cfg-<hash>`: the model and the config it scores with; stamped on every assessment. */
   readonly version: string;
+  /** The published policy version in force; null while risk runs on the config file's at start. */
+  readonly policyVersion: number | null;
 }
 
-export function activePolicyOf(config: RiskConfig): ActivePolicy {
+export function activePolicyOf(config: RiskConfig, policyVersion: number | null = null): ActivePolicy {
   const scoring = scoringPolicyOf(config);
   const version = `${MODEL_NAME}/cfg-${policyVersionOf(config)}`;
-  return { config, scoring, model: new RiskModel(scoring, version), version };
+  return { config, scoring, model: new RiskModel(scoring, version), version, policyVersion };
 }
+
+const publishedRoutes = z.looseObject({ routes: z.array(routeViewSchema) });
 
 export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RiskPolicy.name);
   private active: ActivePolicy;
-  private watch: ConfigWatch | null = null;
+  private unfollow: (() => Promise<void>) | null = null;
   private readonly listeners = new Set<(policy: ActivePolicy) => void>();
   private routeViews: readonly RouteView[] = [];
 
   constructor(
-    initial: RiskConfig,
-    private readonly runtime: Pick<RuntimeEnv, 'configFile' | 'env'>,
+    private readonly started: RiskConfig,
+    runtime: Pick<RuntimeEnv, 'configFile' | 'env'>,
+    private readonly bus: MessageBus | null,
   ) {
-    this.active = activePolicyOf(initial);
-    this.loadRoutes();
+    this.active = activePolicyOf(started);
+    try {
+      this.routeViews = loadRouteViews(runtime);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
+      this.logger.warn(`policy.routes unreadable for backtesting until a version arrives: ${problems}`);
+    }
   }
 
-  /**
-   * What each route asks for at each risk level, read loosely from `policy.routes` of the same file (the
-   * gateway owns and validates that section; risk only needs it to backtest). Reloaded with the rest.
-   */
+  /** What each route asks for at each risk level, from the policy in force: for backtesting. */
   get routes(): readonly RouteView[] {
     return this.routeViews;
   }
@@ -61,51 +75,43 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
     return () => this.listeners.delete(listener);
   }
 
-  onModuleInit(): void {
-    this.logger.log(`risk policy ${this.active.version} in force`);
-    const { watch, debounceMs } = this.active.config.reload;
-    if (watch)
-      this.watch = watchConfigFile(this.runtime.configFile, debounceMs, () => this.reload(), this.logger);
+  async onModuleInit(): Promise<void> {
+    this.logger.log(`risk policy ${this.active.version} from the config file in force`);
+    this.unfollow =
+      (await this.bus?.follow(TOPICS.policyVersion, (v) => {
+        this.apply(v);
+      })) ?? null;
   }
 
-  onModuleDestroy(): void {
-    this.watch?.close();
+  async onModuleDestroy(): Promise<void> {
+    await this.unfollow?.();
   }
 
-  /** Re-reads the config file now; true when a new policy took effect. Also what the watcher calls. */
-  reload(): boolean {
-    this.loadRoutes();
-    let next: RiskConfig;
-    try {
-      next = loadRiskConfig(this.runtime);
-    } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
-      this.logger.error(`config change rejected, keeping policy ${this.active.version}: ${problems}`);
+  /** Applies a published version if it is newer than the one in force and valid; true when it took effect. */
+  apply(published: PolicyVersion): boolean {
+    const inForce = this.active.policyVersion;
+    if (inForce !== null && published.version <= inForce) return false;
+    const tunables = riskTunablesSchema.safeParse(published.document.risk);
+    const routes = publishedRoutes.safeParse(published.document.policy);
+    if (!tunables.success || !routes.success) {
+      const problems = [
+        ...(tunables.success ? [] : [`risk: ${describeIssues(tunables.error)}`]),
+        ...(routes.success ? [] : [`policy: ${describeIssues(routes.error)}`]),
+      ];
+      this.logger.error(
+        `policy version ${published.version} rejected, keeping ${inForce ?? 'the file'}: ${problems.join('; ')}`,
+      );
       return false;
     }
+    const { http, admin, kafka, reload } = this.started;
     const previous = this.active;
-    // What only takes effect at start keeps its start value, so the active config never lies about it.
-    const merged: RiskConfig = { ...next, http: previous.config.http, kafka: previous.config.kafka };
-    if (
-      JSON.stringify([next.http, next.kafka]) !==
-      JSON.stringify([previous.config.http, previous.config.kafka])
-    ) {
-      this.logger.warn('risk.http or risk.kafka changed: they take effect at the next restart');
-    }
-    const candidate = activePolicyOf(merged);
-    if (candidate.version === previous.version) return false;
-    this.active = candidate;
-    this.logger.log(`risk policy ${previous.version} -> ${candidate.version} in force`);
-    for (const listener of this.listeners) listener(candidate);
+    this.active = activePolicyOf({ ...tunables.data, http, admin, kafka, reload }, published.version);
+    this.routeViews = routes.data.routes.map(routeViewOf);
+    this.logger.log(
+      `policy version ${inForce ?? 'file'} -> ${published.version} in force ` +
+        `(${previous.version} -> ${this.active.version}), by ${published.author}`,
+    );
+    for (const listener of this.listeners) listener(this.active);
     return true;
-  }
-
-  private loadRoutes(): void {
-    try {
-      this.routeViews = loadRouteViews(this.runtime);
-    } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
-      this.logger.warn(`policy.routes unreadable for backtesting, keeping the last ones: ${problems}`);
-    }
   }
 }

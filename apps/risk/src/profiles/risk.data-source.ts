@@ -8,6 +8,8 @@ import { Device } from './device.entity';
 import { FeatureStat, FeatureTotal } from './feature-stat.entity';
 import { RiskInitial1764300000000 } from './migrations/1764300000000-risk-initial';
 import { RiskSignals1764900000000 } from './migrations/1764900000000-risk-signals';
+import { PolicyVersions1765600000000 } from './migrations/1765600000000-policy-versions';
+import { PolicyVersionRecord } from '../policy/policy-version.entity';
 import { ProcessedMessage } from './processed-message.entity';
 import { RecentAccessRow } from './recent-access.entity';
 import { Sighting } from './sighting.entity';
@@ -26,6 +28,7 @@ export const RISK_ENTITIES = [
   FeatureStat,
   FeatureTotal,
   RecentAccessRow,
+  PolicyVersionRecord,
 ];
 
 export function riskDataSourceOptions(
@@ -36,6 +39,6 @@ export function riskDataSourceOptions(
     databaseUrl: runtime.databaseUrl,
     dataDir: runtime.dataDir,
     entities: RISK_ENTITIES,
-    migrations: [RiskInitial1764300000000, RiskSignals1764900000000],
+    migrations: [RiskInitial1764300000000, RiskSignals1764900000000, PolicyVersions1765600000000],
   });
 }

@@ -3,7 +3,7 @@ import { deviceId, id, ip, isoTime, riskLevel, subject } from '../common';
 
 export const ACCESS_DECISIONS = ['allow', 'step_up', 'deny', 'unauthenticated'] as const;
 
-/** Published by the gateway for every request, allowed or not; keyed by subject (or client IP when anonymous). */
+/** v2 (v1 plus policyVersion). Published by the gateway for every request, allowed or not; keyed by subject (or client IP when anonymous). */
 export const accessEvent = z.strictObject({
   eventId: id,
   time: isoTime,
@@ -23,6 +23,8 @@ export const accessEvent = z.strictObject({
   riskScore: z.number().min(0).max(100).nullable(),
   riskLevel: riskLevel.nullable(),
   acr: z.string().max(128).nullable(),
+  /** The policy version the gateway decided under; null while it runs on the config file's policy at start. */
+  policyVersion: z.int().min(1).nullable(),
 });
 export type AccessEvent = z.infer<typeof accessEvent>;
 export type AccessDecision = AccessEvent['decision'];

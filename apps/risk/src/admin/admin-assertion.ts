@@ -1,0 +1,68 @@
+// Who is changing the policy: the gateway's X-StepGate-Assertion on a request it forwarded through the admin
+// route (admins only, stepped up), verified here against the gateway's keys. Risk's port is private, but a
+// change must still prove it came through that route: no assertion, no change (fail closed).
+import { Inject, Injectable } from '@nestjs/common';
+import { DomainError } from '@stepgate/observability';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { RISK_CONFIG, type RiskConfig } from '../config';
+
+export const ASSERTION_HEADER = 'x-stepgate-assertion';
+const ASSERTION_TYPE = 'stepgate-assertion+jwt';
+
+export interface PolicyAuthor {
+  subject: string;
+  acr: string;
+}
+
+@Injectable()
+export class AdminAssertions {
+  private readonly keys: JWTVerifyGetKey;
+
+  constructor(@Inject(RISK_CONFIG) private readonly config: RiskConfig) {
+    this.keys = createRemoteJWKSet(new URL(config.admin.assertion.jwksUri), {
+      cooldownDuration: 30_000,
+      timeoutDuration: 5_000,
+    });
+  }
+
+  /**
+   * The verified author of a change, whose acr must be `risk.admin.changeAcr` or stronger in `acrLevels` (the
+   * policy in force's). 401 without a valid assertion, 403 when it is not strong enough.
+   */
+  async authorOf(header: string | string[] | undefined, acrLevels: readonly string[]): Promise<PolicyAuthor> {
+    if (typeof header !== 'string' || header.length === 0)
+      throw new DomainError(
+        'unauthenticated',
+        "a policy change must come through the gateway's admin route (/.stepgate/admin/policy): no identity assertion",
+        401,
+      );
+    const { issuer, audience } = this.config.admin.assertion;
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(header, this.keys, {
+        issuer,
+        audience,
+        typ: ASSERTION_TYPE,
+        algorithms: ['ES256'],
+        maxTokenAge: '60s',
+        clockTolerance: 5,
+      }));
+    } catch (err) {
+      const reason = err instanceof errors.JOSEError ? err.code : 'unverifiable';
+      throw new DomainError('unauthenticated', `the identity assertion does not verify (${reason})`, 401);
+    }
+    const { sub, acr } = payload;
+    if (typeof sub !== 'string' || sub.length === 0 || typeof acr !== 'string')
+      throw new DomainError('unauthenticated', 'the identity assertion names no subject or acr', 401);
+    const needed = this.config.admin.changeAcr;
+    const have = acrLevels.indexOf(acr);
+    if (have < 0 || have < acrLevels.indexOf(needed))
+      throw new DomainError(
+        'insufficient_user_authentication',
+        `changing the policy needs acr ${needed} or stronger; the request has ${acr}`,
+        403,
+        { acr_values: needed },
+      );
+    return { subject: sub, acr };
+  }
+}

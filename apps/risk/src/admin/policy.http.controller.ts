@@ -1,0 +1,182 @@
+// The versioned policy: read it, change it with the version it was read at (If-Match, no lost updates),
+// see every version with who made it and what changed, and roll back to any of them. Reads are on the
+// private risk port like the rest of the admin API; a change needs the gateway's assertion (AdminAssertions).
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  Res,
+  UseFilters,
+} from '@nestjs/common';
+import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
+import type { PolicyChange } from '@stepgate/policy';
+import { summarizeChanges } from '@stepgate/policy';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { PolicyStore, VersionConflict, type StoredVersion } from '../policy/policy-store.service';
+import { InvalidPolicy, PolicyVersions } from '../policy/policy-versions.service';
+import { AdminAssertions, ASSERTION_HEADER } from './admin-assertion';
+
+const comment = z.string().trim().max(500).optional();
+const changeBody = z.strictObject({
+  /** The whole new document: `policy` (routes, acr) and `risk` (the tunables), as GET returns them. */
+  document: z.record(z.string(), z.unknown(), { error: 'must be an object: { policy, risk }' }),
+  comment,
+});
+const rollbackBody = z.strictObject({ to: z.int().min(1), comment });
+const versionNumber = z.coerce.number().int().min(1);
+const listQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: versionNumber.optional(),
+});
+
+export interface VersionSummary {
+  version: number;
+  hash: string;
+  author: string;
+  source: StoredVersion['source'];
+  restores: number | null;
+  comment: string | null;
+  createdAt: string;
+  summary: string;
+  changeCount: number;
+}
+
+@Controller('admin/policy')
+@UseFilters(HttpExceptionFilter)
+export class PolicyHttpController {
+  constructor(
+    private readonly store: PolicyStore,
+    private readonly versions: PolicyVersions,
+    private readonly assertions: AdminAssertions,
+  ) {}
+
+  @Get()
+  async current(@Res({ passthrough: true }) reply: FastifyReply): Promise<StoredVersion> {
+    const head = await this.head();
+    void reply.header('etag', etagOf(head.version));
+    return head;
+  }
+
+  @Put()
+  @HttpCode(200)
+  async change(
+    @Body() body: unknown,
+    @Headers() headers: Record<string, string | string[] | undefined>,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<StoredVersion> {
+    const head = await this.head();
+    const author = await this.assertions.authorOf(headers[ASSERTION_HEADER], head.document.policy.acr.levels);
+    const expected = expectedVersion(headers['if-match']);
+    const { document, comment } = parse(changeBody, body);
+    const stored = await this.write(() =>
+      this.versions.change({ document, expected, author: author.subject, comment: comment ?? null }),
+    );
+    void reply.header('etag', etagOf(stored.version));
+    return stored;
+  }
+
+  @Post('rollback')
+  @HttpCode(200)
+  async rollback(
+    @Body() body: unknown,
+    @Headers() headers: Record<string, string | string[] | undefined>,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<StoredVersion> {
+    const head = await this.head();
+    const author = await this.assertions.authorOf(headers[ASSERTION_HEADER], head.document.policy.acr.levels);
+    const expected = expectedVersion(headers['if-match']);
+    const { to, comment } = parse(rollbackBody, body);
+    const stored = await this.write(() =>
+      this.versions.rollback(to, { expected, author: author.subject, comment: comment ?? null }),
+    );
+    if (!stored) throw new DomainError('not_found', `there is no policy version ${to}`, 404);
+    void reply.header('etag', etagOf(stored.version));
+    return stored;
+  }
+
+  @Get('versions')
+  async list(@Query() query: unknown): Promise<{ versions: VersionSummary[]; next: number | null }> {
+    const { limit, before } = parse(listQuery, query);
+    const page = await this.store.list(limit, before);
+    const last = page.at(-1);
+    return {
+      versions: page.map(summaryOf),
+      next: page.length === limit && last && last.version > 1 ? last.version : null,
+    };
+  }
+
+  @Get('versions/:version')
+  async version(@Param('version') raw: string): Promise<StoredVersion> {
+    const version = parse(versionNumber, raw);
+    const found = await this.store.get(version);
+    if (!found) throw new DomainError('not_found', `there is no policy version ${version}`, 404);
+    return found;
+  }
+
+  private async head(): Promise<StoredVersion> {
+    const head = await this.store.head();
+    if (!head) throw new DomainError('unavailable', 'no policy version is recorded yet', 503);
+    return head;
+  }
+
+  private async write<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof VersionConflict)
+        throw new DomainError(
+          'version_conflict',
+          `${err.message}: read it again (GET), apply your change to it, and send it with If-Match: "${err.head}"`,
+          412,
+          { version: err.head },
+        );
+      if (err instanceof InvalidPolicy)
+        throw new DomainError('invalid_policy', err.message, 400, { problems: err.problems });
+      throw err;
+    }
+  }
+}
+
+function summaryOf(v: StoredVersion): VersionSummary {
+  const changes: PolicyChange[] = v.changes;
+  return {
+    version: v.version,
+    hash: v.hash,
+    author: v.author,
+    source: v.source,
+    restores: v.restores,
+    comment: v.comment,
+    createdAt: v.createdAt,
+    summary: v.version === 1 && changes.length > 0 ? 'first version' : summarizeChanges(changes),
+    changeCount: changes.length,
+  };
+}
+
+const etagOf = (version: number) => `"${version}"`;
+
+/** If-Match: "7" (the ETag GET gave), required: a change without it could overwrite one it never saw. */
+function expectedVersion(header: string | string[] | undefined): number {
+  if (header === undefined)
+    throw new DomainError(
+      'precondition_required',
+      'send If-Match with the ETag of the version your change is based on (GET /admin/policy)',
+      428,
+    );
+  const match = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(Array.isArray(header) ? (header[0] ?? '') : header);
+  if (!match) throw new DomainError('invalid_request', 'If-Match must be a version ETag, e.g. "7"', 400);
+  return Number(match[1]);
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
+  throw new DomainError('invalid_request', problems.join('; '), 400, { problems });
+}

@@ -1,0 +1,123 @@
+// The policy versions in the database: the head, the history, and appending a version with compare-and-set
+// (the caller names the head it started from; another writer in between makes it a conflict, never a lost
+// update). Each version records its diff against the one before it.
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { PolicySource, PolicyVersion } from '@stepgate/contracts';
+import { diffPolicy, type PolicyChange } from '@stepgate/policy';
+import { LessThan, type Repository } from 'typeorm';
+import { RISK_DB } from '../profiles/risk.data-source';
+import { Transactions } from '../profiles/transactions';
+import { documentHash, type PolicyDocument } from './policy-document';
+import { PolicyVersionRecord } from './policy-version.entity';
+
+export interface NewVersion {
+  document: PolicyDocument;
+  author: string;
+  source: PolicySource;
+  restores: number | null;
+  comment: string | null;
+  /** The head version the change was made against (0: none yet). */
+  expected: number;
+}
+
+export interface StoredVersion extends PolicyVersion {
+  document: PolicyDocument & PolicyVersion['document'];
+  changes: PolicyChange[];
+}
+
+/** The head moved since the caller read it: re-read, re-apply the change, try again. */
+export class VersionConflict extends Error {
+  constructor(
+    readonly expected: number,
+    readonly head: number,
+  ) {
+    super(`the policy is at version ${head}, not ${expected}`);
+  }
+}
+
+@Injectable()
+export class PolicyStore {
+  constructor(
+    @InjectRepository(PolicyVersionRecord, RISK_DB) private readonly rows: Repository<PolicyVersionRecord>,
+    private readonly transactions: Transactions,
+  ) {}
+
+  async head(): Promise<StoredVersion | null> {
+    const [row] = await this.rows.find({ order: { version: 'DESC' }, take: 1 });
+    return row ? storedOf(row) : null;
+  }
+
+  async get(version: number): Promise<StoredVersion | null> {
+    const row = await this.rows.findOneBy({ version });
+    return row ? storedOf(row) : null;
+  }
+
+  /** The newest version recorded from the config file: what the file said when it was last read. */
+  async latestFrom(source: PolicySource): Promise<StoredVersion | null> {
+    const [row] = await this.rows.find({ where: { source }, order: { version: 'DESC' }, take: 1 });
+    return row ? storedOf(row) : null;
+  }
+
+  /** Newest first, `before` a version (exclusive) when paging. */
+  async list(limit: number, before?: number): Promise<StoredVersion[]> {
+    const rows = await this.rows.find({
+      where: before === undefined ? {} : { version: LessThan(before) },
+      order: { version: 'DESC' },
+      take: limit,
+    });
+    return rows.map(storedOf);
+  }
+
+  /** Appends the next version if the head is still `expected`; throws VersionConflict otherwise. */
+  async append(next: NewVersion): Promise<StoredVersion> {
+    try {
+      return await this.transactions.run(async (em) => {
+        const repo = em.getRepository(PolicyVersionRecord);
+        const [head] = await repo.find({ order: { version: 'DESC' }, take: 1 });
+        const current = head?.version ?? 0;
+        if (current !== next.expected) throw new VersionConflict(next.expected, current);
+        const before: unknown = head ? JSON.parse(head.document) : {};
+        const row = repo.create({
+          version: current + 1,
+          hash: documentHash(next.document),
+          document: JSON.stringify(next.document),
+          changes: JSON.stringify(diffPolicy(before, next.document)),
+          author: next.author,
+          source: next.source,
+          restores: next.restores,
+          comment: next.comment,
+          createdAt: Date.now(),
+        });
+        // Two writers that read the same head both insert head+1: the primary key lets one through.
+        await repo.insert(row);
+        return storedOf(row);
+      });
+    } catch (err) {
+      if (err instanceof VersionConflict || !isUniqueViolation(err)) throw err;
+      const head = await this.head();
+      throw new VersionConflict(next.expected, head?.version ?? 0);
+    }
+  }
+}
+
+function storedOf(row: PolicyVersionRecord): StoredVersion {
+  return {
+    version: row.version,
+    hash: row.hash,
+    document: JSON.parse(row.document) as StoredVersion['document'],
+    changes: JSON.parse(row.changes) as PolicyChange[],
+    author: row.author,
+    source: row.source,
+    restores: row.restores,
+    comment: row.comment,
+    createdAt: new Date(Number(row.createdAt)).toISOString(),
+  };
+}
+
+/** A duplicate primary key on PostgreSQL (23505) or SQLite (SQLITE_CONSTRAINT_PRIMARYKEY). */
+function isUniqueViolation(err: unknown): boolean {
+  const { driverError, code: own } = err as { driverError?: { code?: unknown }; code?: unknown };
+  const code = driverError?.code ?? own;
+  return typeof code === 'string' && (code === '23505' || code.startsWith('SQLITE_CONSTRAINT'));
+}

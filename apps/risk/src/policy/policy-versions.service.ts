@@ -1,0 +1,194 @@
+// Makes policy versions and publishes them. A version comes from an admin change (PUT), a rollback (an old
+// document as a new version), or the config file: at start and on each edit, the file's document becomes a
+// version when it differs from the last one recorded from the file, so restarting with an unchanged file
+// never undoes an admin change. The head is published on the compacted topic after every write and at
+// start; every gateway and risk instance (this one included, through RiskPolicy) follows that topic.
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import { ConfigError, watchConfigFile, type ConfigWatch, type RuntimeEnv } from '@stepgate/config';
+import { TOPICS } from '@stepgate/contracts';
+import { MessageBus } from '@stepgate/kafka';
+import { basename } from 'node:path';
+import { RiskMetrics } from '../health/risk.metrics';
+import { checkDocument, documentHash, loadFileDocument, type DocumentCheck } from './policy-document';
+import { PolicyStore, VersionConflict, type StoredVersion } from './policy-store.service';
+import { RiskPolicy } from './risk-policy.service';
+
+export const RISK_RUNTIME = Symbol('RISK_RUNTIME');
+
+const REPUBLISH_MS = 5_000;
+
+export interface PolicyChangeRequest {
+  document: unknown;
+  /** The head version the change was made against (If-Match). */
+  expected: number;
+  author: string;
+  comment: string | null;
+}
+
+/** A candidate that does not validate: every problem, with its path. */
+export class InvalidPolicy extends Error {
+  constructor(readonly problems: string[]) {
+    super(`the policy does not validate: ${problems.join('; ')}`);
+  }
+}
+
+@Injectable()
+export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(PolicyVersions.name);
+  private upstreams: readonly string[] | null = null;
+  private watch: ConfigWatch | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** File edits are recorded one at a time, in order. */
+  private fileTail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: PolicyStore,
+    private readonly bus: MessageBus,
+    private readonly policy: RiskPolicy,
+    private readonly metrics: RiskMetrics,
+    @Inject(RISK_RUNTIME) private readonly runtime: Pick<RuntimeEnv, 'configFile' | 'env'>,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.metrics.showPolicy(this.policy.current);
+    this.policy.onChange((p) => this.metrics.showPolicy(p));
+    await this.recordFile();
+    await this.publishHead();
+    const { watch, debounceMs } = this.policy.current.config.reload;
+    if (watch)
+      this.watch = watchConfigFile(
+        this.runtime.configFile,
+        debounceMs,
+        () => void this.recordFile().then(() => this.publishHead()),
+        this.logger,
+      );
+  }
+
+  onModuleDestroy(): void {
+    this.closed = true;
+    this.watch?.close();
+    if (this.retry) clearTimeout(this.retry);
+  }
+
+  /** Validates a candidate against the rules in force, without recording it. */
+  check(document: unknown): DocumentCheck {
+    return checkDocument(document, {
+      upstreams: this.upstreams,
+      changeAcr: this.policy.current.config.admin.changeAcr,
+    });
+  }
+
+  /** Records an admin's whole new document as the next version; InvalidPolicy or VersionConflict otherwise. */
+  async change(request: PolicyChangeRequest): Promise<StoredVersion> {
+    const checked = this.check(request.document);
+    if (!checked.ok) throw new InvalidPolicy(checked.problems);
+    const stored = await this.store.append({
+      document: checked.document,
+      author: request.author,
+      source: 'api',
+      restores: null,
+      comment: request.comment,
+      expected: request.expected,
+    });
+    this.logger.log(`policy version ${stored.version} recorded, by ${stored.author}`);
+    await this.publishHead();
+    return stored;
+  }
+
+  /**
+   * Restores an earlier version's document as the next version (history is never rewritten). It is checked
+   * like any change: an old version naming an upstream the gateways no longer have is refused.
+   */
+  async rollback(to: number, request: Omit<PolicyChangeRequest, 'document'>): Promise<StoredVersion | null> {
+    const old = await this.store.get(to);
+    if (!old) return null;
+    const checked = this.check(old.document);
+    if (!checked.ok) throw new InvalidPolicy(checked.problems);
+    const stored = await this.store.append({
+      document: checked.document,
+      author: request.author,
+      source: 'rollback',
+      restores: to,
+      comment: request.comment,
+      expected: request.expected,
+    });
+    this.logger.log(`policy version ${stored.version} restores version ${to}, by ${stored.author}`);
+    await this.publishHead();
+    return stored;
+  }
+
+  /** Records the config file's document when it differs from the last one recorded from the file. */
+  recordFile(): Promise<StoredVersion | null> {
+    const run = this.fileTail.then(() => this.recordFileNow());
+    this.fileTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async recordFileNow(): Promise<StoredVersion | null> {
+    let file;
+    try {
+      file = loadFileDocument(this.runtime);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
+      this.logger.error(`config file change rejected, no new policy version: ${problems}`);
+      return null;
+    }
+    this.upstreams = file.upstreams;
+    const checked = this.check(file.document);
+    if (!checked.ok) {
+      this.logger.error(`config file change rejected, no new policy version: ${checked.problems.join('; ')}`);
+      return null;
+    }
+    // Several risk instances read the same file: one records it, the others find it recorded.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const [head, fromFile] = await Promise.all([this.store.head(), this.store.latestFrom('file')]);
+      if (fromFile && fromFile.hash === documentHash(checked.document)) return null;
+      try {
+        const stored = await this.store.append({
+          document: checked.document,
+          author: `file:${basename(this.runtime.configFile)}`,
+          source: 'file',
+          restores: null,
+          comment: null,
+          expected: head?.version ?? 0,
+        });
+        this.logger.log(`policy version ${stored.version} recorded from the config file`);
+        return stored;
+      } catch (err) {
+        if (!(err instanceof VersionConflict)) throw err;
+      }
+    }
+    this.logger.error('could not record the config file as a policy version: the head kept moving');
+    return null;
+  }
+
+  /**
+   * Publishes the head. Read again afterwards: a writer that committed while an older head was on its way
+   * published its own, and one of ours may have landed after it; the last record on the topic must be the
+   * newest. On failure it tries again every few seconds (followers ignore versions they already have).
+   */
+  async publishHead(): Promise<void> {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    try {
+      let published = 0;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const head = await this.store.head();
+        if (!head || head.version === published) return;
+        const { changes: _changes, ...event } = head;
+        await this.bus.publish(TOPICS.policyVersion, event);
+        published = head.version;
+      }
+    } catch (err) {
+      this.logger.error(`publishing the policy head failed, retrying in ${REPUBLISH_MS} ms: ${String(err)}`);
+      if (!this.closed) this.retry = setTimeout(() => void this.publishHead(), REPUBLISH_MS);
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { isoTime } from '../common';
+
+export const POLICY_SOURCES = ['file', 'api', 'rollback'] as const;
+
+/**
+ * One version of the policy in force, published by risk (which stores every version) on a compacted topic
+ * under one key, so every gateway and risk instance, old or new, reads the newest and applies it. The document
+ * is validated by whoever applies it: `policy` by the gateway, `risk` by risk.
+ */
+export const policyVersion = z.strictObject({
+  version: z.int().min(1),
+  /** sha256 of the canonical JSON of `document`: equal hashes, equal policies. */
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  document: z.strictObject({
+    policy: z.record(z.string(), z.unknown()),
+    risk: z.record(z.string(), z.unknown()),
+  }),
+  /** Who made it: the verified subject of an admin change, `file:<path>` for a change to the config file. */
+  author: z.string().min(1).max(256),
+  source: z.enum(POLICY_SOURCES),
+  /** For a rollback, the version whose document this one restores. */
+  restores: z.int().min(1).nullable(),
+  comment: z.string().max(500).nullable(),
+  createdAt: isoTime,
+});
+export type PolicyVersion = z.infer<typeof policyVersion>;
+export type PolicySource = PolicyVersion['source'];
+/** One key: compaction keeps only the newest version. */
+export const policyVersionKey = (): string => 'policy';
