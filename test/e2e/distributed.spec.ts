@@ -76,5 +76,19 @@ describe.each(databaseBackends())('distributed StepGate over Kafka on %s', (back
       (e) => e.subject === null && e.decision === 'unauthenticated',
     );
     expect(anonymous.status).toBe(401);
+    // The policy version each was decided under: the file's (1) until the admin spec changed it, which
+    // the reader's denied reports access names (the version after the file's, whatever the head was).
+    expect(event.policyVersion).toBeGreaterThanOrEqual(1);
+    const closed = await probe.waitFor<AccessEvent>(
+      (e) => e.subject === `reader-${backend}` && e.route === 'reports' && e.decision === 'deny',
+    );
+    expect(closed.policyVersion).toBeGreaterThan(event.policyVersion!);
+    // Open again under the rollback, the version after that.
+    await probe.waitFor<AccessEvent>(
+      (e) =>
+        e.subject === `reader-${backend}` &&
+        e.decision === 'allow' &&
+        e.policyVersion === closed.policyVersion! + 1,
+    );
   });
 });

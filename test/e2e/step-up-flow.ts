@@ -211,4 +211,76 @@ export async function walkAdminStepUp({ gateway, env }: FlowTarget, suffix: stri
   const console = await call(gateway, path, { token: stepped, device });
   expect(console.status).toBe(200);
   expect(console.json).toHaveProperty('routes');
+  await changePolicyAsAdmin(gateway, { token: stepped, device }, devToken(env, `reader-${suffix}`));
+}
+
+/**
+ * The versioned policy through the gateway's admin route: read it with its ETag, close the reports route
+ * with If-Match, see every service apply it (a reader is refused), then roll back and see it open again.
+ */
+async function changePolicyAsAdmin(
+  gateway: string,
+  admin: { token: string; device: string },
+  readerToken: string,
+): Promise<void> {
+  const reader = { token: readerToken, device: 'reader-laptop' };
+  expect((await call(gateway, '/api/reports/q3', reader)).status).toBe(200);
+  const read = await call(gateway, '/.stepgate/admin/policy', admin);
+  expect(read.status).toBe(200);
+  const etag = read.headers.get('etag')!;
+  expect(etag).toMatch(/^"\d+"$/);
+  const head = read.json as { version: number; document: { policy: { routes: Record<string, unknown>[] } } };
+  const document = structuredClone(head.document);
+  const reports = document.policy.routes.find((r) => r.id === 'reports')!;
+  reports.decisions = { low: 'deny', medium: 'deny', high: 'deny', critical: 'deny' };
+
+  // Without If-Match a change could overwrite one it never saw; a reader is no admin at all.
+  expect(
+    (await call(gateway, '/.stepgate/admin/policy', { ...admin, method: 'PUT', body: { document } })).status,
+  ).toBe(428);
+  expect(
+    (
+      await call(gateway, '/.stepgate/admin/policy', {
+        ...reader,
+        method: 'PUT',
+        body: { document },
+        headers: { 'if-match': etag },
+      })
+    ).status,
+  ).toBe(403);
+  const changed = await call(gateway, '/.stepgate/admin/policy', {
+    ...admin,
+    method: 'PUT',
+    body: { document, comment: 'reports closed for the e2e' },
+    headers: { 'if-match': etag },
+  });
+  expect(changed.status).toBe(200);
+  expect(changed.json).toMatchObject({ version: head.version + 1, author: 'admin', source: 'api' });
+  await eventually(
+    async () => ((await call(gateway, '/api/reports/q3', reader)).status === 403 ? true : undefined),
+    'the gateway applying the new version',
+  );
+
+  const rolledBack = await call(gateway, '/.stepgate/admin/policy/rollback', {
+    ...admin,
+    method: 'POST',
+    body: { to: head.version },
+    headers: { 'if-match': changed.headers.get('etag')! },
+  });
+  expect(rolledBack.status).toBe(200);
+  expect(rolledBack.json).toMatchObject({
+    version: head.version + 2,
+    restores: head.version,
+    author: 'admin',
+  });
+  await eventually(
+    async () => ((await call(gateway, '/api/reports/q3', reader)).status === 200 ? true : undefined),
+    'the gateway applying the rollback',
+  );
+  const history = await call(gateway, '/.stepgate/admin/policy/versions', admin);
+  const versions = history.json.versions as { version: number; source: string; author: string }[];
+  expect(versions.slice(0, 2)).toMatchObject([
+    { version: head.version + 2, source: 'rollback', author: 'admin' },
+    { version: head.version + 1, source: 'api', author: 'admin' },
+  ]);
 }

@@ -523,7 +523,7 @@ describe('risk on the in-process bus', () => {
     expect((await getJson(`${base}/admin/subjects/${expired.subject}`)).status).toBe(404);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(
-      /stepgate_risk_messages_total\{topic="stepgate\.access\.v1",outcome="ignored",service="risk"\} 1/,
+      /stepgate_risk_messages_total\{topic="stepgate\.access\.v2",outcome="ignored",service="risk"\} 1/,
     );
     expect(metrics).toMatch(
       /stepgate_risk_messages_total\{topic="stepgate\.challenge\.outcome\.v1",outcome="ignored",service="risk"\} 1/,

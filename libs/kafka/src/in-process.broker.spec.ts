@@ -67,4 +67,23 @@ describe(InProcessBroker.name, () => {
     expect(one).toEqual(['a', 'b']);
     expect(batched).toEqual([['a', 'b']]);
   });
+
+  it('replays the newest message per key of a compacted topic to a new follower, then what follows', async () => {
+    const sut = new InProcessBroker();
+    const compacted = (key: string, value: string) => ({
+      topic: 'stepgate.policy.v1',
+      key,
+      value,
+      headers: {},
+    });
+    sut.publish(compacted('policy', 'v1'));
+    sut.publish(compacted('policy', 'v2'));
+    sut.publish(message('not compacted'));
+    const seen: string[] = [];
+    sut.follow('stepgate.policy.v1', 'follower-1', async (m) => void seen.push(m.value));
+    sut.follow('t', 'follower-2', async (m) => void seen.push(m.value));
+    sut.publish(compacted('policy', 'v3'));
+    await sut.drain();
+    expect(seen).toEqual(['v2', 'v3']);
+  });
 });

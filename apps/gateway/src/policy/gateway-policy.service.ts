@@ -5,7 +5,7 @@
 // upstream this gateway was not started with, is logged, counted and ignored: the old policy stays.
 import { createHash } from 'node:crypto';
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { describeIssues, TOPICS, type PolicyVersion } from '@stepgate/contracts';
+import { describeIssues, isNewer, TOPICS, type PolicyVersion } from '@stepgate/contracts';
 import type { MessageBus } from '@stepgate/kafka';
 import { routePolicyIssues, routePolicySection, type RoutePolicySection } from '@stepgate/policy';
 import type { GatewayConfig } from '../config';
@@ -34,6 +34,7 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(GatewayPolicy.name);
   private active: ActiveRoutes;
   private unfollow: (() => Promise<void>) | null = null;
+  private lineage: string | null = null;
 
   constructor(
     private readonly started: GatewayConfig,
@@ -63,7 +64,7 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
   /** Applies a published version if it is newer than the one in force and valid here; true when it took effect. */
   apply(published: PolicyVersion): boolean {
     const inForce = this.active.version;
-    if (inForce !== null && published.version <= inForce) return false;
+    if (!isNewer(published, this.lineage, inForce)) return false;
     const parsed = routePolicySection.safeParse(published.document.policy);
     if (!parsed.success) return this.reject(published.version, describeIssues(parsed.error));
     const issues = routePolicyIssues(parsed.data, Object.keys(this.started.gateway.upstreams));
@@ -73,6 +74,7 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
       return this.reject(published.version, `${problems} (a new upstream needs a restart)`);
     }
     const previous = this.active;
+    this.lineage = published.lineage;
     this.active = activeRoutesOf(parsed.data, published.version);
     this.showVersion();
     this.metrics.policyReloads.inc({ result: 'applied' });

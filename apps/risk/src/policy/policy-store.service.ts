@@ -1,6 +1,7 @@
 // The policy versions in the database: the head, the history, and appending a version with compare-and-set
 // (the caller names the head it started from; another writer in between makes it a conflict, never a lost
 // update). Each version records its diff against the one before it.
+import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { PolicySource, PolicyVersion } from '@stepgate/contracts';
@@ -21,7 +22,7 @@ export interface NewVersion {
   expected: number;
 }
 
-export interface StoredVersion extends PolicyVersion {
+export interface StoredVersion extends Omit<PolicyVersion, 'lineage'> {
   document: PolicyDocument & PolicyVersion['document'];
   changes: PolicyChange[];
 }
@@ -42,6 +43,20 @@ export class PolicyStore {
     @InjectRepository(PolicyVersionRecord, RISK_DB) private readonly rows: Repository<PolicyVersionRecord>,
     private readonly transactions: Transactions,
   ) {}
+
+  private knownLineage: string | null = null;
+
+  /** The store's lineage: a hash of its version 1 (null while there is none). It never changes afterwards. */
+  async lineage(): Promise<string | null> {
+    if (this.knownLineage) return this.knownLineage;
+    const first = await this.rows.findOneBy({ version: 1 });
+    if (!first) return null;
+    this.knownLineage = createHash('sha256')
+      .update(`${first.hash}:${Number(first.createdAt)}`)
+      .digest('hex')
+      .slice(0, 16);
+    return this.knownLineage;
+  }
 
   async head(): Promise<StoredVersion | null> {
     const [row] = await this.rows.find({ order: { version: 'DESC' }, take: 1 });

@@ -14,6 +14,7 @@ import { ConfigError, watchConfigFile, type ConfigWatch, type RuntimeEnv } from 
 import { TOPICS } from '@stepgate/contracts';
 import { MessageBus } from '@stepgate/kafka';
 import { basename } from 'node:path';
+import { RISK_CONFIG, tunablesOf, type RiskConfig } from '../config';
 import { RiskMetrics } from '../health/risk.metrics';
 import { checkDocument, documentHash, loadFileDocument, type DocumentCheck } from './policy-document';
 import { PolicyStore, VersionConflict, type StoredVersion } from './policy-store.service';
@@ -54,12 +55,13 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly policy: RiskPolicy,
     private readonly metrics: RiskMetrics,
     @Inject(RISK_RUNTIME) private readonly runtime: Pick<RuntimeEnv, 'configFile' | 'env'>,
+    @Inject(RISK_CONFIG) private readonly started: RiskConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     this.metrics.showPolicy(this.policy.current);
     this.policy.onChange((p) => this.metrics.showPolicy(p));
-    await this.recordFile();
+    await this.recordFile(this.started);
     await this.publishHead();
     const { watch, debounceMs } = this.policy.current.config.reload;
     if (watch)
@@ -124,17 +126,22 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
     return stored;
   }
 
-  /** Records the config file's document when it differs from the last one recorded from the file. */
-  recordFile(): Promise<StoredVersion | null> {
-    const run = this.fileTail.then(() => this.recordFileNow());
+  /**
+   * Records the config file's document when it differs from the last one recorded from the file. At start
+   * the risk tunables are the ones this instance was started with (the file's, unless the embedding code
+   * passed others); on each edit, the file's.
+   */
+  recordFile(started?: RiskConfig): Promise<StoredVersion | null> {
+    const run = this.fileTail.then(() => this.recordFileNow(started));
     this.fileTail = run.catch(() => undefined);
     return run;
   }
 
-  private async recordFileNow(): Promise<StoredVersion | null> {
+  private async recordFileNow(started?: RiskConfig): Promise<StoredVersion | null> {
     let file;
     try {
       file = loadFileDocument(this.runtime);
+      if (started) file.document.risk = tunablesOf(started);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
       this.logger.error(`config file change rejected, no new policy version: ${problems}`);
@@ -183,7 +190,8 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
         const head = await this.store.head();
         if (!head || head.version === published) return;
         const { changes: _changes, ...event } = head;
-        await this.bus.publish(TOPICS.policyVersion, event);
+        const lineage = (await this.store.lineage())!;
+        await this.bus.publish(TOPICS.policyVersion, { ...event, lineage });
         published = head.version;
       }
     } catch (err) {

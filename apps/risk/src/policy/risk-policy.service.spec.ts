@@ -19,6 +19,7 @@ describe(RiskPolicy.name, () => {
   vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
 
   const published = (version: number, document: unknown): PolicyVersion => ({
+    lineage: 'a1b2c3d4e5f60718',
     version,
     hash: documentHash(document),
     document: document as PolicyVersion['document'],

@@ -5,7 +5,7 @@
 // kafka and reload are read at start only.
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ConfigError, type RuntimeEnv } from '@stepgate/config';
-import { describeIssues, TOPICS, type PolicyVersion } from '@stepgate/contracts';
+import { describeIssues, isNewer, TOPICS, type PolicyVersion } from '@stepgate/contracts';
 import type { MessageBus } from '@stepgate/kafka';
 import { z } from 'zod';
 import {
@@ -43,6 +43,7 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RiskPolicy.name);
   private active: ActivePolicy;
   private unfollow: (() => Promise<void>) | null = null;
+  private lineage: string | null = null;
   private readonly listeners = new Set<(policy: ActivePolicy) => void>();
   private routeViews: readonly RouteView[] = [];
 
@@ -90,7 +91,7 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   /** Applies a published version if it is newer than the one in force and valid; true when it took effect. */
   apply(published: PolicyVersion): boolean {
     const inForce = this.active.policyVersion;
-    if (inForce !== null && published.version <= inForce) return false;
+    if (!isNewer(published, this.lineage, inForce)) return false;
     const tunables = riskTunablesSchema.safeParse(published.document.risk);
     const routes = publishedRoutes.safeParse(published.document.policy);
     if (!tunables.success || !routes.success) {
@@ -105,6 +106,7 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
     }
     const { http, admin, kafka, reload } = this.started;
     const previous = this.active;
+    this.lineage = published.lineage;
     this.active = activePolicyOf({ ...tunables.data, http, admin, kafka, reload }, published.version);
     this.routeViews = routes.data.routes.map(routeViewOf);
     this.logger.log(

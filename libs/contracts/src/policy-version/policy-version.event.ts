@@ -9,6 +9,11 @@ export const POLICY_SOURCES = ['file', 'api', 'rollback'] as const;
  * is validated by whoever applies it: `policy` by the gateway, `risk` by risk.
  */
 export const policyVersion = z.strictObject({
+  /**
+   * Names the store the versions come from (derived from its version 1). Versions compare only within one
+   * lineage: a store started afresh publishes a new lineage, which followers take whatever its numbers.
+   */
+  lineage: z.string().regex(/^[0-9a-f]{16}$/),
   version: z.int().min(1),
   /** sha256 of the canonical JSON of `document`: equal hashes, equal policies. */
   hash: z.string().regex(/^[0-9a-f]{64}$/),
@@ -28,3 +33,17 @@ export type PolicyVersion = z.infer<typeof policyVersion>;
 export type PolicySource = PolicyVersion['source'];
 /** One key: compaction keeps only the newest version. */
 export const policyVersionKey = (): string => 'policy';
+
+/**
+ * Whether a follower at `version` of `lineage` (null: none yet) should apply `published`: a newer version of
+ * the same lineage, or anything from another lineage (the store was started afresh; it republishes its head
+ * at every start, so the last record on the topic is its newest).
+ */
+export function isNewer(
+  published: Pick<PolicyVersion, 'lineage' | 'version'>,
+  lineage: string | null,
+  version: number | null,
+): boolean {
+  if (version === null || lineage !== published.lineage) return true;
+  return published.version > version;
+}
