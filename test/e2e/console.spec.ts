@@ -162,6 +162,11 @@ describe.each(databaseBackends())('risk console on %s', (backend) => {
     expect(body.topSignals.map((s) => s.name)).toContain('new_device');
     const newDevice = body.topSignals.find((s) => s.name === 'new_device')!;
     expect(newDevice.points).toBe(newDevice.fired * 50);
+    // The config file's policy is the first stored version, and the one in force.
+    expect(body.versionInForce).toBe(1);
+    expect(body.versions).toMatchObject([
+      { version: 1, source: 'file', author: 'file:stepgate.yaml', summary: 'first version' },
+    ]);
   });
 
   it('filters by route and window, and refuses a window it cannot read', async () => {
@@ -353,6 +358,94 @@ describe.each(databaseBackends())('risk console on %s', (backend) => {
       await page.unroute('**/admin/policy/simulate');
     });
 
+    it('lists the policy versions, and says a save that did not come through the gateway was refused', async () => {
+      // Version 1 (the file's) is the only one: in force, the head, nothing to roll back to.
+      const rows = page.locator('table.versions tbody tr');
+      expect(await rows.count()).toBe(1);
+      expect((await rows.first().textContent())!.replace(/\s+/g, ' ')).toMatch(
+        /^ ?1 in force [\d-]+ [\d:]+ file:stepgate\.yaml config file first version $/,
+      );
+      expect(await page.locator('button.rollback').count()).toBe(0);
+
+      // Medium is still at 40 from the test before: something to save.
+      const save = page.locator('#whatif-save');
+      expect(await save.textContent()).toBe('Save as policy version 2');
+      expect(await save.isEnabled()).toBe(true);
+      await page.locator('#save-comment').fill('from the risk port');
+      const put = page.waitForResponse((r) => r.request().method() === 'PUT');
+      await save.click();
+      const answer = await put;
+      // Risk takes a change only with the gateway's assertion; the page says what risk said.
+      expect(answer.status()).toBe(401);
+      expect(answer.request().headers()['if-match']).toBe('"1"');
+      const status = page.locator('#save-status');
+      await expect
+        .poll(() => status.textContent())
+        .toMatch(/^a policy change must come through the gateway's admin route/);
+      expect(await status.getAttribute('class')).toMatch(/\berror\b/);
+      expect(await save.isEnabled()).toBe(true);
+      await shot('04-save-refused-without-gateway');
+      expect((await (await fetch(`${base}/admin/policy`)).json()) as { version: number }).toMatchObject({
+        version: 1,
+      });
+    });
+
+    it('says when the policy changed since the page was drawn, or does not validate, in the words of the API', async () => {
+      const save = page.locator('#whatif-save');
+      const status = page.locator('#save-status');
+      const answers: Record<string, { status: number; body: unknown }> = {
+        PUT: {
+          status: 412,
+          body: { error: 'version_conflict', message: 'the policy is at version 5, not 1', version: 5 },
+        },
+      };
+      // Risk's answers stubbed in the browser: GET passes through unless a test sets one.
+      await page.route('**/admin/policy', async (route) => {
+        const stub = answers[route.request().method()];
+        if (!stub) return route.fallback();
+        await route.fulfill({
+          status: stub.status,
+          contentType: 'application/json',
+          body: JSON.stringify(stub.body),
+        });
+      });
+      await save.click();
+      await expect
+        .poll(() => status.textContent())
+        .toBe('Someone changed the policy (now version 5): reload to see it.');
+
+      answers.PUT = {
+        status: 400,
+        body: {
+          error: 'invalid_policy',
+          message: 'the policy does not validate',
+          problems: ['risk.thresholds.high: must be above medium', '<b>not markup</b>'],
+        },
+      };
+      await save.click();
+      await expect
+        .poll(() => status.locator('li').allTextContents())
+        .toEqual(['risk.thresholds.high: must be above medium', '<b>not markup</b>']);
+      expect(await status.locator('b').count()).toBe(0);
+
+      // The policy moved on since the page was drawn (version 1): no PUT, a reload asked for instead.
+      const puts: string[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'PUT') puts.push(r.url());
+      });
+      answers.GET = { status: 200, body: { version: 4, document: { policy: {}, risk: {} } } };
+      await save.click();
+      await expect
+        .poll(() => status.textContent())
+        .toBe('Someone changed the policy (now version 4): reload to see it.');
+      expect(puts).toEqual([]);
+      await page.unroute('**/admin/policy');
+
+      // Nothing moved, nothing to save.
+      await page.locator('#whatif-reset').click();
+      expect(await save.isDisabled()).toBe(true);
+    });
+
     it('works under the gateway prefix, /.stepgate/admin/console', async () => {
       // Standing in for the gateway: it strips /.stepgate and forwards /admin/... to risk.
       const prefixed = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
@@ -381,7 +474,7 @@ describe.each(databaseBackends())('risk console on %s', (backend) => {
       );
       await p.locator('a', { hasText: '1h' }).click();
       await p.waitForURL(/\/\.stepgate\/admin\/console\?last=1h/);
-      await p.screenshot({ path: join(ARTIFACTS, '04-behind-gateway-prefix.png'), fullPage: true });
+      await p.screenshot({ path: join(ARTIFACTS, '05-behind-gateway-prefix.png'), fullPage: true });
       await prefixed.close();
     });
 

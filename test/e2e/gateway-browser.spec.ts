@@ -1,11 +1,12 @@
 // A real browser (Chromium via playwright-core) through the embedded StepGate: sign in through the dev
 // issuer's login page via the gateway, see a low-risk page, then a step-up route redirects to the
 // challenge page with a same-origin return_to, where TOTP passes and the browser returns to the page it
-// asked for. Screenshots go to test-artifacts/ (gitignored).
+// asked for. The admin console, through the gateway, saves a moved threshold as a new policy version and
+// rolls it back. Screenshots go to test-artifacts/ (gitignored).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Secret, TOTP } from 'otpauth';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   eventually,
@@ -114,7 +115,7 @@ describe('gateway in a browser', () => {
     await context.close();
   });
 
-  it('lets a stepgate-admin open the console after a step-up, and its what-if ask the backtest', async () => {
+  it('lets a stepgate-admin open the console after a step-up, ask the backtest, save a version and roll it back', async () => {
     // The admin has a factor; the dev issuer puts `admin` in stepgate-admins.
     const totp = await enrolTotp(gateway.replace('localhost', '127.0.0.1'), env, 'admin');
     const context = await browser.newContext();
@@ -147,11 +148,94 @@ describe('gateway in a browser', () => {
     await page.waitForSelector('#whatif-result:not([hidden])');
     expect(await page.locator('#whatif-status').textContent()).toMatch(/Replayed [1-9]\d* access events/);
     await page.screenshot({ path: join(ARTIFACTS, '6-admin-console.png'), fullPage: true });
+
+    // Save the candidate: the file's policy is version 1, so this is version 2, by the stepped-up admin.
+    const save = page.locator('#whatif-save');
+    expect(await save.textContent()).toBe('Save as policy version 2');
+    await page.locator('#save-comment').fill('medium from 30 to 40');
+    const put = page.waitForResponse((r) => r.request().method() === 'PUT');
+    await save.click();
+    expect((await put).status()).toBe(200);
+    const saveStatus = page.locator('#save-status');
+    await expect.poll(() => saveStatus.textContent()).toMatch(/^Saved as version 2\b/);
+    // What was saved is now the base: nothing left to save, and the next save would be version 3.
+    expect(await save.isDisabled()).toBe(true);
+    expect(await save.textContent()).toBe('Save as policy version 3');
+    await page.screenshot({ path: join(ARTIFACTS, '7-saved-as-version-2.png'), fullPage: true });
+
+    // The policy API through the same browser session and gateway.
+    const v2 = await getJson<StoredPolicy>(page, '/.stepgate/admin/policy');
+    expect(v2.etag).toBe('"2"');
+    expect(v2.body).toMatchObject({
+      version: 2,
+      author: 'admin',
+      source: 'api',
+      comment: 'medium from 30 to 40',
+      document: { risk: { thresholds: { medium: 40, high: 60, critical: 85 } } },
+      changes: [{ path: 'risk.thresholds.medium', op: 'changed', from: 30, to: 40 }],
+    });
+
+    // The versions list, after a reload: version 2 by admin on top, version 1 a rollback away.
+    await page.reload();
+    const row = (n: number) => page.locator(`table.versions tr[data-version="${n}"]`);
+    expect(await page.locator('table.versions tbody tr').count()).toBe(2);
+    expect(await text(row(2))).toMatch(
+      /^2 (in force )?[\d-]+ [\d:]+ admin admin API risk\.thresholds\.medium 30 → 40/,
+    );
+    expect(await row(2).locator('button').count()).toBe(0);
+
+    // Roll back to version 1 (confirmed in the dialog): version 3 restores it, and the page reloads.
+    page.once('dialog', (d) => void d.accept());
+    const rollback = page.waitForResponse((r) => r.url().endsWith('/.stepgate/admin/policy/rollback'));
+    await row(1).getByRole('button', { name: 'Roll back to this' }).click();
+    const rolled = await rollback;
+    expect(rolled.status()).toBe(200);
+    expect(rolled.request().headers()['if-match']).toBe('"2"');
+    await page.waitForSelector('table.versions tr[data-version="3"]');
+    expect(await text(row(3))).toMatch(/^3 (in force )?[\d-]+ [\d:]+ admin rollback, restores v1 /);
+    const v3 = await getJson<StoredPolicy>(page, '/.stepgate/admin/policy/versions/3');
+    expect(v3.body).toMatchObject({
+      version: 3,
+      source: 'rollback',
+      restores: 1,
+      author: 'admin',
+      document: { risk: { thresholds: { medium: 30, high: 60, critical: 85 } } },
+    });
+    expect((await getJson<StoredPolicy>(page, '/.stepgate/admin/policy')).etag).toBe('"3"');
+    // Risk applies the head it publishes: the page's thresholds in force come back to 30.
+    await expect
+      .poll(async () => {
+        await page.reload();
+        return page.locator('#whatif').getAttribute('data-medium');
+      })
+      .toBe('30');
+    await page.screenshot({ path: join(ARTIFACTS, '8-rolled-back-to-version-1.png'), fullPage: true });
+
     // The page's CSP holds through the proxy: nothing inline was refused, nothing threw.
     expect(problems).toEqual([]);
     await context.close();
   });
 });
+
+interface StoredPolicy {
+  version: number;
+  document: { risk: { thresholds: Record<string, number> } };
+}
+
+/** GET through the page's own fetch: the session cookie, the origin and the gateway, as the console has them. */
+async function getJson<T>(
+  page: Page,
+  path: string,
+): Promise<{ status: number; etag: string | null; body: T }> {
+  const got = await page.evaluate(async (url) => {
+    const res = await fetch(url, { headers: { accept: 'application/json' }, credentials: 'same-origin' });
+    return { status: res.status, etag: res.headers.get('etag'), body: (await res.json()) as unknown };
+  }, path);
+  expect(got.status).toBe(200);
+  return got as { status: number; etag: string | null; body: T };
+}
+
+const text = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();
 
 async function enrolTotp(gateway: string, env: Record<string, string>, subject: string): Promise<TOTP> {
   const token = devToken(env, subject);

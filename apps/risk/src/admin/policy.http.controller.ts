@@ -15,12 +15,11 @@ import {
   UseFilters,
 } from '@nestjs/common';
 import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
-import type { PolicyChange } from '@stepgate/policy';
-import { summarizeChanges } from '@stepgate/policy';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { PolicyStore, VersionConflict, type StoredVersion } from '../policy/policy-store.service';
 import { InvalidPolicy, PolicyVersions } from '../policy/policy-versions.service';
+import { summaryOf, type VersionSummary } from '../policy/version-summary';
 import { AdminAssertions, ASSERTION_HEADER } from './admin-assertion';
 
 const comment = z.string().trim().max(500).optional();
@@ -35,18 +34,6 @@ const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: versionNumber.optional(),
 });
-
-export interface VersionSummary {
-  version: number;
-  hash: string;
-  author: string;
-  source: StoredVersion['source'];
-  restores: number | null;
-  comment: string | null;
-  createdAt: string;
-  summary: string;
-  changeCount: number;
-}
 
 @Controller('admin/policy')
 @UseFilters(HttpExceptionFilter)
@@ -142,21 +129,6 @@ export class PolicyHttpController {
       throw err;
     }
   }
-}
-
-function summaryOf(v: StoredVersion): VersionSummary {
-  const changes: PolicyChange[] = v.changes;
-  return {
-    version: v.version,
-    hash: v.hash,
-    author: v.author,
-    source: v.source,
-    restores: v.restores,
-    comment: v.comment,
-    createdAt: v.createdAt,
-    summary: v.version === 1 && changes.length > 0 ? 'first version' : summarizeChanges(changes),
-    changeCount: changes.length,
-  };
 }
 
 const etagOf = (version: number) => `"${version}"`;

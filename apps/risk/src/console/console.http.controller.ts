@@ -1,6 +1,7 @@
 // The security team's console: GET /admin/console (the page), /admin/console/data.json (the same data) and
-// the page's script and stylesheet. Read-only, like the rest of /admin: keep the risk port private; the
-// gateway serves it at /.stepgate/admin/console behind an admin claim and a step-up.
+// the page's script and stylesheet. Read-only: keep the risk port private; the gateway serves it at
+// /.stepgate/admin/console behind an admin claim and a step-up. The script's saves and rollbacks go to
+// /admin/policy, which takes a change only with the gateway's assertion.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Controller, Get, NotFoundException, Param, Query, Res, UseFilters } from '@nestjs/common';

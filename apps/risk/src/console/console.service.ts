@@ -1,10 +1,13 @@
 // What the console shows, read from the assessments risk recorded for access events: counts grouped in SQL
 // (by route, score and decision; by time bucket and decision; by signal), and a page of the newest
-// decisions. Every query is bounded by the window, and by a limit where the rows are not aggregates.
+// decisions; and the newest policy versions. Every query is bounded by the window, and by a limit where the
+// rows are not aggregates.
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository, SelectQueryBuilder } from 'typeorm';
+import { PolicyStore } from '../policy/policy-store.service';
 import { RiskPolicy } from '../policy/risk-policy.service';
+import { summaryOf } from '../policy/version-summary';
 import { AssessmentRecord } from '../profiles/assessment.entity';
 import { RISK_DB } from '../profiles/risk.data-source';
 import { num, Sql } from '../profiles/sql';
@@ -24,6 +27,8 @@ import {
 export const MAX_ROUTES = 30;
 export const RECENT_DECISIONS = 50;
 export const TOP_SIGNALS = 15;
+/** Policy versions listed; GET /admin/policy/versions pages through the rest. */
+export const VERSIONS_SHOWN = 10;
 
 export interface ConsoleQuery {
   fromMs: number;
@@ -36,6 +41,7 @@ export class ConsoleService {
   constructor(
     @InjectRepository(AssessmentRecord, RISK_DB) private readonly records: Repository<AssessmentRecord>,
     private readonly policy: RiskPolicy,
+    private readonly store: PolicyStore,
   ) {}
 
   async view(query: ConsoleQuery): Promise<ConsoleData> {
@@ -46,7 +52,7 @@ export class ConsoleService {
     // A filtered route is drawn whether or not it is among the busiest; the totals cover the whole window
     // (every route, or the filtered one), not only the routes drawn.
     const shown = query.route === null ? perRoute.slice(0, MAX_ROUTES) : [{ route: query.route, count: 0 }];
-    const [bins, buckets, topSignals, recent, totals] = await Promise.all([
+    const [bins, buckets, topSignals, recent, totals, versions] = await Promise.all([
       this.scoreCounts(
         query,
         shown.map((r) => r.route),
@@ -55,6 +61,7 @@ export class ConsoleService {
       this.topSignals(query),
       this.recent(query),
       this.decisionTotals(query),
+      this.store.list(VERSIONS_SHOWN),
     ]);
     const routes: RouteView[] = shown.map(({ route }) => {
       const rows = bins.filter((b) => b.route === route);
@@ -75,6 +82,7 @@ export class ConsoleService {
       },
       route: query.route,
       policyVersion: active.version,
+      versionInForce: active.policyVersion,
       thresholds: { ...active.config.thresholds },
       routesSeen: perRoute.flatMap((r) => (r.route === null ? [] : [r.route])),
       total: totals.reduce((n, r) => n + r.count, 0),
@@ -86,6 +94,7 @@ export class ConsoleService {
       rates: rateSeries(buckets, query.fromMs, query.toMs, sizeMs),
       topSignals,
       recent,
+      versions: versions.map(summaryOf),
     };
   }
 

@@ -1,6 +1,7 @@
 // The console's arithmetic, without Nest or a database: the time window, score bins, rate buckets and the
 // shapes the page and data.json share. The service feeds it grouped counts from SQL.
 import type { RiskLevel } from '@stepgate/contracts';
+import type { VersionSummary } from '../policy/version-summary';
 
 export const BIN_WIDTH = 5;
 export const BIN_COUNT = 100 / BIN_WIDTH;
@@ -96,7 +97,10 @@ export interface ConsoleData {
   window: { from: string; to: string; bucketSeconds: number };
   /** The route filter, when one is set. */
   route: string | null;
+  /** The model and config stamp on assessments, `lr-1/cfg-<hash>`. */
   policyVersion: string;
+  /** The stored policy version the thresholds drawn belong to (null: still the config file's, at start). */
+  versionInForce: number | null;
   thresholds: Thresholds;
   /** Every route with traffic in the window (busiest first), for the filter. */
   routesSeen: string[];
@@ -106,6 +110,8 @@ export interface ConsoleData {
   rates: RateBucket[];
   topSignals: SignalView[];
   recent: DecisionView[];
+  /** The newest stored policy versions, newest (the head) first. */
+  versions: VersionSummary[];
 }
 
 export const noDecisions = (): DecisionCounts => ({ allow: 0, step_up: 0, deny: 0, other: 0 });

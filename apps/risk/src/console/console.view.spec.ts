@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { VersionSummary } from '../policy/version-summary';
 import { consoleQuery } from './console.http.controller';
 import { histogram, noDecisions, rateSeries, type ConsoleData } from './console.stats';
-import { bucketName, consolePage, errorPage, yamlOf } from './console.view';
+import { bucketName, consolePage, errorPage, saveLabel, sourceOf, yamlOf } from './console.view';
 import { CONTENT_SECURITY_POLICY } from './html';
 
 const EVIL = `"><script>alert('x')</script>`;
@@ -12,6 +13,7 @@ function data(over: Partial<ConsoleData> = {}): ConsoleData {
     window: { from: '2025-06-01T00:00:00.000Z', to: '2025-06-02T00:00:00.000Z', bucketSeconds: 3600 },
     route: null,
     policyVersion: 'lr-1/cfg-abc',
+    versionInForce: 3,
     thresholds: { medium: 30, high: 60, critical: 85 },
     routesSeen: ['payments', EVIL],
     total: 3,
@@ -42,6 +44,26 @@ function data(over: Partial<ConsoleData> = {}): ConsoleData {
         ],
       },
     ],
+    versions: [
+      version(3, { source: 'rollback', restores: 1, author: EVIL, comment: EVIL, summary: EVIL }),
+      version(2, { source: 'api', author: 'admin', summary: 'risk.thresholds.medium 30 → 40' }),
+      version(1, { source: 'file', author: 'file:stepgate.yaml', summary: 'first version' }),
+    ],
+    ...over,
+  };
+}
+
+function version(n: number, over: Partial<VersionSummary> = {}): VersionSummary {
+  return {
+    version: n,
+    hash: 'a'.repeat(64),
+    author: 'admin',
+    source: 'api',
+    restores: null,
+    comment: null,
+    createdAt: `2025-06-0${n}T08:00:00.000Z`,
+    summary: 'no changes',
+    changeCount: 0,
     ...over,
   };
 }
@@ -70,16 +92,57 @@ describe(consolePage.name, () => {
     expect(page).toContain('risk:\n  thresholds: { medium: 30, high: 60, critical: 85 }');
   });
 
+  it('offers to save the candidate as the next version, disabled until a threshold moves', () => {
+    const page = consolePage(data()).value;
+    expect(page).toMatch(/id="whatif"[\s\S]*data-version="3"/);
+    expect(page).toMatch(/<button type="button" id="whatif-save" disabled>\s*Save as policy version 4\s*</);
+    expect(page).toContain('<input type="text" id="save-comment" maxlength="500"');
+    expect(consolePage(data({ versionInForce: null })).value).toMatch(/data-version=""/);
+  });
+
+  it('lists the policy versions newest first, escaped, with a rollback button on every row but the head', () => {
+    const page = consolePage(data()).value;
+    const table = /<table class="versions" data-head="3">[\s\S]*?<\/table>/.exec(page)?.[0] ?? '';
+    const rows = table.match(/<tr data-version="\d+">[\s\S]*?<\/tr>/g) ?? [];
+    expect(rows.map((r) => /data-version="(\d+)"/.exec(r)![1])).toEqual(['3', '2', '1']);
+    expect(rows[0]).toContain('rollback, restores v1');
+    expect(rows[0]).toContain('<span class="current">in force</span>');
+    expect(rows[0]).not.toContain('<button');
+    expect(rows[0]).not.toContain('<script>alert');
+    expect(rows[0]).toContain('&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;');
+    expect(rows[1]).toMatch(/2025-06-02 08:00:00[\s\S]*admin[\s\S]*admin API[\s\S]*medium 30 → 40/);
+    expect(rows[1]).toMatch(/<button type="button" class="rollback" data-version="2">\s*Roll back to this/);
+    expect(rows[2]).toMatch(/file:stepgate\.yaml[\s\S]*config file[\s\S]*first version/);
+    expect(rows[2]).toContain('data-version="1"');
+    expect(page).toContain('id="versions-status"');
+  });
+
   it('says when the window is empty', () => {
     const page = consolePage(data({ routes: [], recent: [], topSignals: [], total: 0 })).value;
     expect(page).toContain('No access decisions in this window.');
     expect(page).toContain('No decisions in this window.');
+    expect(consolePage(data({ versions: [] })).value).toContain('No policy version is recorded yet.');
   });
 });
 
 describe(errorPage.name, () => {
   it('escapes the message', () => {
     expect(errorPage(EVIL).value).not.toContain('<script>alert');
+  });
+});
+
+describe(saveLabel.name, () => {
+  it('names the version a save would make', () => {
+    expect(saveLabel(1)).toBe('Save as policy version 2');
+    expect(saveLabel(null)).toBe('Save as a new policy version');
+  });
+});
+
+describe(sourceOf.name, () => {
+  it('names where a version came from, and what a rollback restores', () => {
+    expect(sourceOf({ source: 'file', restores: null })).toBe('config file');
+    expect(sourceOf({ source: 'api', restores: null })).toBe('admin API');
+    expect(sourceOf({ source: 'rollback', restores: 4 })).toBe('rollback, restores v4');
   });
 });
 

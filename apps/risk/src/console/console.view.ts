@@ -1,7 +1,9 @@
-// The console page: filters, per-route score histograms with the thresholds, rates over time, top signals,
-// the what-if panel (driven by console.js) and the newest decisions with their reasons. Every URL is
+// The console page: filters, per-route score histograms with the thresholds, the what-if panel (driven by
+// console.js, which can save its thresholds as a new policy version), the policy versions (each one a
+// rollback away), rates over time, top signals and the newest decisions with their reasons. Every URL is
 // relative to the page (…/admin/console), so it works on the risk port and behind the gateway's
 // /.stepgate/admin/ alike.
+import type { VersionSummary } from '../policy/version-summary';
 import { html, type SafeHtml } from './html';
 import { LAST, type ConsoleData, type DecisionView, type RouteView } from './console.stats';
 import { histogramSvg, pct, ratesSvg } from './console.svg';
@@ -37,6 +39,7 @@ function pageLink(params: Record<string, string | null | undefined>, file = 'con
 }
 
 const rate = (part: number, total: number) => pct(total === 0 ? null : part / total);
+const utc = (iso: string) => iso.slice(0, 19).replace('T', ' ');
 
 function summary(data: ConsoleData): SafeHtml {
   const { decisions, total } = data;
@@ -59,7 +62,10 @@ function summary(data: ConsoleData): SafeHtml {
     </div>
     <div>
       <dt>policy</dt>
-      <dd class="mono">${data.policyVersion}</dd>
+      <dd class="mono">
+        ${data.versionInForce === null ? 'config file' : `version ${data.versionInForce}`}
+        <small>${data.policyVersion}</small>
+      </dd>
     </div>
   </dl>`;
 }
@@ -170,7 +176,7 @@ function recentTable(data: ConsoleData): SafeHtml {
       ${data.recent.map(
         (d) =>
           html`<tr>
-            <td class="mono">${d.time.slice(0, 19).replace('T', ' ')}</td>
+            <td class="mono">${utc(d.time)}</td>
             <td>${d.subject}${d.deviceId ? html`<br /><small class="mono">${d.deviceId}</small>` : ''}</td>
             <td>${d.route ?? '–'}</td>
             <td class="num">${d.score}</td>
@@ -214,20 +220,91 @@ function whatIf(data: ConsoleData): SafeHtml {
     data-critical="${t.critical}"
     data-from="${data.window.from}"
     data-to="${data.window.to}"
+    data-version="${data.versionInForce ?? ''}"
   >
     <h2 id="whatif-title">What if the thresholds moved?</h2>
     <p>
       Move a threshold: the lines on the histograms follow, and the backtest replays this window's access
-      events with the candidate thresholds to show what would have changed. Nothing is saved.
+      events with the candidate thresholds to show what would have changed. Nothing is saved until you save
+      it.
     </p>
     <div class="sliders">${slider('medium')}${slider('high')}${slider('critical')}</div>
     <p><button type="button" id="whatif-reset">Back to the thresholds in force</button></p>
     <p id="whatif-status" class="status" role="status" aria-live="polite"></p>
     <div id="whatif-result" class="result" hidden></div>
     <h3>To apply them</h3>
-    <p>Put this in the config file; risk watches it and applies a valid change without a restart.</p>
+    <p>
+      Save them as a new policy version: every gateway and risk instance applies it without a restart, and the
+      version before it stays listed below, to roll back to.
+    </p>
+    <div class="save">
+      <label for="save-comment">Comment <small>(optional)</small></label>
+      <input type="text" id="save-comment" maxlength="500" placeholder="why they move" />
+      <button type="button" id="whatif-save" disabled>${saveLabel(data.versionInForce)}</button>
+    </div>
+    <p id="save-status" class="status" role="status" aria-live="polite"></p>
+    <p>Or put this in the config file: risk records a valid change to it as a new version too.</p>
     <pre id="whatif-yaml">${yamlOf(t)}</pre>
   </section>`;
+}
+
+/** The save button's text; console.js rewrites it the same way after a save. */
+export function saveLabel(versionInForce: number | null): string {
+  return versionInForce === null
+    ? 'Save as a new policy version'
+    : `Save as policy version ${versionInForce + 1}`;
+}
+
+export function sourceOf(v: Pick<VersionSummary, 'source' | 'restores'>): string {
+  switch (v.source) {
+    case 'file':
+      return 'config file';
+    case 'api':
+      return 'admin API';
+    case 'rollback':
+      return v.restores === null ? 'rollback' : `rollback, restores v${v.restores}`;
+  }
+}
+
+function versionsTable(data: ConsoleData): SafeHtml {
+  const head = data.versions[0];
+  if (!head) return html`<p class="empty">No policy version is recorded yet.</p>`;
+  // The head is what a rollback is checked against (If-Match): another change in between is a conflict.
+  return html`<table class="versions" data-head="${head.version}">
+    <thead>
+      <tr>
+        <th scope="col" class="num">version</th>
+        <th scope="col">when (UTC)</th>
+        <th scope="col">author</th>
+        <th scope="col">source</th>
+        <th scope="col">change</th>
+        <th scope="col"></th>
+      </tr>
+    </thead>
+    <tbody>
+      ${data.versions.map(
+        (v) =>
+          html`<tr data-version="${v.version}">
+            <td class="num">
+              ${v.version}${v.version === data.versionInForce ? html` <span class="current">in force</span>` : ''}
+            </td>
+            <td class="mono">${utc(v.createdAt)}</td>
+            <td>${v.author}</td>
+            <td>${sourceOf(v)}</td>
+            <td>${v.summary}${v.comment ? html`<br /><small class="comment">${v.comment}</small>` : ''}</td>
+            <td>
+              ${
+                v === head
+                  ? ''
+                  : html`<button type="button" class="rollback" data-version="${v.version}">
+                      Roll back to this
+                    </button>`
+              }
+            </td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
 }
 
 export function yamlOf(t: { medium: number; high: number; critical: number }): string {
@@ -260,6 +337,14 @@ export function consolePage(data: ConsoleData): SafeHtml {
         </section>
         ${whatIf(data)}
       </div>
+      <section id="versions" aria-labelledby="versions-title">
+        <h2 id="versions-title">Policy versions</h2>
+        <p class="legend">
+          The newest first. Rolling back records an old version's policy as a new version; nothing is deleted.
+        </p>
+        ${versionsTable(data)}
+        <p id="versions-status" class="status" role="status" aria-live="polite"></p>
+      </section>
       <section aria-labelledby="rates-title">
         <h2 id="rates-title">Step-up and deny rates over time</h2>
         <p class="legend">

@@ -1,6 +1,8 @@
-// The risk console's what-if panel. Served as a static file so the Content-Security-Policy can forbid inline
-// script. Moving a threshold slider moves its line on every histogram at once and, debounced, asks the
-// backtest (POST <admin>/policy/simulate) what the candidate thresholds would have decided in this window.
+// The risk console's what-if panel and policy versions. Served as a static file so the Content-Security-Policy
+// can forbid inline script. Moving a threshold slider moves its line on every histogram at once and, debounced,
+// asks the backtest (POST <admin>/policy/simulate) what the candidate thresholds would have decided in this
+// window; Save makes them a new policy version (PUT <admin>/policy, If-Match the version the page shows). Each
+// older version can be rolled back to (POST <admin>/policy/rollback, If-Match the newest).
 // Everything shown comes from JSON and is written with textContent, never as markup.
 (() => {
   'use strict';
@@ -13,8 +15,11 @@
   // …/admin/console → …/admin/: the same page is served on the risk port and under /.stepgate/ by the gateway.
   const adminBase = window.location.pathname.replace(/console\/?$/, '');
   const simulateUrl = `${adminBase}policy/simulate`;
+  const policyUrl = `${adminBase}policy`;
 
-  const inForce = Object.fromEntries(LEVELS.map((l) => [l, Number(panel.dataset[l])]));
+  let inForce = Object.fromEntries(LEVELS.map((l) => [l, Number(panel.dataset[l])]));
+  /** The stored version the page's thresholds belong to; null while risk still runs on the file's. */
+  let version = panel.dataset.version ? Number(panel.dataset.version) : null;
   const window_ = { from: panel.dataset.from, to: panel.dataset.to };
   const sliders = Object.fromEntries(LEVELS.map((l) => [l, document.getElementById(`t-${l}`)]));
   const outputs = Object.fromEntries(LEVELS.map((l) => [l, document.getElementById(`o-${l}`)]));
@@ -22,10 +27,14 @@
   const result = document.getElementById('whatif-result');
   const yaml = document.getElementById('whatif-yaml');
   const reset = document.getElementById('whatif-reset');
+  const save = document.getElementById('whatif-save');
+  const comment = document.getElementById('save-comment');
+  const saveStatus = document.getElementById('save-status');
 
   let timer = null;
   let inFlight = null;
   let sequence = 0;
+  let saving = false;
 
   function candidate() {
     return Object.fromEntries(LEVELS.map((l) => [l, Number(sliders[l].value)]));
@@ -36,6 +45,15 @@
   function say(message, kind) {
     status.textContent = message;
     status.className = `status ${kind ?? ''}`;
+  }
+
+  const ordered = (t) => t.medium < t.high && t.high < t.critical;
+
+  function updateSave() {
+    const t = candidate();
+    save.disabled = saving || same(t) || !ordered(t);
+    save.textContent =
+      version === null ? 'Save as a new policy version' : `Save as policy version ${version + 1}`;
   }
 
   /** Moves each level's line (and its label) on every histogram: x = x0 + score / 100 * plot width. */
@@ -70,8 +88,9 @@
   function onInput() {
     const t = candidate();
     render(t);
+    updateSave();
     clearTimeout(timer);
-    if (!(t.medium < t.high && t.high < t.critical)) {
+    if (!ordered(t)) {
       result.hidden = true;
       say('The thresholds must increase: medium < high < critical.', 'error');
       return;
@@ -125,10 +144,47 @@
       return;
     }
     showResult(body);
-    say(
-      `Replayed ${count(body.events?.considered)} access events with the candidate thresholds. Nothing is saved.`,
-      'ok',
-    );
+    say(`Replayed ${count(body.events?.considered)} access events with the candidate thresholds.`, 'ok');
+  }
+
+  // --- saving the candidate as a policy version ---
+
+  /**
+   * Reads the policy (its document and ETag), puts the candidate thresholds in, and writes it back with
+   * If-Match. The page's version is the base: a change made since the page was drawn is a conflict to
+   * reload for, never something to overwrite.
+   */
+  async function saveCandidate() {
+    const t = candidate();
+    saving = true;
+    updateSave();
+    tell(saveStatus, 'Saving…', 'busy');
+    try {
+      const read = await send('GET', policyUrl);
+      if (!read.res.ok || !isVersion(read.body)) return failed(saveStatus, read, 'Reading the policy');
+      const etag = read.res.headers.get('etag') ?? `"${read.body.version}"`;
+      if (version !== null && read.body.version !== version) return conflict(saveStatus, read.body.version);
+      const { document } = read.body;
+      const note = comment.value.trim();
+      const written = await send('PUT', policyUrl, {
+        ifMatch: etag,
+        json: {
+          document: { ...document, risk: { ...document.risk, thresholds: t } },
+          ...(note && { comment: note }),
+        },
+      });
+      if (!written.res.ok || !isVersion(written.body)) return failed(saveStatus, written, 'Saving');
+      version = written.body.version;
+      inForce = t;
+      comment.value = '';
+      render(t);
+      tell(saveStatus, `Saved as version ${version}. Reload to see it in the policy versions.`, 'ok');
+    } catch {
+      tell(saveStatus, 'The risk service could not be reached: nothing was saved.', 'error');
+    } finally {
+      saving = false;
+      updateSave();
+    }
   }
 
   // --- rendering the backtest's answer (its shape may grow: read only what is there) ---
@@ -259,9 +315,84 @@
     result.hidden = false;
   }
 
+  // --- the policy versions: roll back to one ---
+
+  async function rollBack(button) {
+    const to = Number(button.dataset.version);
+    const table = button.closest('table');
+    const out = document.getElementById('versions-status');
+    if (!window.confirm(`Roll back to version ${to}? Its policy becomes a new version, in force everywhere.`))
+      return;
+    const buttons = table.querySelectorAll('button.rollback');
+    for (const b of buttons) b.disabled = true;
+    tell(out, `Rolling back to version ${to}…`, 'busy');
+    try {
+      const done = await send('POST', `${policyUrl}/rollback`, {
+        ifMatch: `"${table.dataset.head}"`,
+        json: { to },
+      });
+      if (done.res.ok && isVersion(done.body)) {
+        tell(out, `Version ${done.body.version} restores version ${to}. Reloading…`, 'ok');
+        window.location.reload();
+        return;
+      }
+      failed(out, done, 'The rollback');
+    } catch {
+      tell(out, 'The risk service could not be reached: nothing was rolled back.', 'error');
+    }
+    for (const b of buttons) b.disabled = false;
+  }
+
+  // --- talking to the policy API ---
+
+  async function send(method, url, { ifMatch, json } = {}) {
+    const headers = { accept: 'application/json' };
+    if (ifMatch) headers['if-match'] = ifMatch;
+    if (json) headers['content-type'] = 'application/json';
+    const res = await fetch(url, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: json ? JSON.stringify(json) : undefined,
+    });
+    return { res, body: await res.json().catch(() => null) };
+  }
+
+  const isVersion = (body) => Boolean(body && typeof body.version === 'number' && body.document);
+
+  function tell(target, message, kind, details = []) {
+    target.className = `status ${kind ?? ''}`;
+    target.replaceChildren(
+      message,
+      ...(details.length
+        ? [el('ul', { class: 'problems' }, ...details.map((d) => el('li', {}, String(d))))]
+        : []),
+    );
+  }
+
+  function conflict(target, head) {
+    tell(target, `Someone changed the policy (now version ${head ?? '?'}): reload to see it.`, 'error');
+  }
+
+  /** Says why a policy request failed, in the words the API gave. */
+  function failed(target, { res, body }, what) {
+    const message = body && typeof body.message === 'string' ? body.message : '';
+    if (res.status === 412) return conflict(target, body?.version);
+    if (res.status === 400 && Array.isArray(body?.problems))
+      return tell(target, `${what} was refused:`, 'error', body.problems);
+    if (res.status === 401 || res.status === 403)
+      return tell(target, message || `${what} was refused (${res.status}).`, 'error');
+    if (res.ok) return tell(target, `${what} gave an answer that is not a policy version.`, 'error');
+    tell(target, `${what} failed (${res.status})${message ? `: ${message}` : ''}.`, 'error');
+  }
+
   for (const l of LEVELS) sliders[l].addEventListener('input', onInput);
   reset.addEventListener('click', () => {
     for (const l of LEVELS) sliders[l].value = String(inForce[l]);
     onInput();
   });
+  updateSave();
+  save.addEventListener('click', () => void saveCandidate());
+  for (const button of document.querySelectorAll('#versions button.rollback'))
+    button.addEventListener('click', () => void rollBack(button));
 })();
