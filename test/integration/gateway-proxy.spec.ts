@@ -30,7 +30,12 @@ import type { DevIssuerConfig } from '../../apps/dev-issuer/src/config';
 import { loadOrCreateDevIssuerKey, type DevIssuerKey } from '../../apps/dev-issuer/src/dev-issuer.keys';
 import { startDevIssuer, type RunningServer } from '../../apps/dev-issuer/src/dev-issuer.server';
 import { signDevToken } from '../../apps/dev-issuer/src/dev-token';
-import { loadGatewayConfig, type GatewayConfig, type RoutePolicy } from '../../apps/gateway/src/config';
+import {
+  GATEWAY_CONFIG,
+  loadGatewayConfig,
+  type GatewayConfig,
+  type RoutePolicy,
+} from '../../apps/gateway/src/config';
 import { createGatewayApp } from '../../apps/gateway/src/gateway.bootstrap';
 import { canonicalTarget } from '../../apps/gateway/src/proxy/canonical-request';
 import { eventually, freePort, ROOT } from '../support/processes';
@@ -852,7 +857,31 @@ describe('gateway proxy', () => {
   });
 
   describe('operations', () => {
-    it('is ready once the issuers key sets are fetched; not while one is unreachable', async () => {
+    it('is ready once the issuers key sets are fetched and a policy version arrived; not while one is unreachable', async () => {
+      const waiting = await fetch(`${base}/.stepgate/readyz`);
+      expect(waiting.status).toBe(503);
+      expect(await waiting.json()).toEqual({
+        status: 'not_ready',
+        reasons: ['no published policy version yet (risk publishes one at start on stepgate.policy.v1)'],
+      });
+      // What risk would publish: this gateway's own routes, as version 1.
+      inProcessBroker.publish({
+        topic: TOPICS.policyVersion,
+        key: 'policy',
+        value: JSON.stringify({
+          lineage: '0123456789abcdef',
+          version: 1,
+          hash: '0'.repeat(64),
+          document: { policy: app.get(GATEWAY_CONFIG).policy, risk: {} },
+          author: 'spec',
+          source: 'api',
+          restores: null,
+          comment: null,
+          createdAt: new Date().toISOString(),
+        }),
+        headers: {},
+      });
+      await inProcessBroker.drain();
       expect((await fetch(`${base}/.stepgate/readyz`)).status).toBe(200);
       const notReady = await fetch(`http://127.0.0.1:${trustingPort}/.stepgate/readyz`);
       expect(notReady.status).toBe(503);

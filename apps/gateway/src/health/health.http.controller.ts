@@ -3,6 +3,7 @@ import { TokenVerifier } from '@stepgate/identity';
 import { ConsumerHealth } from '@stepgate/kafka';
 import type { FastifyReply } from 'fastify';
 import { IdentityAssertionSigner } from '../assertion/identity-assertion';
+import { GatewayPolicy } from '../policy/gateway-policy.service';
 import { GatewayMetrics } from './gateway.metrics';
 
 /** Liveness, readiness, metrics and the key set upstreams verify identity assertions with. */
@@ -15,6 +16,7 @@ export class HealthHttpController {
     private readonly verifier: TokenVerifier,
     private readonly assertions: IdentityAssertionSigner,
     private readonly consumer: ConsumerHealth,
+    private readonly policy: GatewayPolicy,
   ) {}
 
   /**
@@ -32,7 +34,8 @@ export class HealthHttpController {
 
   /**
    * Readiness: the gateway listens only after its message bus connected, so what is left is the issuers'
-   * key sets: ready once each has been fetched at least once (retried here at most once a second).
+   * key sets, fetched at least once (retried here at most once a second), and a published policy version:
+   * until one arrives the gateway runs on the config file's policy, which an admin may have tightened since.
    */
   @Get('readyz')
   async ready(@Res() reply: FastifyReply): Promise<void> {
@@ -40,13 +43,16 @@ export class HealthHttpController {
       this.lastKeyAttempt = Date.now();
       await this.verifier.loadIssuerKeys();
     }
-    const ready = this.verifier.issuerKeysLoaded;
+    const reasons = [
+      ...(this.verifier.issuerKeysLoaded ? [] : ['issuer key sets not fetched yet']),
+      ...(this.policy.current.version === null
+        ? ['no published policy version yet (risk publishes one at start on stepgate.policy.v1)']
+        : []),
+    ];
     await reply
-      .code(ready ? 200 : 503)
+      .code(reasons.length === 0 ? 200 : 503)
       .header('cache-control', 'no-store')
-      .send(
-        ready ? { status: 'ready' } : { status: 'not_ready', reasons: ['issuer key sets not fetched yet'] },
-      );
+      .send(reasons.length === 0 ? { status: 'ready' } : { status: 'not_ready', reasons });
   }
 
   @Get('metrics')
