@@ -22,6 +22,9 @@ import { GatewayMetrics } from '../../apps/gateway/src/health/gateway.metrics';
 import { GatewayPolicy } from '../../apps/gateway/src/policy/gateway-policy.service';
 import type { StoredVersion } from '../../apps/risk/src/policy/policy-store.service';
 import { loadRiskConfig } from '../../apps/risk/src/config';
+import { AdminAssertions } from '../../apps/risk/src/admin/admin-assertion';
+import { PolicyStore, VersionConflict } from '../../apps/risk/src/policy/policy-store.service';
+import { PolicyVersions } from '../../apps/risk/src/policy/policy-versions.service';
 import { RiskPolicy } from '../../apps/risk/src/policy/risk-policy.service';
 import { createRiskApp } from '../../apps/risk/src/risk.bootstrap';
 import { startOwnKafka, type KafkaForTests } from '../support/kafka-mock';
@@ -41,10 +44,22 @@ async function until<T>(fn: () => T | undefined | Promise<T | undefined>, what: 
   }
 }
 
+interface AssertionOverrides {
+  typ?: string;
+  issuer?: string;
+  audience?: string;
+  iat?: number;
+  exp?: number;
+}
+
 /** The gateway's side of the assertion: a signing key and its JWKS on a local HTTP server. */
 async function startAssertionIssuer(): Promise<{
   jwksUri: string;
-  sign(claims: { sub: string; acr: string }, key?: CryptoKey): Promise<string>;
+  sign(
+    claims: { sub: string; acr: string; route?: string },
+    key?: CryptoKey,
+    over?: AssertionOverrides,
+  ): Promise<string>;
   stop(): Promise<void>;
 }> {
   const { privateKey, publicKey } = await generateKeyPair('ES256');
@@ -57,13 +72,13 @@ async function startAssertionIssuer(): Promise<{
   const { port } = server.address() as AddressInfo;
   return {
     jwksUri: `http://127.0.0.1:${port}/.stepgate/jwks.json`,
-    sign: (claims, key = privateKey) =>
-      new SignJWT({ ...claims, route: 'stepgate-admin', token_kind: 'stepup' })
-        .setProtectedHeader({ alg: 'ES256', kid: 'gateway-1', typ: 'stepgate-assertion+jwt' })
-        .setIssuer('urn:stepgate:gateway')
-        .setAudience('stepgate-admin')
-        .setIssuedAt()
-        .setExpirationTime('60s')
+    sign: (claims, key = privateKey, over = {}) =>
+      new SignJWT({ route: 'stepgate-admin', token_kind: 'stepup', ...claims })
+        .setProtectedHeader({ alg: 'ES256', kid: 'gateway-1', typ: over.typ ?? 'stepgate-assertion+jwt' })
+        .setIssuer(over.issuer ?? 'urn:stepgate:gateway')
+        .setAudience(over.audience ?? 'stepgate-admin')
+        .setIssuedAt(over.iat ?? Math.floor(Date.now() / 1000))
+        .setExpirationTime(over.exp ?? '60s')
         .sign(key),
     stop: () => new Promise<void>((done) => server.close(() => done())),
   };
@@ -246,6 +261,83 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     expect(await versions()).toHaveLength(1);
   });
 
+  it('verifies the assertion fully: the gateway key, issuer, audience, type, age, and the admin route', async () => {
+    const { body: head } = await getPolicy(baseA);
+    const document = head.document;
+    const now = Math.floor(Date.now() / 1000);
+    const attempt = async (assertion: string) =>
+      write(baseA, '', { document }, { 'if-match': '"1"', 'x-stepgate-assertion': assertion });
+    const admin = { sub: 'alice', acr: MFA };
+    for (const [what, over] of [
+      ['another issuer', { issuer: 'urn:someone:else' }],
+      ['another upstream', { audience: 'demo' }],
+      ['an access token type', { typ: 'at+jwt' }],
+      ['an old assertion', { iat: now - 600, exp: now + 60 }],
+      ['an expired assertion', { iat: now - 120, exp: now - 60 }],
+    ] as const) {
+      const res = await attempt(await issuer.sign(admin, undefined, over));
+      expect({ what, status: res.status, error: res.body.error }).toEqual({
+        what,
+        status: 401,
+        error: 'unauthenticated',
+      });
+    }
+    // Signed for the admin upstream but through another route (an upstream configured with the same audience).
+    const elsewhere = await attempt(await issuer.sign({ ...admin, route: 'reports' }));
+    expect(elsewhere.status).toBe(403);
+    expect(elsewhere.body.message).toMatch(
+      /must come through a route to the stepgate-admin upstream; this one came through "reports"/,
+    );
+    expect(await versions()).toHaveLength(1);
+  });
+
+  it('fails closed when risk.admin.changeAcr is not among the acr levels in force', async () => {
+    const typo = new AdminAssertions({
+      ...loadRiskConfig(runtime),
+      admin: { ...loadRiskConfig(runtime).admin, changeAcr: 'urn:stepgate:acr:mfaa' },
+    });
+    const { body: head } = await getPolicy(baseA);
+    const basic = await issuer.sign({ sub: 'mallory', acr: 'urn:stepgate:acr:basic' });
+    await expect(typo.authorOf(basic, head.document.policy)).rejects.toMatchObject({
+      code: 'policy_locked',
+      status: 403,
+    });
+  });
+
+  it('will not let a change through the API open the API itself', async () => {
+    const { body: head } = await getPolicy(baseA);
+    const opened = structuredClone(head.document);
+    const admin = opened.policy.routes.find((r) => r.id === 'stepgate-admin')!;
+    admin.mode = 'monitor';
+    admin.decisions = { ...admin.decisions, low: 'allow' };
+    delete admin.require;
+    const res = await write(baseA, '', { document: opened }, await asAdmin('"1"'));
+    expect(res.status).toBe(400);
+    expect(res.body.problems).toEqual([
+      'policy.routes.0 (stepgate-admin, the admin API).mode: must stay enforce',
+      "policy.routes.0 (stepgate-admin, the admin API).require.groups: must name the admins' group",
+      'policy.routes.0 (stepgate-admin, the admin API).decisions: must step up or deny at every level, never allow',
+    ]);
+    const gone = {
+      ...head.document,
+      policy: { ...head.document.policy, routes: head.document.policy.routes.slice(1) },
+    };
+    const removed = await write(baseA, '', { document: gone }, await asAdmin('"1"'));
+    expect(removed.body.problems).toEqual([
+      'policy.routes: no route publishes the admin API (upstream stepgate-admin): no one could change the policy again',
+    ]);
+    expect(await versions()).toHaveLength(1);
+  });
+
+  it('records nothing for the document already in force', async () => {
+    const { body: head } = await getPolicy(baseA);
+    const same = await write(baseA, '', { document: head.document }, await asAdmin('"1"'));
+    expect(same.status).toBe(200);
+    expect(same.body).toMatchObject({ version: 1, recorded: false, published: true });
+    expect(same.etag).toBe('"1"');
+    expect(await versions()).toHaveLength(1);
+  });
+
   it('refuses an invalid document with every problem and its path, and records nothing', async () => {
     const { body: head } = await getPolicy(baseA);
     const [reports] = head.document.policy.routes.filter((r) => r.id === 'reports');
@@ -286,7 +378,14 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     const res = await write(baseA, '', { document, comment: 'reports closed' }, await asAdmin('"1"'));
     expect(res.status).toBe(200);
     expect(res.etag).toBe('"2"');
-    expect(res.body).toMatchObject({ version: 2, author: 'alice', source: 'api', comment: 'reports closed' });
+    expect(res.body).toMatchObject({
+      version: 2,
+      author: 'alice',
+      source: 'api',
+      comment: 'reports closed',
+      recorded: true,
+      published: true,
+    });
     await everyoneAt(2);
     expect(b.get(RiskPolicy).current.config.thresholds.medium).toBe(40);
     expect(b.get(RiskPolicy).routes.find((r) => r.id === 'reports')?.decisions.low).toBe('deny');
@@ -330,22 +429,47 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     expect(b.get(RiskPolicy).current.config.thresholds.medium).toBe(medium);
   });
 
+  it('appends exactly one of two writers that read the same head (the primary key, not only the pre-check)', async () => {
+    const store = a.get(PolicyStore);
+    const other = b.get(PolicyStore);
+    const head = (await store.head())!;
+    const next = (medium: number) => ({
+      document: {
+        ...head.document,
+        risk: { ...head.document.risk, thresholds: { ...head.document.risk.thresholds, medium } },
+      },
+      author: 'spec',
+      source: 'api' as const,
+      restores: null,
+      comment: null,
+      expected: head.version,
+    });
+    const results = await Promise.allSettled([store.append(next(43)), other.append(next(44))]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const lost = results.find((r) => r.status === 'rejected')!;
+    expect(lost.reason).toBeInstanceOf(VersionConflict);
+    expect(lost.reason).toMatchObject({ expected: head.version, head: head.version + 1 });
+    // Published like any change, so every instance moves on to it.
+    await a.get(PolicyVersions).publishHead();
+    await everyoneAt(head.version + 1);
+  });
+
   it('rolls back to any earlier version as a new version, and every instance follows', async () => {
     const { body: first } = await getPolicy(baseA).then(async () => ({
       body: (await (await fetch(`${baseA}/admin/policy/versions/1`)).json()) as StoredVersion,
     }));
-    const missing = await write(baseA, '/rollback', { to: 99 }, await asAdmin('"3"'), 'POST');
+    const missing = await write(baseA, '/rollback', { to: 99 }, await asAdmin('"4"'), 'POST');
     expect(missing.status).toBe(404);
     const res = await write(
       baseA,
       '/rollback',
       { to: 1, comment: 'back to the file' },
-      await asAdmin('"3"'),
+      await asAdmin('"4"'),
       'POST',
     );
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ version: 4, source: 'rollback', restores: 1, hash: first.hash });
-    await everyoneAt(4);
+    expect(res.body).toMatchObject({ version: 5, source: 'rollback', restores: 1, hash: first.hash });
+    await everyoneAt(5);
     expect(b.get(RiskPolicy).current.config.thresholds.medium).toBe(30);
     expect(gateway.current.routes.find((r) => r.policy.id === 'reports')?.policy.decisions.low).toBe('allow');
   });
@@ -357,25 +481,30 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     );
     const fromFile = await until(async () => {
       const { body } = await getPolicy(baseA);
-      return body.version === 5 ? body : undefined;
+      return body.version === 6 ? body : undefined;
     }, 'the file edit recorded');
     // Both instances watch the file; one of them recorded it.
-    expect(fromFile).toMatchObject({ source: 'file', author: 'file:stepgate.yaml' });
+    expect(fromFile).toMatchObject({
+      source: 'file',
+      author: 'file:stepgate.yaml',
+      // The file is a whole document: what the API changed since its last edit is replaced, and said so.
+      comment: "replaces versions 2-5 (made since the file's last edit)",
+    });
     expect(fromFile.changes).toEqual([{ path: 'risk.thresholds.medium', op: 'changed', from: 30, to: 35 }]);
-    await everyoneAt(5);
+    await everyoneAt(6);
 
     const document = structuredClone(fromFile.document);
     document.risk.thresholds.medium = 45;
-    expect((await write(baseA, '', { document }, await asAdmin('"5"'))).status).toBe(200);
-    await everyoneAt(6);
+    expect((await write(baseA, '', { document }, await asAdmin('"6"'))).status).toBe(200);
+    await everyoneAt(7);
 
     await b.close();
     b = await startRisk();
     baseB = await b.getUrl();
     const { body: head } = await getPolicy(baseB);
-    expect(head.version).toBe(6);
-    expect(await versions()).toHaveLength(6);
-    await until(() => (riskVersion(b) === 6 ? true : undefined), 'the restarted instance at version 6');
+    expect(head.version).toBe(7);
+    expect(await versions()).toHaveLength(7);
+    await until(() => (riskVersion(b) === 7 ? true : undefined), 'the restarted instance at version 7');
     expect(b.get(RiskPolicy).current.config.thresholds.medium).toBe(45);
   });
 

@@ -41,6 +41,11 @@ const riskSection = z.strictObject({
     }),
     /** The assertion's acr must be this one or stronger (by policy.acr.levels) to change the policy. */
     changeAcr: z.string().min(1),
+    /**
+     * The gateway upstream that publishes this API. A change must come through a route to it, and a change
+     * through the API cannot weaken those routes (group, step-up, enforce): the API cannot open itself.
+     */
+    upstream: z.string().min(1).default('stepgate-admin'),
   }),
   thresholds: z
     .strictObject({ medium: weight.min(1), high: weight.min(1), critical: weight.min(1) })

@@ -18,4 +18,18 @@ describe(ConsumerHealth.name, () => {
     status.next('connected');
     expect(sut.healthy).toBe(true);
   });
+
+  it('stays unhealthy while any watched consumer is crashed, whatever the others report', () => {
+    const main = new Subject<string>();
+    const follower = new Subject<string>();
+    const sut = new ConsumerHealth();
+    sut.watch(main);
+    sut.watch(follower);
+
+    follower.next('crashed');
+    main.next('connected');
+    expect(sut.healthy).toBe(false);
+    follower.next('connected');
+    expect(sut.healthy).toBe(true);
+  });
 });

@@ -7,21 +7,23 @@ import type { Observable } from 'rxjs';
 @Injectable()
 export class ConsumerHealth {
   private readonly logger = new Logger(ConsumerHealth.name);
-  private crashed = false;
+  /** The watched consumers that crashed and have not reconnected since. */
+  private readonly crashed = new Set<object>();
 
-  /** Follows the transport's status: `crashed` until it reports `connected` again (kafkajs restarted it). */
+  /** Follows a consumer's status: `crashed` until it reports `connected` again (kafkajs restarted it). */
   watch(status: Observable<string>): void {
+    const consumer = {};
     status.subscribe((s) => {
       if (s === 'crashed') {
-        this.crashed = true;
-        this.logger.error('the bus consumer crashed: reporting unhealthy until it reconnects');
+        this.crashed.add(consumer);
+        this.logger.error('a bus consumer crashed: reporting unhealthy until it reconnects');
       } else if (s === 'connected') {
-        this.crashed = false;
+        this.crashed.delete(consumer);
       }
     });
   }
 
   get healthy(): boolean {
-    return !this.crashed;
+    return this.crashed.size === 0;
   }
 }

@@ -5,7 +5,7 @@ import { ClientKafka } from '@nestjs/microservices';
 import type { EventOf, EventTopic, ReplyOf, RequestOf, RequestPattern } from '@stepgate/contracts';
 import { randomUUID } from 'node:crypto';
 import { Kafka, type Consumer } from 'kafkajs';
-import { lastValueFrom, timeout, TimeoutError } from 'rxjs';
+import { lastValueFrom, Subject, timeout, TimeoutError } from 'rxjs';
 import { assertEvent, assertRequest, keyOf, parseReply } from './contract.validation';
 import { deliverFollowed, headersOf } from './in-process.message-bus';
 import { type FollowHandler, MessageBus, type PublishMeta, RequestTimeoutError } from './message-bus';
@@ -16,6 +16,8 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
   private readonly client: ClientKafka;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly followers = new Set<Consumer>();
+  /** `crashed` when a follower gave up (kafkajs will not restart it), `connected` when one (re)joined. */
+  readonly followerStatus = new Subject<string>();
 
   constructor(
     private readonly settings: KafkaSettings,
@@ -88,9 +90,12 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
       maxWaitTimeInMs: maxWaitMs,
       allowAutoTopicCreation: true,
     });
-    consumer.on(consumer.events.CRASH, ({ payload }) =>
-      this.logger.error(`following ${topic}: ${String(payload.error)} (restart: ${payload.restart})`),
-    );
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.logger.error(`following ${topic}: ${String(payload.error)} (restart: ${payload.restart})`);
+      // An instance that stopped following would keep a stale policy: unhealthy, so it gets restarted.
+      if (!payload.restart) this.followerStatus.next('crashed');
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => this.followerStatus.next('connected'));
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({

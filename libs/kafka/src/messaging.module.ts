@@ -22,9 +22,11 @@ export class MessagingModule {
         { provide: MESSAGING_OPTIONS, useValue: options },
         {
           provide: MessageBus,
-          useFactory: async (): Promise<MessageBus> => {
+          inject: [ConsumerHealth],
+          useFactory: async (health: ConsumerHealth): Promise<MessageBus> => {
             if (options.brokers.length === 0) return new InProcessMessageBus(inProcessBroker);
             const bus = new KafkaMessageBus(options, options.requests);
+            health.watch(bus.followerStatus);
             await bus.connect();
             return bus;
           },

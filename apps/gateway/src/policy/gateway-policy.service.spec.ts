@@ -91,11 +91,20 @@ describe(GatewayPolicy.name, () => {
     expect(sut.apply(published(4, denyReports()))).toBe(true);
   });
 
-  it('takes any version of another lineage: a policy store started afresh counts from 1 again', () => {
-    expect(sut.apply(published(7, denyReports()))).toBe(true);
-    expect(sut.apply({ ...published(1, config.policy), lineage: 'ffffffffffffffff' })).toBe(true);
+  it('follows a store started afresh (another lineage, made later), never back to an older one', () => {
+    const at = (iso: string) => ({ createdAt: iso });
+    expect(sut.apply({ ...published(7, denyReports()), ...at('2026-11-28T10:00:00Z') })).toBe(true);
+    const fresh = {
+      ...published(1, config.policy),
+      lineage: 'ffffffffffffffff',
+      ...at('2026-11-28T11:00:00Z'),
+    };
+    expect(sut.apply(fresh)).toBe(true);
     expect(sut.current.version).toBe(1);
     expect(reports().decisions.low).toBe('allow');
-    expect(sut.apply({ ...published(7, denyReports()) })).toBe(true);
+    // An instance still pointed at the old store republishes its head at start: older, ignored.
+    expect(sut.apply({ ...published(7, denyReports()), ...at('2026-11-28T10:00:00Z') })).toBe(false);
+    expect(reports().decisions.low).toBe('allow');
+    expect(sut.apply({ ...fresh, version: 2 })).toBe(true);
   });
 });

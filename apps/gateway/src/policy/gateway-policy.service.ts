@@ -34,7 +34,8 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(GatewayPolicy.name);
   private active: ActiveRoutes;
   private unfollow: (() => Promise<void>) | null = null;
-  private lineage: string | null = null;
+  /** The published version in force (null: the config file's). */
+  private inForce: PolicyVersion | null = null;
 
   constructor(
     private readonly started: GatewayConfig,
@@ -63,8 +64,7 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
 
   /** Applies a published version if it is newer than the one in force and valid here; true when it took effect. */
   apply(published: PolicyVersion): boolean {
-    const inForce = this.active.version;
-    if (!isNewer(published, this.lineage, inForce)) return false;
+    if (!isNewer(published, this.inForce)) return false;
     const parsed = routePolicySection.safeParse(published.document.policy);
     if (!parsed.success) return this.reject(published.version, describeIssues(parsed.error));
     const issues = routePolicyIssues(parsed.data, Object.keys(this.started.gateway.upstreams));
@@ -74,7 +74,7 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
       return this.reject(published.version, `${problems} (a new upstream needs a restart)`);
     }
     const previous = this.active;
-    this.lineage = published.lineage;
+    this.inForce = published;
     this.active = activeRoutesOf(parsed.data, published.version);
     this.showVersion();
     this.metrics.policyReloads.inc({ result: 'applied' });

@@ -4,6 +4,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '@stepgate/observability';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { RoutePolicySection } from '@stepgate/policy';
 import { RISK_CONFIG, type RiskConfig } from '../config';
 
 export const ASSERTION_HEADER = 'x-stepgate-assertion';
@@ -26,10 +27,12 @@ export class AdminAssertions {
   }
 
   /**
-   * The verified author of a change, whose acr must be `risk.admin.changeAcr` or stronger in `acrLevels` (the
-   * policy in force's). 401 without a valid assertion, 403 when it is not strong enough.
+   * The verified author of a change. The assertion must have been signed by the gateway for the admin
+   * upstream, on a route to that upstream in `policy` (the newest version's), with an acr at or above
+   * `risk.admin.changeAcr` in its acr levels. 401 without a valid assertion, 403 when it is not strong enough
+   * or came through another route; fail closed when the levels do not even contain changeAcr.
    */
-  async authorOf(header: string | string[] | undefined, acrLevels: readonly string[]): Promise<PolicyAuthor> {
+  async authorOf(header: string | string[] | undefined, policy: RoutePolicySection): Promise<PolicyAuthor> {
     if (typeof header !== 'string' || header.length === 0)
       throw new DomainError(
         'unauthenticated',
@@ -51,17 +54,32 @@ export class AdminAssertions {
       const reason = err instanceof errors.JOSEError ? err.code : 'unverifiable';
       throw new DomainError('unauthenticated', `the identity assertion does not verify (${reason})`, 401);
     }
-    const { sub, acr } = payload;
+    const { sub, acr, route } = payload;
     if (typeof sub !== 'string' || sub.length === 0 || typeof acr !== 'string')
       throw new DomainError('unauthenticated', 'the identity assertion names no subject or acr', 401);
-    const needed = this.config.admin.changeAcr;
-    const have = acrLevels.indexOf(acr);
-    if (have < 0 || have < acrLevels.indexOf(needed))
+    const { changeAcr, upstream } = this.config.admin;
+    const admitted = policy.routes.some((r) => r.id === route && r.upstream === upstream);
+    if (!admitted)
+      throw new DomainError(
+        'forbidden',
+        `a policy change must come through a route to the ${upstream} upstream; this one came through ${JSON.stringify(route ?? null)}`,
+        403,
+      );
+    const { levels } = policy.acr;
+    const needed = levels.indexOf(changeAcr);
+    const have = levels.indexOf(acr);
+    if (needed < 0)
+      throw new DomainError(
+        'policy_locked',
+        `risk.admin.changeAcr "${changeAcr}" is not in policy.acr.levels: no change can be authorised (fix the config file)`,
+        403,
+      );
+    if (have < needed)
       throw new DomainError(
         'insufficient_user_authentication',
-        `changing the policy needs acr ${needed} or stronger; the request has ${acr}`,
+        `changing the policy needs acr ${changeAcr} or stronger; the request has ${acr}`,
         403,
-        { acr_values: needed },
+        { acr_values: changeAcr },
       );
     return { subject: sub, acr };
   }

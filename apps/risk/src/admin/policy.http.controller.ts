@@ -18,7 +18,7 @@ import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { PolicyStore, VersionConflict, type StoredVersion } from '../policy/policy-store.service';
-import { InvalidPolicy, PolicyVersions } from '../policy/policy-versions.service';
+import { InvalidPolicy, PolicyVersions, type RecordedChange } from '../policy/policy-versions.service';
 import { summaryOf, type VersionSummary } from '../policy/version-summary';
 import { AdminAssertions, ASSERTION_HEADER } from './admin-assertion';
 
@@ -57,16 +57,11 @@ export class PolicyHttpController {
     @Body() body: unknown,
     @Headers() headers: Record<string, string | string[] | undefined>,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<StoredVersion> {
-    const head = await this.head();
-    const author = await this.assertions.authorOf(headers[ASSERTION_HEADER], head.document.policy.acr.levels);
-    const expected = expectedVersion(headers['if-match']);
-    const { document, comment } = parse(changeBody, body);
-    const stored = await this.write(() =>
-      this.versions.change({ document, expected, author: author.subject, comment: comment ?? null }),
-    );
-    void reply.header('etag', etagOf(stored.version));
-    return stored;
+  ): Promise<RecordedChange> {
+    return this.write(headers, reply, (by) => {
+      const { document, comment } = parse(changeBody, body);
+      return this.versions.change({ ...by, document, comment: comment ?? null });
+    });
   }
 
   @Post('rollback')
@@ -75,17 +70,13 @@ export class PolicyHttpController {
     @Body() body: unknown,
     @Headers() headers: Record<string, string | string[] | undefined>,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<StoredVersion> {
-    const head = await this.head();
-    const author = await this.assertions.authorOf(headers[ASSERTION_HEADER], head.document.policy.acr.levels);
-    const expected = expectedVersion(headers['if-match']);
-    const { to, comment } = parse(rollbackBody, body);
-    const stored = await this.write(() =>
-      this.versions.rollback(to, { expected, author: author.subject, comment: comment ?? null }),
-    );
-    if (!stored) throw new DomainError('not_found', `there is no policy version ${to}`, 404);
-    void reply.header('etag', etagOf(stored.version));
-    return stored;
+  ): Promise<RecordedChange> {
+    return this.write(headers, reply, async (by) => {
+      const { to, comment } = parse(rollbackBody, body);
+      const stored = await this.versions.rollback(to, { ...by, comment: comment ?? null });
+      if (!stored) throw new DomainError('not_found', `there is no policy version ${to}`, 404);
+      return stored;
+    });
   }
 
   @Get('versions')
@@ -113,9 +104,23 @@ export class PolicyHttpController {
     return head;
   }
 
-  private async write<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * A change: who makes it (the verified assertion, checked first: nothing about the request is looked at for
+   * an unauthenticated caller), against which version (If-Match), then the work; its conflicts and invalid
+   * documents become 412 and 400.
+   */
+  private async write(
+    headers: Record<string, string | string[] | undefined>,
+    reply: FastifyReply,
+    work: (by: { author: string; expected: number }) => Promise<RecordedChange>,
+  ): Promise<RecordedChange> {
+    const head = await this.head();
+    const author = await this.assertions.authorOf(headers[ASSERTION_HEADER], head.document.policy);
+    const expected = expectedVersion(headers['if-match']);
     try {
-      return await work();
+      const stored = await work({ author: author.subject, expected });
+      void reply.header('etag', etagOf(stored.version));
+      return stored;
     } catch (err) {
       if (err instanceof VersionConflict)
         throw new DomainError(
@@ -141,9 +146,13 @@ function expectedVersion(header: string | string[] | undefined): number {
       'send If-Match with the ETag of the version your change is based on (GET /admin/policy)',
       428,
     );
-  const match = /^\s*(?:W\/)?"?(\d{1,9})"?\s*$/.exec(Array.isArray(header) ? (header[0] ?? '') : header);
-  if (!match) throw new DomainError('invalid_request', 'If-Match must be a version ETag, e.g. "7"', 400);
-  return Number(match[1]);
+  const value = (Array.isArray(header) ? (header[0] ?? '') : header).trim();
+  if (value === '') return expectedVersion(undefined);
+  // A strong ETag as GET gave it ("7"), or the bare number. Not `*`: a change must name what it is based on.
+  const match = /^(?:"(\d{1,9})"|(\d{1,9}))$/.exec(value);
+  if (!match)
+    throw new DomainError('invalid_request', 'If-Match must be the version ETag GET gave, e.g. "7"', 400);
+  return Number(match[1] ?? match[2]);
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {

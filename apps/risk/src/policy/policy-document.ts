@@ -24,6 +24,12 @@ export interface DocumentRules {
   upstreams: readonly string[] | null;
   /** The acr a policy change needs: a document without it would lock every admin out of changing it back. */
   changeAcr: string;
+  /**
+   * Set for changes through the admin API: the upstream publishing it, whose routes such a change must
+   * leave guarded (enforced, for a group, stepping up to changeAcr or stronger at every level). The config
+   * file is not held to it: whoever edits the file can always edit it back.
+   */
+  adminUpstream?: string;
 }
 
 /** Validates a whole candidate document: each section strictly, then the rules across routes. */
@@ -31,14 +37,37 @@ export function checkDocument(candidate: unknown, rules: DocumentRules): Documen
   const parsed = policyDocumentSchema.safeParse(candidate);
   if (!parsed.success) return { ok: false, problems: describeIssues(parsed.error).split('; ') };
   const document = parsed.data;
+  const { levels } = document.policy.acr;
   const problems = routePolicyIssues(document.policy, rules.upstreams).map(
     (i) => `policy.${i.path.join('.')}: ${i.message}`,
   );
-  if (!document.policy.acr.levels.includes(rules.changeAcr))
+  if (!levels.includes(rules.changeAcr))
     problems.push(
       `policy.acr.levels: must keep "${rules.changeAcr}" (risk.admin.changeAcr), or no one could change the policy again`,
     );
+  if (rules.adminUpstream)
+    problems.push(...adminRouteProblems(document.policy, rules.adminUpstream, rules.changeAcr));
   return problems.length > 0 ? { ok: false, problems } : { ok: true, document };
+}
+
+function adminRouteProblems(policy: RoutePolicySection, upstream: string, changeAcr: string): string[] {
+  const { levels } = policy.acr;
+  const routes = policy.routes.map((r, i) => ({ r, i })).filter(({ r }) => r.upstream === upstream);
+  if (routes.length === 0)
+    return [
+      `policy.routes: no route publishes the admin API (upstream ${upstream}): no one could change the policy again`,
+    ];
+  return routes.flatMap(({ r, i }) => {
+    const at = `policy.routes.${i} (${r.id}, the admin API)`;
+    const problems: string[] = [];
+    if (r.mode !== 'enforce') problems.push(`${at}.mode: must stay enforce`);
+    if (!r.require?.groups?.length) problems.push(`${at}.require.groups: must name the admins' group`);
+    if (Object.values(r.decisions).includes('allow'))
+      problems.push(`${at}.decisions: must step up or deny at every level, never allow`);
+    if (!r.stepUp || levels.indexOf(r.stepUp.acr) < levels.indexOf(changeAcr))
+      problems.push(`${at}.stepUp.acr: must be "${changeAcr}" (risk.admin.changeAcr) or stronger`);
+    return problems;
+  });
 }
 
 /** sha256 of the canonical JSON: equal documents, equal hashes, whatever their key order. */

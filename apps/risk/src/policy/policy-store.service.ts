@@ -104,12 +104,13 @@ export class PolicyStore {
           comment: next.comment,
           createdAt: Date.now(),
         });
-        // Two writers that read the same head both insert head+1: the primary key lets one through.
+        // Two writers that read the same head both insert head+1: the primary key lets one through (on one
+        // SQLite file shared by two processes, the second one's stale snapshot is refused instead).
         await repo.insert(row);
         return storedOf(row);
       });
     } catch (err) {
-      if (err instanceof VersionConflict || !isUniqueViolation(err)) throw err;
+      if (err instanceof VersionConflict || !isWriteConflict(err)) throw err;
       const head = await this.head();
       throw new VersionConflict(next.expected, head?.version ?? 0);
     }
@@ -130,9 +131,16 @@ function storedOf(row: PolicyVersionRecord): StoredVersion {
   };
 }
 
-/** A duplicate primary key on PostgreSQL (23505) or SQLite (SQLITE_CONSTRAINT_PRIMARYKEY). */
-function isUniqueViolation(err: unknown): boolean {
+/**
+ * Another writer got there first: a duplicate primary key on PostgreSQL (23505) or SQLite
+ * (SQLITE_CONSTRAINT_PRIMARYKEY), or, with two processes on one SQLite file, a snapshot another process's
+ * commit made stale (SQLITE_BUSY_SNAPSHOT) or a lock it held past busy_timeout (SQLITE_BUSY).
+ */
+function isWriteConflict(err: unknown): boolean {
   const { driverError, code: own } = err as { driverError?: { code?: unknown }; code?: unknown };
   const code = driverError?.code ?? own;
-  return typeof code === 'string' && (code === '23505' || code.startsWith('SQLITE_CONSTRAINT'));
+  return (
+    typeof code === 'string' &&
+    (code === '23505' || code.startsWith('SQLITE_CONSTRAINT') || code.startsWith('SQLITE_BUSY'))
+  );
 }

@@ -32,6 +32,16 @@ export interface PolicyChangeRequest {
   comment: string | null;
 }
 
+export interface RecordedChange extends StoredVersion {
+  /** False when the document was the head's already: nothing new was recorded. */
+  recorded: boolean;
+  /**
+   * Whether the version reached the policy topic. False: it is stored (the answer's version stands) but no
+   * instance runs it yet; risk retries every few seconds until Kafka takes it.
+   */
+  published: boolean;
+}
+
 /** A candidate that does not validate: every problem, with its path. */
 export class InvalidPolicy extends Error {
   constructor(readonly problems: string[]) {
@@ -45,6 +55,7 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
   private upstreams: readonly string[] | null = null;
   private watch: ConfigWatch | null = null;
   private retry: NodeJS.Timeout | null = null;
+  private fileRetry: NodeJS.Timeout | null = null;
   private closed = false;
   /** File edits are recorded one at a time, in order. */
   private fileTail: Promise<unknown> = Promise.resolve();
@@ -61,69 +72,89 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
   async onApplicationBootstrap(): Promise<void> {
     this.metrics.showPolicy(this.policy.current);
     this.policy.onChange((p) => this.metrics.showPolicy(p));
-    await this.recordFile(this.started);
-    await this.publishHead();
+    await this.syncFile(this.started);
     const { watch, debounceMs } = this.policy.current.config.reload;
     if (watch)
       this.watch = watchConfigFile(
         this.runtime.configFile,
         debounceMs,
-        () => void this.recordFile().then(() => this.publishHead()),
+        () => void this.syncFile(),
         this.logger,
       );
+  }
+
+  /**
+   * Records the file (if it changed) and publishes the head. Never throws: a database that fails now is
+   * logged and the file is read again a few seconds later (a watcher's callback has no one to throw to).
+   */
+  private async syncFile(started?: RiskConfig): Promise<void> {
+    if (this.fileRetry) clearTimeout(this.fileRetry);
+    this.fileRetry = null;
+    try {
+      await this.recordFile(started);
+    } catch (err) {
+      this.logger.error(`recording the config file failed, retrying in ${REPUBLISH_MS} ms: ${String(err)}`);
+      if (!this.closed) this.fileRetry = setTimeout(() => void this.syncFile(started), REPUBLISH_MS);
+    }
+    await this.publishHead();
   }
 
   onModuleDestroy(): void {
     this.closed = true;
     this.watch?.close();
     if (this.retry) clearTimeout(this.retry);
+    if (this.fileRetry) clearTimeout(this.fileRetry);
   }
 
-  /** Validates a candidate against the rules in force, without recording it. */
-  check(document: unknown): DocumentCheck {
+  /**
+   * Validates a candidate against the rules in force, without recording it. `api`: held to the admin route
+   * guard too (a change through the API cannot open the API).
+   */
+  check(document: unknown, source: 'file' | 'api' = 'api'): DocumentCheck {
+    const { changeAcr, upstream } = this.started.admin;
     return checkDocument(document, {
       upstreams: this.upstreams,
-      changeAcr: this.policy.current.config.admin.changeAcr,
+      changeAcr,
+      adminUpstream: source === 'api' ? upstream : undefined,
     });
   }
 
   /** Records an admin's whole new document as the next version; InvalidPolicy or VersionConflict otherwise. */
-  async change(request: PolicyChangeRequest): Promise<StoredVersion> {
-    const checked = this.check(request.document);
-    if (!checked.ok) throw new InvalidPolicy(checked.problems);
-    const stored = await this.store.append({
-      document: checked.document,
-      author: request.author,
-      source: 'api',
-      restores: null,
-      comment: request.comment,
-      expected: request.expected,
-    });
-    this.logger.log(`policy version ${stored.version} recorded, by ${stored.author}`);
-    await this.publishHead();
-    return stored;
+  change(request: PolicyChangeRequest): Promise<RecordedChange> {
+    return this.record(request.document, request, null);
   }
 
   /**
    * Restores an earlier version's document as the next version (history is never rewritten). It is checked
    * like any change: an old version naming an upstream the gateways no longer have is refused.
    */
-  async rollback(to: number, request: Omit<PolicyChangeRequest, 'document'>): Promise<StoredVersion | null> {
+  async rollback(to: number, request: Omit<PolicyChangeRequest, 'document'>): Promise<RecordedChange | null> {
     const old = await this.store.get(to);
-    if (!old) return null;
-    const checked = this.check(old.document);
+    return old ? this.record(old.document, request, to) : null;
+  }
+
+  private async record(
+    document: unknown,
+    request: Omit<PolicyChangeRequest, 'document'>,
+    restores: number | null,
+  ): Promise<RecordedChange> {
+    const checked = this.check(document);
     if (!checked.ok) throw new InvalidPolicy(checked.problems);
+    const head = await this.store.head();
+    // The same document again is no change: nothing recorded, the head answers (still against If-Match).
+    if (head && head.version === request.expected && head.hash === documentHash(checked.document))
+      return { ...head, recorded: false, published: true };
     const stored = await this.store.append({
       document: checked.document,
       author: request.author,
-      source: 'rollback',
-      restores: to,
+      source: restores === null ? 'api' : 'rollback',
+      restores,
       comment: request.comment,
       expected: request.expected,
     });
-    this.logger.log(`policy version ${stored.version} restores version ${to}, by ${stored.author}`);
-    await this.publishHead();
-    return stored;
+    const what = restores === null ? 'recorded' : `restores version ${restores}`;
+    this.logger.log(`policy version ${stored.version} ${what}, by ${stored.author}`);
+    return { ...stored, recorded: true, published: await this.publishHead() };
   }
 
   /**
@@ -148,7 +179,7 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
       return null;
     }
     this.upstreams = file.upstreams;
-    const checked = this.check(file.document);
+    const checked = this.check(file.document, 'file');
     if (!checked.ok) {
       this.logger.error(`config file change rejected, no new policy version: ${checked.problems.join('; ')}`);
       return null;
@@ -157,13 +188,21 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
     for (let attempt = 0; attempt < 5; attempt++) {
       const [head, fromFile] = await Promise.all([this.store.head(), this.store.latestFrom('file')]);
       if (fromFile && fromFile.hash === documentHash(checked.document)) return null;
+      // The file is a whole document: changes made through the API since the file was last recorded are
+      // replaced by it. Say so, on the version and in the log.
+      const since = fromFile && head && head.version > fromFile.version ? fromFile.version + 1 : null;
+      const comment =
+        since === null
+          ? null
+          : `replaces versions ${since}-${head!.version} (made since the file's last edit)`;
+      if (comment) this.logger.warn(`the config file changed: its policy ${comment}`);
       try {
         const stored = await this.store.append({
           document: checked.document,
           author: `file:${basename(this.runtime.configFile)}`,
           source: 'file',
           restores: null,
-          comment: null,
+          comment,
           expected: head?.version ?? 0,
         });
         this.logger.log(`policy version ${stored.version} recorded from the config file`);
@@ -181,22 +220,24 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
    * published its own, and one of ours may have landed after it; the last record on the topic must be the
    * newest. On failure it tries again every few seconds (followers ignore versions they already have).
    */
-  async publishHead(): Promise<void> {
+  async publishHead(): Promise<boolean> {
     if (this.retry) clearTimeout(this.retry);
     this.retry = null;
     try {
       let published = 0;
       for (let attempt = 0; attempt < 5; attempt++) {
         const head = await this.store.head();
-        if (!head || head.version === published) return;
+        if (!head || head.version === published) return true;
         const { changes: _changes, ...event } = head;
         const lineage = (await this.store.lineage())!;
         await this.bus.publish(TOPICS.policyVersion, { ...event, lineage });
         published = head.version;
       }
+      return true;
     } catch (err) {
       this.logger.error(`publishing the policy head failed, retrying in ${REPUBLISH_MS} ms: ${String(err)}`);
       if (!this.closed) this.retry = setTimeout(() => void this.publishHead(), REPUBLISH_MS);
+      return false;
     }
   }
 }

@@ -43,7 +43,8 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RiskPolicy.name);
   private active: ActivePolicy;
   private unfollow: (() => Promise<void>) | null = null;
-  private lineage: string | null = null;
+  /** The published version in force (null: the config file's). */
+  private inForce: PolicyVersion | null = null;
   private readonly listeners = new Set<(policy: ActivePolicy) => void>();
   private routeViews: readonly RouteView[] = [];
 
@@ -91,7 +92,7 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   /** Applies a published version if it is newer than the one in force and valid; true when it took effect. */
   apply(published: PolicyVersion): boolean {
     const inForce = this.active.policyVersion;
-    if (!isNewer(published, this.lineage, inForce)) return false;
+    if (!isNewer(published, this.inForce)) return false;
     const tunables = riskTunablesSchema.safeParse(published.document.risk);
     const routes = publishedRoutes.safeParse(published.document.policy);
     if (!tunables.success || !routes.success) {
@@ -106,7 +107,7 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
     }
     const { http, admin, kafka, reload } = this.started;
     const previous = this.active;
-    this.lineage = published.lineage;
+    this.inForce = published;
     this.active = activePolicyOf({ ...tunables.data, http, admin, kafka, reload }, published.version);
     this.routeViews = routes.data.routes.map(routeViewOf);
     this.logger.log(

@@ -35,15 +35,16 @@ export type PolicySource = PolicyVersion['source'];
 export const policyVersionKey = (): string => 'policy';
 
 /**
- * Whether a follower at `version` of `lineage` (null: none yet) should apply `published`: a newer version of
- * the same lineage, or anything from another lineage (the store was started afresh; it republishes its head
- * at every start, so the last record on the topic is its newest).
+ * Whether a follower running `current` (null: the config file's, none published yet) should apply
+ * `published`. Within one lineage, a higher version. Across lineages (the store was started afresh and counts
+ * from 1 again), the one made later: so a new store is followed, and an instance still pointed at the old
+ * one, republishing its older head at start, does not pull everyone back.
  */
 export function isNewer(
-  published: Pick<PolicyVersion, 'lineage' | 'version'>,
-  lineage: string | null,
-  version: number | null,
+  published: Pick<PolicyVersion, 'lineage' | 'version' | 'createdAt'>,
+  current: Pick<PolicyVersion, 'lineage' | 'version' | 'createdAt'> | null,
 ): boolean {
-  if (version === null || lineage !== published.lineage) return true;
-  return published.version > version;
+  if (current === null) return true;
+  if (current.lineage === published.lineage) return published.version > current.version;
+  return Date.parse(published.createdAt) > Date.parse(current.createdAt);
 }

@@ -163,7 +163,9 @@
       const read = await send('GET', policyUrl);
       if (!read.res.ok || !isVersion(read.body)) return failed(saveStatus, read, 'Reading the policy');
       const etag = read.res.headers.get('etag') ?? `"${read.body.version}"`;
-      if (version !== null && read.body.version !== version) return conflict(saveStatus, read.body.version);
+      // A page drawn before risk applied any published version shows the file's thresholds, which may not be
+      // the newest version's: a conflict too, never a blind overwrite.
+      if (read.body.version !== version) return conflict(saveStatus, read.body.version);
       const { document } = read.body;
       const note = comment.value.trim();
       const written = await send('PUT', policyUrl, {
