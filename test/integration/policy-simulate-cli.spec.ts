@@ -8,10 +8,13 @@ import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { readRuntimeEnv } from '@stepgate/config';
 import type { AccessEvent } from '@stepgate/contracts';
+import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssessmentService } from '../../apps/risk/src/assessments/assessment.service';
 import type { BacktestReport } from '../../apps/risk/src/backtest/backtest.engine';
 import { loadRiskConfig } from '../../apps/risk/src/config';
+import { PolicyVersionRecord } from '../../apps/risk/src/policy/policy-version.entity';
+import { riskDataSourceOptions } from '../../apps/risk/src/profiles/risk.data-source';
 import { RiskModule } from '../../apps/risk/src/risk.module';
 import { factories } from '../support/factories';
 import { entry, ROOT } from '../support/processes';
@@ -117,5 +120,63 @@ describe('npm run policy -- simulate', () => {
     // Without a zone the time would depend on the machine's; a bare number would pass as a year.
     expect(policy('simulate', '--candidate', file, '--from', '2026-11-01T00:00').status).toBe(2);
     expect(policy('simulate', '--candidate', file, '--from', '1').status).toBe(2);
+  });
+
+  it('takes the policy in force from the newest policy version in the database', async () => {
+    const file = candidateFile('nothing.yaml', '{}');
+    // Risk recorded the file's policy as version 1 when it started (beforeAll).
+    expect(policy('simulate', '--candidate', file).stderr).toMatch(
+      /^policy in force: version 1 \(by file:stepgate\.yaml, \d{4}-\d\d-\d\dT[\d:.]+Z\)$/m,
+    );
+    const db = new DataSource({
+      ...riskDataSourceOptions({ dataDir, databaseUrl: undefined }),
+      migrationsRun: false,
+      logging: ['error'],
+    });
+    await db.initialize();
+    const versions = db.getRepository(PolicyVersionRecord);
+    try {
+      const [head] = await versions.find({ order: { version: 'DESC' }, take: 1 });
+      type Document = {
+        risk: { thresholds: Record<string, number> };
+        policy: { routes: { id: string; decisions: Record<string, string> }[] };
+      };
+      const append = async (version: number, change: (d: Document) => void) => {
+        const document = JSON.parse(head!.document) as Document;
+        change(document);
+        await versions.insert({
+          ...head!,
+          version,
+          document: JSON.stringify(document),
+          author: 'alice',
+          source: 'api',
+          createdAt: Date.now(),
+        });
+      };
+      // An admin's change through the API: the nine accesses are low under its thresholds, and payments
+      // denies at low.
+      await append(2, (d) => {
+        d.risk.thresholds = { medium: 97, high: 98, critical: 99 };
+        d.policy.routes.find((r) => r.id === 'payments')!.decisions.low = 'deny';
+      });
+      const text = policy('simulate', '--candidate', file);
+      expect(text.status).toBe(0);
+      expect(text.stderr).toMatch(/^policy in force: version 2 \(by alice, /m);
+      const report = JSON.parse(policy('simulate', '--candidate', file, '--json').stdout) as BacktestReport;
+      expect(report.inForce).toMatchObject({ allow: 0, step_up: 0, deny: 9 });
+      expect(report.levels.inForce.low).toBe(9);
+      // A newest version risk would refuse too: no backtest on a policy that is not in force anywhere.
+      await append(3, (d) => {
+        d.risk.thresholds = { medium: 90, high: 80, critical: 99 };
+      });
+      const refused = policy('simulate', '--candidate', file);
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain('policy version 3: risk: thresholds: must increase');
+    } finally {
+      await versions.delete({ version: 2 });
+      await versions.delete({ version: 3 });
+      await db.destroy();
+    }
+    expect(policy('simulate', '--candidate', file).stderr).toMatch(/^policy in force: version 1 /m);
   });
 });

@@ -1,0 +1,79 @@
+// The policy in force for an offline backtest (the CLI): the newest version in risk's policy store, as every
+// risk instance applies it, and the config file's only when no version was ever recorded. The running
+// service has its own answer (RiskPolicy.current); this is for a process that only has the database.
+import { describeIssues } from '@stepgate/contracts';
+import type { EntityManager } from 'typeorm';
+import { z } from 'zod';
+import { riskTunablesSchema, routeViewOf, routeViewSchema, type RiskConfig, type RouteView } from '../config';
+import { PolicyVersionRecord } from '../policy/policy-version.entity';
+import type { PolicyInForce } from './simulation';
+
+export interface HeadVersion {
+  version: number;
+  author: string;
+  /** ISO 8601. */
+  createdAt: string;
+}
+
+export type PolicyResolution =
+  | { ok: true; inForce: PolicyInForce; head: HeadVersion | null }
+  | { ok: false; head: HeadVersion; problems: string[] };
+
+const documentRoutes = z.looseObject({ routes: z.array(routeViewSchema) });
+
+/**
+ * The newest recorded version, validated as RiskPolicy validates a published one (the start-only parts,
+ * http, admin, kafka and reload, from `started`); `fromFile` when the store has no version, or no table (a
+ * database from before versioned policies). Read only.
+ */
+export async function resolvePolicyInForce(
+  em: EntityManager | null,
+  started: RiskConfig,
+  fromFile: () => readonly RouteView[],
+): Promise<PolicyResolution> {
+  const row = em ? await headRow(em) : null;
+  if (!row) return { ok: true, inForce: { config: started, routes: fromFile() }, head: null };
+  const head: HeadVersion = {
+    version: row.version,
+    author: row.author,
+    createdAt: new Date(Number(row.createdAt)).toISOString(),
+  };
+  let document: { risk?: unknown; policy?: unknown };
+  try {
+    document = JSON.parse(row.document) as typeof document;
+  } catch (err) {
+    return { ok: false, head, problems: [`document: not JSON (${(err as Error).message})`] };
+  }
+  const tunables = riskTunablesSchema.safeParse(document.risk);
+  const routes = documentRoutes.safeParse(document.policy);
+  if (!tunables.success || !routes.success) {
+    return {
+      ok: false,
+      head,
+      problems: [
+        ...(tunables.success ? [] : [`risk: ${describeIssues(tunables.error)}`]),
+        ...(routes.success ? [] : [`policy: ${describeIssues(routes.error)}`]),
+      ],
+    };
+  }
+  const { http, admin, kafka, reload } = started;
+  return {
+    ok: true,
+    inForce: {
+      config: { ...tunables.data, http, admin, kafka, reload },
+      routes: routes.data.routes.map(routeViewOf),
+    },
+    head,
+  };
+}
+
+async function headRow(em: EntityManager): Promise<PolicyVersionRecord | null> {
+  const runner = em.connection.createQueryRunner();
+  try {
+    if (!(await runner.hasTable('risk_policy_versions'))) return null;
+  } finally {
+    await runner.release();
+  }
+  const [row] = await em.getRepository(PolicyVersionRecord).find({ order: { version: 'DESC' }, take: 1 });
+  return row ?? null;
+}
