@@ -126,7 +126,7 @@ describe('npm run policy -- simulate', () => {
     const file = candidateFile('nothing.yaml', '{}');
     // Risk recorded the file's policy as version 1 when it started (beforeAll).
     expect(policy('simulate', '--candidate', file).stderr).toMatch(
-      /^policy in force: version 1 \(by file:stepgate\.yaml, \d{4}-\d\d-\d\dT[\d:.]+Z\)$/m,
+      /^policy in force: version 1 \(by file:stepgate\.yaml, \d{4}-\d\d-\d\dT[\d:.]+Z; the newest in the database\)$/m,
     );
     const db = new DataSource({
       ...riskDataSourceOptions({ dataDir, databaseUrl: undefined }),

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { readRuntimeEnv } from '@stepgate/config';
 import { TOPICS, type AccessEvent, type ChallengeOutcome } from '@stepgate/contracts';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssessmentService } from '../../apps/risk/src/assessments/assessment.service';
 import type { BacktestReport } from '../../apps/risk/src/backtest/backtest.engine';
 import { loadRiskConfig } from '../../apps/risk/src/config';
+import { documentHash, loadFileDocument } from '../../apps/risk/src/policy/policy-document';
 import { RetentionService } from '../../apps/risk/src/profiles/retention.service';
 import { RiskModule } from '../../apps/risk/src/risk.module';
 import { factories } from '../support/factories';
@@ -299,7 +300,7 @@ describe('npm run policy -- simulate --kafka', () => {
     );
     expect(run.status).toBe(0);
     expect(run.stderr).toMatch(
-      /^policy in force: the config file \S+ \(no risk database to read versions from\)$/m,
+      /^policy in force: the config file \S+ \(no risk database to read versions from and none on the policy topic\)$/m,
     );
     expect(run.stdout).toMatch(
       new RegExp(
@@ -330,5 +331,47 @@ describe('npm run policy -- simulate --kafka', () => {
     expect(later.inForce.events).toBe(assessed(true, from));
     expect(Date.parse(later.window.firstEvent!)).toBeGreaterThanOrEqual(from);
     expect(readdirSync(scratch)).toEqual([]);
+  });
+
+  it('takes the policy in force from the policy topic when there is no risk database to read', async () => {
+    const before = json(
+      policy({}, 'simulate', '--candidate', candidate, '--kafka', kafka!.brokers, '--json'),
+    );
+    const file = loadFileDocument(readRuntimeEnv({ STEPGATE_CONFIG: resolve(ROOT, 'config/stepgate.yaml') }));
+    const version = (n: number, medium: number, createdAt: string) => {
+      const document = {
+        ...file.document,
+        risk: { ...file.document.risk, thresholds: { medium, high: 98, critical: 99 } },
+      };
+      return JSON.stringify({
+        lineage: '0123456789abcdef',
+        version: n,
+        hash: documentHash(document),
+        document,
+        author: n === 2 ? 'alice' : 'file:stepgate.yaml',
+        source: n === 2 ? 'api' : 'file',
+        restores: null,
+        comment: null,
+        createdAt,
+      });
+    };
+    await producer!.send({
+      topic: TOPICS.policyVersion,
+      acks: -1,
+      messages: [
+        { key: 'policy', value: version(1, 30, '2026-11-01T00:00:00.000Z') },
+        { key: 'policy', value: version(2, 97, '2026-11-02T00:00:00.000Z') },
+        { key: 'policy', value: 'not a version' },
+      ],
+    });
+    const run = policy({}, 'simulate', '--candidate', candidate, '--kafka', kafka!.brokers);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toMatch(
+      /^policy in force: version 2 \(by alice, 2026-11-02T00:00:00\.000Z; the newest on stepgate\.policy\.v1\)$/m,
+    );
+    const after = json(policy({}, 'simulate', '--candidate', candidate, '--kafka', kafka!.brokers, '--json'));
+    expect(after.policies.inForce).not.toBe(before.policies.inForce);
+    // Medium from 97: nothing the file's policy stepped up for its level is stepped up for it any more.
+    expect(after.inForce.step_up).toBeLessThan(before.inForce.step_up);
   });
 });

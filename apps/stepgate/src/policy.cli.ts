@@ -16,7 +16,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { BacktestReport, DecisionCounts } from '../../risk/src/backtest/backtest.engine';
 import { resolveCandidate } from '../../risk/src/backtest/candidate';
-import { resolvePolicyInForce } from '../../risk/src/backtest/policy-in-force';
+import { resolvePolicyInForce, resolveDocument } from '../../risk/src/backtest/policy-in-force';
 import {
   InvalidCandidate,
   simulate,
@@ -172,7 +172,7 @@ async function simulateCommand(args: string[]): Promise<number> {
   const interrupt = () => interrupted.abort(new Error('interrupted'));
   process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
   try {
-    const resolved = await policyInForce(runtime, db);
+    const resolved = await policyInForce(runtime, db, brokers ?? null);
     if (!resolved.ok) return 1;
     const { inForce } = resolved;
     say(`policy in force: ${resolved.said}`);
@@ -211,22 +211,32 @@ async function simulateCommand(args: string[]): Promise<number> {
 async function policyInForce(
   runtime: RuntimeEnv,
   db: DataSource | null,
+  brokers: string[] | null,
 ): Promise<{ ok: true; inForce: PolicyInForce; said: string } | { ok: false }> {
   try {
     const started = loadRiskConfig(runtime);
-    const resolved = await resolvePolicyInForce(db?.manager ?? null, started, () => loadRouteViews(runtime));
+    let resolved = await resolvePolicyInForce(db?.manager ?? null, started, () => loadRouteViews(runtime));
+    let where = 'the newest in the database';
+    if (resolved.ok && !resolved.head && !db && brokers) {
+      // No risk database to read the versions from: the newest on the policy topic is what everyone runs.
+      const { readNewestPolicy } = await import('../../risk/src/backtest/kafka-replay.js');
+      quietKafkajsTimers();
+      const newest = await readNewestPolicy({ brokers, maxWaitMs: runtime.kafkaMaxWaitMs });
+      if (newest) {
+        resolved = resolveDocument(newest, newest.document, started);
+        where = `the newest on ${TOPICS.policyVersion}`;
+      }
+    }
     if (!resolved.ok) {
       const { version } = resolved.head;
       for (const p of resolved.problems) console.error(`policy version ${version}: ${p}`);
-      console.error(
-        `policy version ${version} (the newest in the database) does not validate: risk would not apply it either`,
-      );
+      console.error(`policy version ${version} (${where}) does not validate: risk would not apply it either`);
       return { ok: false };
     }
     const { head } = resolved;
     const said = head
-      ? `version ${head.version} (by ${head.author}, ${head.createdAt})`
-      : `the config file ${runtime.configFile} (${db ? 'no recorded versions' : 'no risk database to read versions from'})`;
+      ? `version ${head.version} (by ${head.author}, ${head.createdAt}; ${where})`
+      : `the config file ${runtime.configFile} (${db ? 'no recorded versions' : `no risk database to read versions from${brokers ? ' and none on the policy topic' : ''}`})`;
     return { ok: true, inForce: resolved.inForce, said };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;

@@ -13,9 +13,11 @@ import { readRuntimeEnv, type RuntimeEnv } from '@stepgate/config';
 import {
   describeIssues,
   EVENT_CONTRACTS,
+  isNewer,
   TOPICS,
   type AccessEvent,
   type ChallengeOutcome,
+  type PolicyVersion,
 } from '@stepgate/contracts';
 import { MAX_BATCH } from '@stepgate/kafka';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
@@ -51,13 +53,8 @@ export interface ReadOptions {
  * ends. Holds the events in memory: about 1 KB each once parsed.
  */
 export async function readTopicHistory(options: ReadOptions): Promise<TopicHistory> {
-  const kafka = new Kafka({
-    clientId: 'stepgate-policy-backtest',
-    brokers: options.brokers,
-    logLevel: logLevel.NOTHING,
-    retry: { initialRetryTime: 100, retries: 5 },
-  });
-  const ends = await endOffsets(kafka);
+  const kafka = clientOf(options);
+  const ends = await endOffsets(kafka, REPLAYED_TOPICS);
   const history: TopicHistory = { accesses: [], outcomes: [], invalid: [] };
   if (ends.size === 0) return history;
   const topics = [...new Set([...ends.keys()].map((k) => k.slice(0, k.lastIndexOf(':'))))];
@@ -91,15 +88,56 @@ export async function readTopicHistory(options: ReadOptions): Promise<TopicHisto
   return history;
 }
 
+const clientOf = (options: ReadOptions) =>
+  new Kafka({
+    clientId: 'stepgate-policy-backtest',
+    brokers: options.brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 100, retries: 5 },
+  });
+
+/**
+ * The newest policy version on the compacted policy topic, what every gateway and risk instance runs: for a
+ * backtest with no risk database to read the versions from. Null when nothing valid was ever published.
+ */
+export async function readNewestPolicy(options: ReadOptions): Promise<PolicyVersion | null> {
+  const kafka = clientOf(options);
+  const ends = await endOffsets(kafka, [TOPICS.policyVersion]);
+  if (ends.size === 0) return null;
+  const consumer = kafka.consumer({
+    groupId: `stepgate-policy-backtest-${randomUUID()}`,
+    maxWaitTimeInMs: options.maxWaitMs ?? 100,
+    allowAutoTopicCreation: false,
+  });
+  await consumer.connect();
+  let newest: PolicyVersion | null = null;
+  try {
+    await consumer.subscribe({ topics: [TOPICS.policyVersion], fromBeginning: true });
+    await consumeUntil(consumer, ends, options, (_topic, _partition, _offset, raw) => {
+      let value: unknown;
+      try {
+        value = JSON.parse(raw?.toString('utf8') ?? '');
+      } catch {
+        return;
+      }
+      const parsed = EVENT_CONTRACTS[TOPICS.policyVersion].schema.safeParse(value);
+      if (parsed.success && isNewer(parsed.data, newest)) newest = parsed.data;
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return newest;
+}
+
 const clip = (text: string, n: number) => (text.length > n ? `${text.slice(0, n - 3)}...` : text);
 
 /** `topic:partition` -> high watermark, for the partitions that hold something. */
-async function endOffsets(kafka: Kafka): Promise<Map<string, number>> {
+async function endOffsets(kafka: Kafka, topics: readonly string[]): Promise<Map<string, number>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const ends = new Map<string, number>();
-    for (const topic of REPLAYED_TOPICS) {
+    for (const topic of topics) {
       let offsets;
       try {
         offsets = await admin.fetchTopicOffsets(topic);

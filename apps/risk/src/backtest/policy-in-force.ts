@@ -38,14 +38,20 @@ export async function resolvePolicyInForce(
     author: row.author,
     createdAt: new Date(Number(row.createdAt)).toISOString(),
   };
-  let document: { risk?: unknown; policy?: unknown };
+  let document: unknown;
   try {
-    document = JSON.parse(row.document) as typeof document;
+    document = JSON.parse(row.document);
   } catch (err) {
     return { ok: false, head, problems: [`document: not JSON (${(err as Error).message})`] };
   }
-  const tunables = riskTunablesSchema.safeParse(document.risk);
-  const routes = documentRoutes.safeParse(document.policy);
+  return resolveDocument(head, document, started);
+}
+
+/** A version's document as the policy in force, validated as RiskPolicy validates a published one. */
+export function resolveDocument(head: HeadVersion, document: unknown, started: RiskConfig): PolicyResolution {
+  const { risk, policy } = (document ?? {}) as { risk?: unknown; policy?: unknown };
+  const tunables = riskTunablesSchema.safeParse(risk);
+  const routes = documentRoutes.safeParse(policy);
   if (!tunables.success || !routes.success) {
     return {
       ok: false,
