@@ -104,15 +104,23 @@ export class PolicyStore {
           comment: next.comment,
           createdAt: Date.now(),
         });
-        // Two writers that read the same head both insert head+1: the primary key lets one through (on one
-        // SQLite file shared by two processes, the second one's stale snapshot is refused instead).
-        await repo.insert(row);
+        // Two writers that read the same head both insert head+1: the primary key lets one through, and the
+        // other's insert does nothing (no error for an expected race; on one SQLite file shared by two
+        // processes the second one's stale snapshot is refused instead). Whose row stands is read back.
+        await repo.createQueryBuilder().insert().values(row).orIgnore().execute();
+        const stands = await repo.findOneBy({ version: row.version });
+        const ours =
+          stands?.hash === row.hash &&
+          stands.author === row.author &&
+          Number(stands.createdAt) === row.createdAt;
+        if (!ours) throw new VersionConflict(next.expected, row.version);
         return storedOf(row);
       });
     } catch (err) {
       if (err instanceof VersionConflict || !isWriteConflict(err)) throw err;
+      // Another writer has the next version, committed or (SQLite, another process) about to be.
       const head = await this.head();
-      throw new VersionConflict(next.expected, head?.version ?? 0);
+      throw new VersionConflict(next.expected, Math.max(head?.version ?? 0, next.expected + 1));
     }
   }
 }
