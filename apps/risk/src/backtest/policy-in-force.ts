@@ -1,10 +1,9 @@
 // The policy in force for an offline backtest (the CLI): the newest version in risk's policy store, as every
 // risk instance applies it, and the config file's only when no version was ever recorded. The running
 // service has its own answer (RiskPolicy.current); this is for a process that only has the database.
-import { describeIssues } from '@stepgate/contracts';
 import type { EntityManager } from 'typeorm';
-import { z } from 'zod';
-import { riskTunablesSchema, routeViewOf, routeViewSchema, type RiskConfig, type RouteView } from '../config';
+import type { RiskConfig, RouteView } from '../config';
+import { riskViewOf } from '../policy/policy-document';
 import { PolicyVersionRecord } from '../policy/policy-version.entity';
 import type { PolicyInForce } from './simulation';
 
@@ -18,8 +17,6 @@ export interface HeadVersion {
 export type PolicyResolution =
   | { ok: true; inForce: PolicyInForce; head: HeadVersion | null }
   | { ok: false; head: HeadVersion; problems: string[] };
-
-const documentRoutes = z.looseObject({ routes: z.array(routeViewSchema) });
 
 /**
  * The newest recorded version, validated as RiskPolicy validates a published one (the start-only parts,
@@ -49,28 +46,9 @@ export async function resolvePolicyInForce(
 
 /** A version's document as the policy in force, validated as RiskPolicy validates a published one. */
 export function resolveDocument(head: HeadVersion, document: unknown, started: RiskConfig): PolicyResolution {
-  const { risk, policy } = (document ?? {}) as { risk?: unknown; policy?: unknown };
-  const tunables = riskTunablesSchema.safeParse(risk);
-  const routes = documentRoutes.safeParse(policy);
-  if (!tunables.success || !routes.success) {
-    return {
-      ok: false,
-      head,
-      problems: [
-        ...(tunables.success ? [] : [`risk: ${describeIssues(tunables.error)}`]),
-        ...(routes.success ? [] : [`policy: ${describeIssues(routes.error)}`]),
-      ],
-    };
-  }
-  const { http, admin, kafka, reload } = started;
-  return {
-    ok: true,
-    inForce: {
-      config: { ...tunables.data, http, admin, kafka, reload },
-      routes: routes.data.routes.map(routeViewOf),
-    },
-    head,
-  };
+  const view = riskViewOf(document, started);
+  if (!view.ok) return { ok: false, head, problems: view.problems };
+  return { ok: true, inForce: { config: view.config, routes: view.routes }, head };
 }
 
 async function headRow(em: EntityManager): Promise<PolicyVersionRecord | null> {

@@ -91,18 +91,18 @@ export function histogramSvg(bins: readonly Bin[], thresholds: Thresholds, label
     data-plot-width="${width - left - right}"
   >
     <title>${label}</title>
-    <text class="axis" x="${left - 6}" y="${top + 4}" text-anchor="end">${yMax}</text>
-    <text class="axis" x="${left - 6}" y="${top + plotHeight}" text-anchor="end">0</text>
-    <line
-      class="baseline"
-      x1="${left}"
-      x2="${width - right}"
-      y1="${top + plotHeight}"
-      y2="${top + plotHeight}"
-    />
-    ${ticks}${bars}${lines}
+    ${valueAxis(HISTOGRAM, String(yMax), '0')} ${ticks}${bars}${lines}
     <text class="axis" x="${width - right}" y="${height - 1}" text-anchor="end">score</text>
   </svg>`;
+}
+
+/** A chart's vertical scale: its top and zero labels, and the baseline under the plot. */
+function valueAxis(box: typeof HISTOGRAM, topLabel: string, zeroLabel: string): SafeHtml {
+  const { width, height, left, right, top, bottom } = box;
+  const baseline = height - bottom;
+  return html`<text class="axis" x="${left - 6}" y="${top + 4}" text-anchor="end">${topLabel}</text>
+    <text class="axis" x="${left - 6}" y="${baseline}" text-anchor="end">${zeroLabel}</text>
+    <line class="baseline" x1="${left}" x2="${width - right}" y1="${baseline}" y2="${baseline}" />`;
 }
 
 /** The path through a series, broken (a new M) where a bucket had no traffic. */
@@ -152,15 +152,7 @@ export function ratesSvg(buckets: readonly RateBucket[], label: string): SafeHtm
   const span = first && last ? Date.parse(last.end) - Date.parse(first.start) : 0;
   return html`<svg class="chart rates" viewBox="0 0 ${width} ${height}" role="img" aria-label="${label}">
     <title>${label}</title>
-    <text class="axis" x="${left - 6}" y="${top + 4}" text-anchor="end">${Math.round(yMax * 100)}%</text>
-    <text class="axis" x="${left - 6}" y="${top + plotHeight}" text-anchor="end">0%</text>
-    <line
-      class="baseline"
-      x1="${left}"
-      x2="${width - right}"
-      y1="${top + plotHeight}"
-      y2="${top + plotHeight}"
-    />
+    ${valueAxis(RATES, `${Math.round(yMax * 100)}%`, '0%')}
     <path class="line step-up" d="${series((b) => b.stepUpRate)}" />
     <path class="line deny" d="${series((b) => b.denyRate)}" />
     ${dots}

@@ -1,7 +1,8 @@
 import geoip from 'geoip-lite';
 import { describe, expect, it } from 'vitest';
 import { parseAccessStream } from './access-stream';
-import { rng, sampleIpPools, syntheticStream, syntheticWorld } from './synthetic';
+import { rng } from './rng';
+import { sampleIpPools, syntheticStream, syntheticWorld } from './synthetic';
 
 const OPTIONS = {
   seed: 7,

@@ -5,6 +5,7 @@
 // agent). IP pools are built by sampling geoip-lite itself, so every address resolves where it is meant to.
 import geoip from 'geoip-lite';
 import type { LabelledAccess } from './access-stream';
+import { rng } from './rng';
 
 export interface SyntheticOptions {
   seed: number;
@@ -22,18 +23,6 @@ export const DEFAULT_SYNTHETIC: SyntheticOptions = {
   attacksPerModel: 400,
   start: Date.parse('2025-03-03T00:00:00Z'),
 };
-
-/** mulberry32: small, fast, and the same numbers on every machine for a seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(r: Rand, items: readonly T[]): T => items[Math.floor(r() * items.length)]!;

@@ -5,7 +5,17 @@ import { loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { describeIssues } from '@stepgate/contracts';
 import { routePolicyIssues, routePolicySection, type RoutePolicySection } from '@stepgate/policy';
 import { z } from 'zod';
-import { riskTunablesSchema, stableJson, tunablesOf, loadRiskConfig, type RiskTunables } from '../config';
+import {
+  riskSectionSchema,
+  riskTunablesSchema,
+  routeViewOf,
+  routeViewSchema,
+  stableJson,
+  tunablesOf,
+  type RiskConfig,
+  type RiskTunables,
+  type RouteView,
+} from '../config';
 
 export interface PolicyDocument {
   policy: RoutePolicySection;
@@ -75,9 +85,40 @@ export function documentHash(document: unknown): string {
   return createHash('sha256').update(stableJson(document)).digest('hex');
 }
 
-const upstreamNames = z.looseObject({
-  gateway: z.looseObject({ upstreams: z.record(z.string(), z.unknown()) }).optional(),
+export type RiskView =
+  { ok: true; config: RiskConfig; routes: RouteView[] } | { ok: false; problems: string[] };
+
+const routeViews = z.looseObject({ routes: z.array(routeViewSchema) });
+
+/**
+ * A version's document as risk runs it: the tunables validated strictly, what each route decides read
+ * loosely (the gateway validates routes), the start-only parts (http, admin, kafka, reload) from `started`.
+ */
+export function riskViewOf(document: unknown, started: RiskConfig): RiskView {
+  const { risk, policy } = (document ?? {}) as { risk?: unknown; policy?: unknown };
+  const tunables = riskTunablesSchema.safeParse(risk);
+  const routes = routeViews.safeParse(policy);
+  if (!tunables.success || !routes.success)
+    return {
+      ok: false,
+      problems: [
+        ...(tunables.success ? [] : [`risk: ${describeIssues(tunables.error)}`]),
+        ...(routes.success ? [] : [`policy: ${describeIssues(routes.error)}`]),
+      ],
+    };
+  const { http, admin, kafka, reload } = started;
+  return {
+    ok: true,
+    config: { ...tunables.data, http, admin, kafka, reload },
+    routes: routes.data.routes.map(routeViewOf),
+  };
+}
+
+/** What risk reads of the config file for a version: its own section, the routes, the upstreams' names. */
+const fileSections = z.looseObject({
+  risk: riskSectionSchema,
   policy: routePolicySection,
+  gateway: z.looseObject({ upstreams: z.record(z.string(), z.unknown()) }).optional(),
 });
 
 export interface FileDocument {
@@ -87,10 +128,9 @@ export interface FileDocument {
 
 /** The config file's policy document (the bootstrap version, and each edit of it); throws ConfigError. */
 export function loadFileDocument(runtime: Pick<RuntimeEnv, 'configFile' | 'env'>): FileDocument {
-  const risk = loadRiskConfig(runtime);
-  const file = loadConfig(upstreamNames, { file: runtime.configFile, env: runtime.env });
+  const file = loadConfig(fileSections, { file: runtime.configFile, env: runtime.env });
   return {
-    document: { policy: file.policy, risk: tunablesOf(risk) },
+    document: { policy: file.policy, risk: tunablesOf(file.risk) },
     upstreams: file.gateway ? Object.keys(file.gateway.upstreams) : null,
   };
 }

@@ -20,6 +20,8 @@ export interface NewVersion {
   comment: string | null;
   /** The head version the change was made against (0: none yet). */
   expected: number;
+  /** The head's own document again is no change: the head is returned and nothing recorded. */
+  unlessUnchanged?: boolean;
 }
 
 export interface StoredVersion extends Omit<PolicyVersion, 'lineage'> {
@@ -84,7 +86,10 @@ export class PolicyStore {
     return rows.map(storedOf);
   }
 
-  /** Appends the next version if the head is still `expected`; throws VersionConflict otherwise. */
+  /**
+   * Appends the next version if the head is still `expected` (VersionConflict otherwise). The answer's
+   * version is `expected` + 1, or `expected` itself when `unlessUnchanged` found nothing to record.
+   */
   async append(next: NewVersion): Promise<StoredVersion> {
     try {
       return await this.transactions.run(async (em) => {
@@ -92,10 +97,12 @@ export class PolicyStore {
         const [head] = await repo.find({ order: { version: 'DESC' }, take: 1 });
         const current = head?.version ?? 0;
         if (current !== next.expected) throw new VersionConflict(next.expected, current);
+        const hash = documentHash(next.document);
+        if (next.unlessUnchanged && head?.hash === hash) return storedOf(head);
         const before: unknown = head ? JSON.parse(head.document) : {};
         const row = repo.create({
           version: current + 1,
-          hash: documentHash(next.document),
+          hash,
           document: JSON.stringify(next.document),
           changes: JSON.stringify(diffPolicy(before, next.document)),
           author: next.author,

@@ -140,10 +140,6 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
   ): Promise<RecordedChange> {
     const checked = this.check(document);
     if (!checked.ok) throw new InvalidPolicy(checked.problems);
-    const head = await this.store.head();
-    // The same document again is no change: nothing recorded, the head answers (still against If-Match).
-    if (head && head.version === request.expected && head.hash === documentHash(checked.document))
-      return { ...head, recorded: false, published: true };
     const stored = await this.store.append({
       document: checked.document,
       author: request.author,
@@ -151,7 +147,10 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
       restores,
       comment: request.comment,
       expected: request.expected,
+      // The same document again is no change: nothing recorded, the head answers (still against If-Match).
+      unlessUnchanged: true,
     });
+    if (stored.version === request.expected) return { ...stored, recorded: false, published: true };
     const what = restores === null ? 'recorded' : `restores version ${restores}`;
     this.logger.log(`policy version ${stored.version} ${what}, by ${stored.author}`);
     return { ...stored, recorded: true, published: await this.publishHead() };

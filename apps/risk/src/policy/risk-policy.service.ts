@@ -5,21 +5,12 @@
 // kafka and reload are read at start only.
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ConfigError, type RuntimeEnv } from '@stepgate/config';
-import { describeIssues, isNewer, TOPICS, type PolicyVersion } from '@stepgate/contracts';
+import { isNewer, TOPICS, type PolicyVersion } from '@stepgate/contracts';
 import type { MessageBus } from '@stepgate/kafka';
-import { z } from 'zod';
-import {
-  loadRouteViews,
-  policyVersionOf,
-  riskTunablesSchema,
-  routeViewOf,
-  routeViewSchema,
-  scoringPolicyOf,
-  type RiskConfig,
-  type RouteView,
-} from '../config';
+import { loadRouteViews, policyVersionOf, scoringPolicyOf, type RiskConfig, type RouteView } from '../config';
 import { MODEL_NAME, RiskModel } from '../scoring/risk.model';
 import type { ScoringPolicy } from '../scoring/scoring.types';
+import { riskViewOf } from './policy-document';
 
 export interface ActivePolicy {
   readonly config: RiskConfig;
@@ -36,8 +27,6 @@ export function activePolicyOf(config: RiskConfig, policyVersion: number | null 
   const version = `${MODEL_NAME}/cfg-${policyVersionOf(config)}`;
   return { config, scoring, model: new RiskModel(scoring, version), version, policyVersion };
 }
-
-const publishedRoutes = z.looseObject({ routes: z.array(routeViewSchema) });
 
 export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RiskPolicy.name);
@@ -93,23 +82,17 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   apply(published: PolicyVersion): boolean {
     const inForce = this.active.policyVersion;
     if (!isNewer(published, this.inForce)) return false;
-    const tunables = riskTunablesSchema.safeParse(published.document.risk);
-    const routes = publishedRoutes.safeParse(published.document.policy);
-    if (!tunables.success || !routes.success) {
-      const problems = [
-        ...(tunables.success ? [] : [`risk: ${describeIssues(tunables.error)}`]),
-        ...(routes.success ? [] : [`policy: ${describeIssues(routes.error)}`]),
-      ];
+    const view = riskViewOf(published.document, this.started);
+    if (!view.ok) {
       this.logger.error(
-        `policy version ${published.version} rejected, keeping ${inForce ?? 'the file'}: ${problems.join('; ')}`,
+        `policy version ${published.version} rejected, keeping ${inForce ?? 'the file'}: ${view.problems.join('; ')}`,
       );
       return false;
     }
-    const { http, admin, kafka, reload } = this.started;
     const previous = this.active;
     this.inForce = published;
-    this.active = activePolicyOf({ ...tunables.data, http, admin, kafka, reload }, published.version);
-    this.routeViews = routes.data.routes.map(routeViewOf);
+    this.active = activePolicyOf(view.config, published.version);
+    this.routeViews = view.routes;
     this.logger.log(
       `policy version ${inForce ?? 'file'} -> ${published.version} in force ` +
         `(${previous.version} -> ${this.active.version}), by ${published.author}`,

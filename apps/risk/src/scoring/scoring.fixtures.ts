@@ -145,18 +145,6 @@ export function aPopulation(count = 0, total = 0, distinct = 0): Population {
   return Object.fromEntries(FEATURES.map((f) => [f, { count, total, distinct }])) as Population;
 }
 
-/** A small seeded PRNG (mulberry32) for property-style specs: failures reproduce from the seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface GeneratedCase {
   context: ScoringContext;
   profile: SubjectProfile;

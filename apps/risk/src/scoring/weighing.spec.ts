@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RiskModel } from './risk.model';
-import { aGeneratedCase, DEFAULT_POLICY, seeded } from './scoring.fixtures';
+import { rng } from '../evaluation/rng';
+import { aGeneratedCase, DEFAULT_POLICY } from './scoring.fixtures';
 import {
   floorAtZero,
   observedOf,
@@ -91,7 +92,7 @@ describe('re-weighing recorded signals', () => {
   const cases = 3000;
 
   it(`reproduces the recorded score, level and signals under the policy that made them (${cases} generated cases)`, () => {
-    const random = seeded(20261128);
+    const random = rng(20261128);
     let fired = 0;
     let monitoredSeen = 0;
     for (let n = 0; n < cases; n++) {
@@ -115,7 +116,7 @@ describe('re-weighing recorded signals', () => {
   });
 
   it('re-weighs under another policy exactly as scoring afresh under it would', () => {
-    const random = seeded(7);
+    const random = rng(7);
     for (let n = 0; n < 1000; n++) {
       const c = aGeneratedCase(random, SIGNAL_NAMES);
       const other = aGeneratedCase(random, SIGNAL_NAMES).policy;
