@@ -64,7 +64,7 @@ describe.each(databaseBackends())('distributed StepGate over Kafka on %s', (back
     await walkAdminStepUp({ gateway, env }, backend);
   });
 
-  it('publishes every request as a JSON access event on stepgate.access.v2, keyed by subject', async () => {
+  it('publishes every request as a JSON access event on stepgate.access.v3, keyed by subject', async () => {
     const event = await probe.waitFor<AccessEvent>(
       (e) => e.subject === `bob-${backend}` && e.route === 'payments' && e.decision === 'step_up',
     );

@@ -5,13 +5,14 @@ import type { EventOf, ReplyOf, RequestOf, RiskLevel } from '@stepgate/contracts
 const now = () => new Date().toISOString();
 
 export const factories = {
-  access: (over: Partial<EventOf<'stepgate.access.v2'>> = {}): EventOf<'stepgate.access.v2'> => ({
+  access: (over: Partial<EventOf<'stepgate.access.v3'>> = {}): EventOf<'stepgate.access.v3'> => ({
     eventId: randomUUID(),
     time: now(),
     correlationId: randomUUID(),
     subject: 'alice',
     sessionId: null,
     deviceId: 'dev-1',
+    deviceSource: 'header',
     clientIp: '203.0.113.7',
     userAgent: 'test-agent/1.0',
     method: 'GET',
@@ -25,6 +26,8 @@ export const factories = {
     riskLevel: 'low',
     acr: null,
     policyVersion: null,
+    monitored: false,
+    steppedUp: false,
     ...over,
   }),
   assessment: (
@@ -70,11 +73,12 @@ export const factories = {
     ...over,
   }),
   assessRequest: (
-    over: Partial<RequestOf<'stepgate.risk.assess.v1'>> = {},
-  ): RequestOf<'stepgate.risk.assess.v1'> => ({
+    over: Partial<RequestOf<'stepgate.risk.assess.v2'>> = {},
+  ): RequestOf<'stepgate.risk.assess.v2'> => ({
     correlationId: randomUUID(),
     subject: 'alice',
     deviceId: 'dev-1',
+    deviceSource: 'header',
     clientIp: '203.0.113.7',
     userAgent: 'test-agent/1.0',
     route: 'payments',
@@ -88,7 +92,7 @@ const SCRIPTED_SCORES: Record<RiskLevel, number> = { low: 5, medium: 45, high: 7
 export function scriptedRiskReply(
   req: { subject: string; deviceId: string | null; correlationId: string },
   level: RiskLevel,
-): ReplyOf<'stepgate.risk.assess.v1'> {
+): ReplyOf<'stepgate.risk.assess.v2'> {
   const score = SCRIPTED_SCORES[level];
   return {
     assessmentId: randomUUID(),
@@ -106,7 +110,7 @@ export function scriptedRiskReply(
 }
 
 /** What a stand-in challenge service answers a create request with: an open TOTP challenge. */
-export function openChallengeReply(): ReplyOf<'stepgate.challenge.create.v1'> {
+export function openChallengeReply(): ReplyOf<'stepgate.challenge.create.v2'> {
   return {
     status: 'open',
     challengeId: randomUUID(),

@@ -18,5 +18,14 @@ export const riskSignal = z.strictObject({
 });
 export type RiskSignal = z.infer<typeof riskSignal>;
 
+/**
+ * Where the gateway got the device id: a DPoP key's thumbprint (proven by a signature on every request, so it
+ * cannot be copied; the id is `dpop:<jkt>`), the client's X-Device-Id header, or the browser's device cookie
+ * (both replayable by whoever copies them). Null with a null device id.
+ */
+export const DEVICE_SOURCES = ['dpop', 'header', 'cookie'] as const;
+export const deviceSource = z.enum(DEVICE_SOURCES);
+export type DeviceSource = z.infer<typeof deviceSource>;
+
 export const deviceStatus = z.enum(['unknown', 'seen', 'confirmed']);
 export type DeviceStatus = z.infer<typeof deviceStatus>;

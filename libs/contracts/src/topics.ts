@@ -1,6 +1,6 @@
 // Every Kafka topic StepGate uses, versioned: a breaking change is a new version, never an edit.
 export const TOPICS = {
-  access: 'stepgate.access.v2',
+  access: 'stepgate.access.v3',
   riskAssessment: 'stepgate.risk.assessment.v1',
   challengeOutcome: 'stepgate.challenge.outcome.v1',
   factorChanged: 'stepgate.factor.changed.v1',
@@ -14,8 +14,8 @@ export const COMPACTED_TOPICS: readonly string[] = [TOPICS.policyVersion];
 
 /** Request/reply patterns; the reply travels on `<pattern>.reply` (the @nestjs/microservices convention). */
 export const REQUESTS = {
-  assessRisk: 'stepgate.risk.assess.v1',
-  createChallenge: 'stepgate.challenge.create.v1',
+  assessRisk: 'stepgate.risk.assess.v2',
+  createChallenge: 'stepgate.challenge.create.v2',
 } as const;
 
 export type Topic = (typeof TOPICS)[keyof typeof TOPICS];

@@ -50,6 +50,13 @@ export interface VerifiedToken {
   sessionId: string | null;
   /** Stepped-up tokens are bound to the device that passed the challenge. */
   deviceId: string | null;
+  /**
+   * RFC 9449 `cnf.jkt`: the SHA-256 thumbprint of the DPoP key the token is bound to. A bound token is only
+   * good with a valid DPoP proof signed by that key, never as a plain bearer.
+   */
+  jkt: string | null;
+  /** The risk level a stepped-up token was minted for (`risk_level`), null for issuers' access tokens. */
+  riskLevel: string | null;
   expiresAt: number;
   tokenId: string | null;
   claims: JWTPayload;
@@ -201,10 +208,18 @@ function toVerified(kind: VerifiedToken['kind'], p: JWTPayload): VerifiedToken {
     authTime: typeof p.auth_time === 'number' ? p.auth_time : null,
     sessionId: str(p.sid),
     deviceId: str(p.device_id),
+    jkt: confirmationJkt(p.cnf),
+    riskLevel: str(p.risk_level),
     expiresAt: p.exp!,
     tokenId: str(p.jti),
     claims: p,
   };
+}
+
+function confirmationJkt(cnf: unknown): string | null {
+  if (typeof cnf !== 'object' || cnf === null) return null;
+  const jkt = (cnf as Record<string, unknown>).jkt;
+  return typeof jkt === 'string' && jkt.length > 0 ? jkt : null;
 }
 
 /** The token from an `Authorization: Bearer ...` header, or null. */

@@ -1,7 +1,7 @@
 // The route policy (`policy:`): the acr levels and the routes with their decisions per risk level. Shared by
 // the gateway, which enforces it, and risk, which keeps its versions and validates candidates before they are
 // published to every gateway. Pure zod, no Nest.
-import { RISK_LEVELS } from '@stepgate/contracts';
+import { RISK_LEVELS, type RiskLevel } from '@stepgate/contracts';
 import { z } from 'zod';
 
 const decision = z.enum(['allow', 'step_up', 'deny']);
@@ -21,7 +21,20 @@ const route = z
         typeof decision
       >,
     ),
-    stepUp: z.strictObject({ acr: z.string(), maxAgeSeconds: z.number().int().positive() }).optional(),
+    stepUp: z
+      .strictObject({
+        /** What a step-up must prove at every level that steps up, unless `acrByLevel` names a stronger one. */
+        acr: z.string(),
+        maxAgeSeconds: z.number().int().positive(),
+        /**
+         * A stronger acr at some levels (e.g. `high: urn:stepgate:acr:phr`, phishing-resistant): enforced where
+         * the token is used, so a token minted at a weaker level does not pass when the risk is higher.
+         */
+        acrByLevel: z
+          .partialRecord(z.enum(RISK_LEVELS), z.string())
+          .optional(),
+      })
+      .optional(),
     onRiskUnavailable: z.enum(['allow', 'step_up', 'deny']).default('deny'),
     /** Who may pass at all, matched against the verified token before risk is asked. */
     require: z
@@ -82,8 +95,40 @@ export function routePolicyIssues(
         path: ['routes', i, 'stepUp', 'acr'],
         message: `"${r.stepUp.acr}" is not in policy.acr.levels`,
       });
+    if (r.stepUp) issues.push(...acrByLevelIssues(r.stepUp, policy.acr.levels, ['routes', i, 'stepUp']));
     if (ids.indexOf(r.id) !== i)
       issues.push({ path: ['routes', i, 'id'], message: `duplicate route id "${r.id}"` });
   });
+  return issues;
+}
+
+/**
+ * The acr a step-up must prove at a risk level: the level's own (`acrByLevel`) or the route's. The level
+ * requirements never weaken as risk rises (`acrByLevelIssues`), so a token good at a level is good below it.
+ */
+export function requiredAcr(stepUp: NonNullable<RoutePolicy['stepUp']>, level: RiskLevel | null): string {
+  return (level === null ? undefined : stepUp.acrByLevel?.[level]) ?? stepUp.acr;
+}
+
+function acrByLevelIssues(
+  stepUp: NonNullable<RoutePolicy['stepUp']>,
+  levels: readonly string[],
+  at: (string | number)[],
+): RoutePolicyIssue[] {
+  const issues: RoutePolicyIssue[] = [];
+  let floor = levels.indexOf(stepUp.acr);
+  for (const level of RISK_LEVELS) {
+    const acr = stepUp.acrByLevel?.[level];
+    if (acr === undefined) continue;
+    const rank = levels.indexOf(acr);
+    if (rank < 0) {
+      issues.push({ path: [...at, 'acrByLevel', level], message: `"${acr}" is not in policy.acr.levels` });
+    } else if (rank < floor) {
+      issues.push({
+        path: [...at, 'acrByLevel', level],
+        message: `"${acr}" is weaker than what a lower risk level requires: requirements must not weaken as risk rises`,
+      });
+    } else floor = rank;
+  }
   return issues;
 }

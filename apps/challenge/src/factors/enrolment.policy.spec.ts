@@ -27,6 +27,8 @@ function token(over: Partial<VerifiedToken> = {}): VerifiedToken {
     authTime: now - 10,
     sessionId: null,
     deviceId: 'laptop',
+    jkt: null,
+    riskLevel: null,
     expiresAt: now + 290,
     tokenId: 'j1',
     claims: {},

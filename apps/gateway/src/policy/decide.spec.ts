@@ -23,6 +23,8 @@ const token = (over: Partial<VerifiedToken> = {}): VerifiedToken => ({
   authTime: now - 10,
   sessionId: null,
   deviceId: null,
+  jkt: null,
+  riskLevel: null,
   expiresAt: now + 100,
   tokenId: null,
   claims: {},

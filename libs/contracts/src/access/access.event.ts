@@ -1,9 +1,13 @@
 import { z } from 'zod';
-import { deviceId, id, ip, isoTime, riskLevel, subject } from '../common';
+import { deviceId, deviceSource, id, ip, isoTime, riskLevel, subject } from '../common';
 
 export const ACCESS_DECISIONS = ['allow', 'step_up', 'deny', 'unauthenticated'] as const;
 
-/** v2 (v1 plus policyVersion). Published by the gateway for every request, allowed or not; keyed by subject (or client IP when anonymous). */
+/**
+ * v3 (v2 plus deviceSource, monitored, steppedUp; v2 was v1 plus policyVersion). Published by the gateway for every request, allowed or not; keyed by subject (or client IP when
+ * anonymous). What risk learns is decided by risk's own score of the access, never by `riskLevel` (the
+ * gateway's view, possibly from its cache): see docs/RISK.md.
+ */
 export const accessEvent = z.strictObject({
   eventId: id,
   time: isoTime,
@@ -11,6 +15,7 @@ export const accessEvent = z.strictObject({
   subject: subject.nullable(),
   sessionId: id.nullable(),
   deviceId: deviceId.nullable(),
+  deviceSource: deviceSource.nullable(),
   clientIp: ip,
   userAgent: z.string().max(1024),
   method: z.string().min(1).max(16),
@@ -25,6 +30,10 @@ export const accessEvent = z.strictObject({
   acr: z.string().max(128).nullable(),
   /** The policy version the gateway decided under; null while it runs on the config file's policy at start. */
   policyVersion: z.int().min(1).nullable(),
+  /** A monitor-mode route forwarded a request that enforcement would have stepped up or denied. */
+  monitored: z.boolean(),
+  /** The request passed because the token satisfied the route's step-up requirement (acr and max_age). */
+  steppedUp: z.boolean(),
 });
 export type AccessEvent = z.infer<typeof accessEvent>;
 export type AccessDecision = AccessEvent['decision'];

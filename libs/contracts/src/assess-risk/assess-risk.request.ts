@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { deviceId, id, ip, subject } from '../common';
+import { deviceId, deviceSource, id, ip, subject } from '../common';
 import { riskAssessment } from '../risk-assessment/risk-assessment.event';
 
-/** The gateway asks risk to score a context it has no cached decision for. Read-only: risk learns from access events. */
+/** v2 (v1 plus deviceSource). The gateway (or challenge) asks risk to score a context it has no cached decision for. Read-only: risk learns from access events. */
 export const assessRiskRequest = z.strictObject({
   correlationId: id,
   subject,
   deviceId: deviceId.nullable(),
+  deviceSource: deviceSource.nullable(),
   clientIp: ip,
   userAgent: z.string().max(1024),
   route: z.string().max(128).nullable(),

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { deviceId, id, isoTime, riskLevel, riskSignal, subject } from '../common';
 import { challengeMethod } from '../challenge-outcome/challenge-outcome.event';
 
-/** The gateway asks challenge to open a step-up challenge; it carries the risk snapshot and the route's requirement. */
+/**
+ * v2 (the enrolment answer names its methods). The gateway asks challenge to open a step-up challenge; it
+ * carries the risk snapshot and the route's requirement at that level (`requiredAcr`).
+ */
 export const createChallengeRequest = z.strictObject({
   correlationId: id,
   subject,
@@ -27,7 +30,12 @@ export const createChallengeReply = z.discriminatedUnion('status', [
     expiresAt: isoTime,
   }),
   /** The policy allows methods the subject has not enrolled: enrol first (never a silent downgrade). */
-  z.strictObject({ status: z.literal('enrolment_required'), reason: z.string().max(500) }),
+  z.strictObject({
+    status: z.literal('enrolment_required'),
+    reason: z.string().max(500),
+    /** The methods that would do, strongest first: the client's enrolment hint points at the first. */
+    methods: z.array(challengeMethod).min(1),
+  }),
   /** No method may satisfy this risk level (critical): denied with the reason. */
   z.strictObject({ status: z.literal('denied'), reason: z.string().max(500) }),
 ]);
