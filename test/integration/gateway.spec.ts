@@ -268,7 +268,8 @@ describe('gateway', () => {
       );
       expect(r.body).toMatchObject({
         error: 'insufficient_user_authentication',
-        risk: { score: 45, level: 'medium', reasons: ['scripted medium'] },
+        // Plain reasons only: a signal's detail explains with the account's profile.
+        risk: { score: 45, level: 'medium', reasons: ['an unusual context'] },
       });
       expect((r.body.challenge as { href: string }).href).toMatch(
         /^\/\.stepgate\/challenges\/[\w-]+\/verify$/,

@@ -10,3 +10,4 @@ export * from './dead-letter/dead-letter.event';
 export * from './policy-version/policy-version.event';
 export * from './assess-risk/assess-risk.request';
 export * from './create-challenge/create-challenge.request';
+export * from './risk-assessment/client-reasons';

@@ -1,6 +1,7 @@
 // Who is calling and from which device. Pure helpers over headers.
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { DeviceSource } from '@stepgate/contracts';
 
 export const DEVICE_HEADER = 'x-device-id';
 export const DEVICE_COOKIE = '__Host-stepgate-device';
@@ -12,6 +13,7 @@ export class InvalidDeviceId extends Error {
 
 export interface DeviceIdentity {
   deviceId: string | null;
+  source: DeviceSource | null;
   /** A new browser device id the response must set as a cookie. */
   issueCookie: string | null;
 }
@@ -22,13 +24,22 @@ export function deviceOf(headers: IncomingHttpHeaders, isBrowser: boolean): Devi
   if (header !== undefined) {
     if (typeof header !== 'string' || !DEVICE_ID.test(header))
       throw new InvalidDeviceId('X-Device-Id must be 1-128 characters of [A-Za-z0-9._-]');
-    return { deviceId: header, issueCookie: null };
+    return { deviceId: header, source: 'header', issueCookie: null };
   }
   const fromCookie = cookieValue(headers.cookie, DEVICE_COOKIE);
-  if (fromCookie && DEVICE_ID.test(fromCookie)) return { deviceId: fromCookie, issueCookie: null };
-  if (!isBrowser) return { deviceId: null, issueCookie: null };
+  if (fromCookie && DEVICE_ID.test(fromCookie))
+    return { deviceId: fromCookie, source: 'cookie', issueCookie: null };
+  if (!isBrowser) return { deviceId: null, source: null, issueCookie: null };
   const issued = `b-${randomBytes(16).toString('base64url')}`;
-  return { deviceId: issued, issueCookie: issued };
+  return { deviceId: issued, source: 'cookie', issueCookie: issued };
+}
+
+/**
+ * A DPoP client's device is its key: `dpop:<RFC 7638 thumbprint>`. The colon cannot occur in a header or
+ * cookie device id (DEVICE_ID), so no client can name a key-bound device without holding the key.
+ */
+export function dpopDevice(jkt: string): string {
+  return `dpop:${jkt}`;
 }
 
 export function deviceCookie(id: string): string {

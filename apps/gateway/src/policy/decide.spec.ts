@@ -64,6 +64,27 @@ describe(decide.name, () => {
     expect(sut('medium', token({ acr: 'urn:other' })).outcome).toBe('step_up');
   });
 
+  it("enforces each level's strength where the token is used", () => {
+    const strict = {
+      ...payments,
+      stepUp: { ...payments.stepUp!, acrByLevel: { high: 'urn:stepgate:acr:phr' } },
+    };
+    const totp = token({ kind: 'stepup', acr: 'urn:stepgate:acr:mfa', authTime: now - 10 });
+    const passkey = token({ kind: 'stepup', acr: 'urn:stepgate:acr:phr', authTime: now - 10 });
+    expect(sut('medium', totp, strict)).toMatchObject({ outcome: 'allow', steppedUp: true });
+    // A TOTP-minted (or an issuer's mfa) token is not enough at high: 401 naming the stronger acr.
+    expect(sut('high', totp, strict)).toMatchObject({ outcome: 'step_up', acr: 'urn:stepgate:acr:phr' });
+    expect(sut('high', token({ acr: 'urn:stepgate:acr:mfa' }), strict)).toMatchObject({
+      outcome: 'step_up',
+      acr: 'urn:stepgate:acr:phr',
+    });
+    expect(sut('high', passkey, strict).outcome).toBe('allow');
+    // Risk unavailable with a step-up fail mode: the most the route asks at any level.
+    const failStepUp = { ...strict, onRiskUnavailable: 'step_up' as const };
+    expect(sut(null, totp, failStepUp)).toMatchObject({ outcome: 'step_up', acr: 'urn:stepgate:acr:phr' });
+    expect(sut(null, passkey, failStepUp).outcome).toBe('allow');
+  });
+
   it('never lets a stepped-up token past a deny', () => {
     expect(sut('critical', token({ acr: 'urn:stepgate:acr:phr' })).outcome).toBe('deny');
   });

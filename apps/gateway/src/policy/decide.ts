@@ -1,10 +1,12 @@
 // The gateway's decision for one request, from the route policy, the risk level and the token. Pure.
-import type { RiskLevel } from '@stepgate/contracts';
+import { RISK_LEVELS, type RiskLevel } from '@stepgate/contracts';
 import { acrRank, type VerifiedToken } from '@stepgate/identity';
+import { requiredAcr } from '@stepgate/policy';
 import type { RoutePolicy } from '../config';
 
 export type Decision =
-  | { outcome: 'allow'; reason: string }
+  /** `steppedUp`: allowed because the token satisfied the step-up the level asks for. */
+  | { outcome: 'allow'; reason: string; steppedUp?: boolean }
   | { outcome: 'deny'; reason: string }
   | { outcome: 'step_up'; reason: string; acr: string; maxAgeSeconds: number };
 
@@ -27,13 +29,27 @@ export function decide({ route, level, token, acrLevels, nowSeconds }: DecisionI
       return { outcome: 'deny', reason: why };
     case 'step_up': {
       // The config schema guarantees stepUp wherever a decision can be step_up.
-      const { acr, maxAgeSeconds } = route.stepUp!;
-      if (satisfiesStepUp(token, acr, maxAgeSeconds, acrLevels, nowSeconds)) {
-        return { outcome: 'allow', reason: `${why}, stepped up` };
+      const stepUp = route.stepUp!;
+      // The strength is the level's, checked here where the token is used: a token minted at a weaker
+      // moment (or an issuer's mfa) does not pass where the level asks for more.
+      const acr = level === null ? strongestAcr(route, acrLevels) : requiredAcr(stepUp, level);
+      if (satisfiesStepUp(token, acr, stepUp.maxAgeSeconds, acrLevels, nowSeconds)) {
+        return { outcome: 'allow', reason: `${why}, stepped up`, steppedUp: true };
       }
-      return { outcome: 'step_up', reason: why, acr, maxAgeSeconds };
+      return { outcome: 'step_up', reason: why, acr, maxAgeSeconds: stepUp.maxAgeSeconds };
     }
   }
+}
+
+/** Without a risk level (risk did not answer), a step-up asks for the most any level of the route asks. */
+function strongestAcr(route: RoutePolicy, acrLevels: readonly string[]): string {
+  let strongest = route.stepUp!.acr;
+  for (const level of RISK_LEVELS) {
+    const acr = requiredAcr(route.stepUp!, level);
+    if (route.decisions[level] === 'step_up' && acrRank(acrLevels, acr) > acrRank(acrLevels, strongest))
+      strongest = acr;
+  }
+  return strongest;
 }
 
 export function satisfiesStepUp(

@@ -36,6 +36,7 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
   private unfollow: (() => Promise<void>) | null = null;
   /** The published version in force (null: the config file's). */
   private inForce: PolicyVersion | null = null;
+  private readonly listeners = new Set<(routes: ActiveRoutes) => void>();
 
   constructor(
     private readonly started: GatewayConfig,
@@ -49,6 +50,12 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
   /** The policy to use now. Read it once per request, so one decision never mixes two policies. */
   get current(): ActiveRoutes {
     return this.active;
+  }
+
+  /** Called after each newer version takes effect. */
+  onChange(listener: (routes: ActiveRoutes) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   async onModuleInit(): Promise<void> {
@@ -82,6 +89,7 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
       `route policy ${previous.version ?? 'file'} -> ${published.version} (${this.active.hash}) in force, ` +
         `by ${published.author}`,
     );
+    for (const listener of this.listeners) listener(this.active);
     return true;
   }
 

@@ -6,7 +6,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AccessDecision, RiskAssessment } from '@stepgate/contracts';
+import {
+  clientReasons,
+  type AccessDecision,
+  type ChallengeMethod,
+  type DeviceSource,
+  type RiskAssessment,
+} from '@stepgate/contracts';
 import { bearerToken, TokenError, TokenVerifier, type VerifiedToken } from '@stepgate/identity';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ASSERTION_HEADER, IdentityAssertionSigner } from '../assertion/identity-assertion';
@@ -55,7 +61,12 @@ interface Outcome {
   route: string | null;
   token: VerifiedToken | null;
   deviceId: string | null;
+  deviceSource: DeviceSource | null;
   risk: RiskAssessment | null;
+  /** A monitor-mode route forwarded what enforcement would have stepped up or denied. */
+  monitored: boolean;
+  /** Allowed because the token satisfied the step-up the level asks for. */
+  steppedUp: boolean;
   path: string | null;
   host: string | null;
   /** The policy version the request was judged under (null: the config file's, before any version arrived). */
@@ -200,7 +211,10 @@ export class GatewayHandler {
         route: null,
         token: null,
         deviceId: null,
+        deviceSource: null,
         risk: null,
+        monitored: false,
+        steppedUp: false,
         path: null,
         host: null,
         policyVersion: this.policy.current.version,
@@ -234,6 +248,7 @@ export class GatewayHandler {
       subject: o.token?.subject ?? null,
       sessionId: o.token?.sessionId ?? null,
       deviceId: o.deviceId,
+      deviceSource: o.deviceId === null ? null : o.deviceSource,
       clientIp: x.clientIp,
       userAgent: String(raw.headers['user-agent'] ?? '').slice(0, 1024),
       method: String(raw.method),
@@ -247,6 +262,8 @@ export class GatewayHandler {
       riskLevel: o.risk?.level ?? null,
       acr: o.token?.acr ?? null,
       policyVersion: o.policyVersion,
+      monitored: o.monitored,
+      steppedUp: o.steppedUp,
     });
     if (this.config.gateway.accessLog) {
       this.accessLog.log({
@@ -326,6 +343,7 @@ export class GatewayHandler {
         ? await this.sessionIdentity(x, browserDevice, now)
         : null;
     outcome.deviceId = session ? browserDevice : device.deviceId;
+    outcome.deviceSource = session ? 'cookie' : device.source;
 
     // StepGate's own API: the challenge service authenticates these itself. A browser's session stands in
     // for the bearer, and its passed verification elevates the session instead of reaching page scripts.
@@ -419,6 +437,7 @@ export class GatewayHandler {
         correlationId: x.correlationId,
         subject: token.subject,
         deviceId,
+        deviceSource: outcome.deviceSource,
         clientIp: x.clientIp,
         userAgent: String(headers['user-agent'] ?? ''),
         route: route.id,
@@ -433,11 +452,13 @@ export class GatewayHandler {
       });
     }
     outcome.reason = decision.reason;
+    outcome.steppedUp = decision.outcome === 'allow' && decision.steppedUp === true;
 
     // Monitor mode tries out risk decisions; it never lets through someone the route's `require` refuses.
     if (decision.outcome !== 'allow' && route.mode === 'monitor' && !unmet) {
       // Computed, counted, logged and evented as what enforcement would have done; forwarded all the same.
       this.metrics.monitored.inc({ route: route.id, decision: decision.outcome });
+      outcome.monitored = true;
       outcome.reason = `monitor: would ${decision.outcome} (${decision.reason})`;
       decision = { outcome: 'allow', reason: outcome.reason };
     }
@@ -638,7 +659,7 @@ export class GatewayHandler {
         kind: 'respond',
         status: 401,
         headers: { 'www-authenticate': wwwAuthenticate },
-        body: { ...body, enrolment: { reason: opened.reason, href: '/.stepgate/factors/totp' } },
+        body: { ...body, enrolment: { reason: opened.reason, href: enrolmentHref(opened.methods[0]) } },
       };
     }
     const href = `/.stepgate/challenges/${opened.challengeId}`;
@@ -673,17 +694,24 @@ function errorBody(err: unknown, status: number): Record<string, string> {
   return { error: 'internal_error' };
 }
 
+/**
+ * What the client is told about the risk: the score, the level and plain reasons, never the signals'
+ * details, which explain with the account's profile (its usual networks, places, browsers).
+ */
 function riskBody(a: RiskAssessment | null): {
   score: number | null;
   level: string | null;
   reasons: string[];
 } {
-  if (!a) return { score: null, level: null, reasons: ['risk service did not answer in time'] };
-  return {
-    score: a.score,
-    level: a.level,
-    reasons: a.signals.filter((s) => s.weight > 0).map((s) => s.detail),
-  };
+  if (!a) return { score: null, level: null, reasons: clientReasons([{ name: 'risk_unavailable', weight: 1 }]) };
+  return { score: a.score, level: a.level, reasons: clientReasons(a.signals) };
+}
+
+/** Where an API client enrols the method a step-up asked for (a passkey leads to the passkey ceremony). */
+function enrolmentHref(method: ChallengeMethod | undefined): string {
+  return method === 'webauthn'
+    ? '/.stepgate/factors/webauthn/registration/options'
+    : '/.stepgate/factors/totp';
 }
 
 /** A value safe inside a quoted header parameter: printable ASCII without quotes or backslashes. */

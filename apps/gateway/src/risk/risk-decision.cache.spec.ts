@@ -1,6 +1,6 @@
 import type { RiskAssessment } from '@stepgate/contracts';
 import { describe, expect, it } from 'vitest';
-import { RiskDecisionCache } from './risk-decision.cache';
+import { RiskDecisionCache, type ScoredInputs } from './risk-decision.cache';
 
 const assessment = (score: number, level: RiskAssessment['level']): RiskAssessment => ({
   assessmentId: '00000000-0000-4000-8000-000000000000',
@@ -16,36 +16,102 @@ const assessment = (score: number, level: RiskAssessment['level']): RiskAssessme
   modelVersion: 't',
 });
 
+const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36';
+const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
+
+const inputs = (over: Partial<ScoredInputs> = {}): ScoredInputs => ({
+  subject: 'alice',
+  deviceId: 'd1',
+  deviceSource: 'header',
+  clientIp: '10.1.2.3',
+  userAgent: CHROME,
+  route: 'payments',
+  ...over,
+});
+
+class Clock {
+  t = 1_000_000;
+  now(): number {
+    return this.t;
+  }
+}
+
 describe(RiskDecisionCache.name, () => {
-  it('keys by subject, device, client network and route class', () => {
-    const k = (ip: string, route: string) => RiskDecisionCache.key('alice', 'd1', ip, route);
-    expect(k('10.1.2.3', 'payments')).toBe(k('10.1.2.99', 'payments'));
-    expect(k('10.1.2.3', 'payments')).not.toBe(k('10.1.3.3', 'payments'));
-    expect(k('10.1.2.3', 'payments')).not.toBe(k('10.1.2.3', 'reports'));
-    expect(k('2001:db8:1:2::1', 'r')).toBe(k('2001:db8:1:ffff::9', 'r'));
+  it('reuses a decision only for the inputs risk scored: any changed input is a miss', () => {
+    const sut = new RiskDecisionCache(60_000);
+    sut.set(inputs(), assessment(5, 'low'));
+    // Same /24: the same network to risk.
+    expect(sut.get(inputs({ clientIp: '10.1.2.99' }))).toBeDefined();
+    for (const changed of [
+      { userAgent: FIREFOX },
+      { userAgent: '' },
+      { clientIp: '10.1.3.3' },
+      { route: 'reports' },
+      { deviceId: 'd2' },
+      { deviceId: null, deviceSource: null },
+      { deviceSource: 'cookie' as const },
+      { subject: 'bob' },
+    ]) {
+      expect(sut.get(inputs(changed)), JSON.stringify(changed)).toBeUndefined();
+    }
+    const v6 = (ip: string) => inputs({ clientIp: ip });
+    sut.set(v6('2001:db8:1:2::1'), assessment(5, 'low'));
+    expect(sut.get(v6('2001:db8:1:ffff::9'))).toBeDefined();
+    expect(sut.get(v6('2001:db8:2:2::1'))).toBeUndefined();
   });
 
   it('expires entries after the TTL', () => {
-    const sut = new RiskDecisionCache(1000);
-    sut.set('k', assessment(5, 'low'), 0);
-    expect(sut.get('k', 999)).toBeDefined();
-    expect(sut.get('k', 1000)).toBeUndefined();
+    const clock = new Clock();
+    const sut = new RiskDecisionCache(1000, 10, clock);
+    sut.set(inputs(), assessment(5, 'low'));
+    clock.t += 999;
+    expect(sut.get(inputs())).toBeDefined();
+    clock.t += 2;
+    expect(sut.get(inputs())).toBeUndefined();
+  });
+
+  it('caches nothing with a TTL of 0', () => {
+    const sut = new RiskDecisionCache(0);
+    sut.set(inputs(), assessment(5, 'low'));
+    expect(sut.get(inputs())).toBeUndefined();
+    expect(sut.invalidate('alice', 'd1')).toEqual({ dropped: 0, kept: 0 });
+  });
+
+  it('is bounded: the least recently used entry goes, and leaves the index with it', () => {
+    const sut = new RiskDecisionCache(60_000, 2);
+    sut.set(inputs({ route: 'a' }), assessment(5, 'low'));
+    sut.set(inputs({ route: 'b' }), assessment(5, 'low'));
+    sut.set(inputs({ route: 'c' }), assessment(5, 'low'));
+    expect(sut.size).toBe(2);
+    expect(sut.get(inputs({ route: 'a' }))).toBeUndefined();
+    expect(sut.invalidate('alice', 'd1')).toEqual({ dropped: 2, kept: 0 });
+    expect(sut.size).toBe(0);
   });
 
   it('drops what a newer assessment disagrees with and keeps what it confirms at the same level', () => {
     const sut = new RiskDecisionCache(60_000);
-    const a = RiskDecisionCache.key('alice', 'd1', '10.0.0.1', 'payments');
-    const b = RiskDecisionCache.key('alice', 'd1', '192.168.0.1', 'payments');
-    const other = RiskDecisionCache.key('alice', 'd2', '10.0.0.1', 'payments');
-    sut.set(a, assessment(45, 'medium'), 0);
-    sut.set(b, assessment(60, 'high'), 0);
-    sut.set(other, assessment(60, 'high'), 0);
+    const a = inputs({ clientIp: '10.0.0.1' });
+    const b = inputs({ clientIp: '192.168.0.1' });
+    const other = inputs({ deviceId: 'd2', clientIp: '10.0.0.1' });
+    sut.set(a, assessment(45, 'medium'));
+    sut.set(b, assessment(60, 'high'));
+    sut.set(other, assessment(60, 'high'));
     expect(sut.invalidate('alice', 'd1', { level: 'medium' })).toEqual({ dropped: 1, kept: 1 });
-    expect(sut.get(a, 1)).toBeDefined();
-    expect(sut.get(b, 1)).toBeUndefined();
+    expect(sut.get(a)).toBeDefined();
+    expect(sut.get(b)).toBeUndefined();
     // Another device is not touched; without a newer assessment, everything of the device goes.
-    expect(sut.get(other, 1)).toBeDefined();
+    expect(sut.get(other)).toBeDefined();
     expect(sut.invalidate('alice', 'd1')).toEqual({ dropped: 1, kept: 0 });
     expect(sut.size).toBe(1);
+    sut.clear();
+    expect(sut.get(other)).toBeUndefined();
+  });
+
+  it('invalidates a subject without a device apart from its devices', () => {
+    const sut = new RiskDecisionCache(60_000);
+    sut.set(inputs({ deviceId: null, deviceSource: null }), assessment(40, 'medium'));
+    sut.set(inputs(), assessment(5, 'low'));
+    expect(sut.invalidate('alice', null)).toEqual({ dropped: 1, kept: 0 });
+    expect(sut.get(inputs())).toBeDefined();
   });
 });

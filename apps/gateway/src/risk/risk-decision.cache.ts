@@ -1,44 +1,88 @@
-// Recent assessments by context, so most requests need no round trip to risk. An entry lives for the
-// configured TTL or until risk publishes a newer assessment for the same subject and device. The key is the
-// subject, the device, the client network (/24, /48) and the route class (the route id): risk may judge the
-// same context differently for different routes.
-import type { RiskAssessment } from '@stepgate/contracts';
+// Recent assessments by context, so most requests need no round trip to risk. A cached decision is only
+// ever reused for exactly the inputs risk scored: the subject, the device and where its id came from, the
+// client network (/24, /48: risk's finest network feature), the whole User-Agent (risk reads the browser,
+// OS and device type from it; an empty one is a value of its own) and the route (risk may judge the same
+// context differently per route). Any changed input is a miss, so a copied token and device id from
+// another browser is scored, never served a verdict made for the victim's (issue #7, finding 1).
+// An entry lives for the configured TTL, or until risk publishes an assessment for the same subject and
+// device at another level; that invalidation goes through an index, not a scan of the cache.
+import type { DeviceSource, RiskAssessment } from '@stepgate/contracts';
+import { LRUCache } from 'lru-cache';
 
 export function networkOf(ip: string): string {
   if (ip.includes(':')) return ip.split(':').slice(0, 3).join(':') + '::/48';
   return ip.split('.').slice(0, 3).join('.') + '.0/24';
 }
 
+/** Everything risk scores a request on: what a cached decision must match exactly. */
+export interface ScoredInputs {
+  subject: string;
+  deviceId: string | null;
+  deviceSource: DeviceSource | null;
+  clientIp: string;
+  userAgent: string;
+  route: string;
+}
+
+interface Entry {
+  assessment: RiskAssessment;
+  /** The index bucket (subject and device) this entry is filed under. */
+  owner: string;
+}
+
+const SEP = '\u0000';
+
 export class RiskDecisionCache {
-  private readonly entries = new Map<string, { assessment: RiskAssessment; expires: number }>();
+  private readonly entries: LRUCache<string, Entry> | null;
+  /** subject + device -> the keys of their cached contexts. */
+  private readonly byOwner = new Map<string, Set<string>>();
 
   constructor(
-    private readonly ttlMs: number,
-    private readonly maxEntries = 100_000,
-  ) {}
-
-  static key(subject: string, deviceId: string | null, ip: string, routeClass: string): string {
-    return `${subject}\u0000${deviceId ?? ''}\u0000${networkOf(ip)}\u0000${routeClass}`;
+    ttlMs: number,
+    maxEntries = 100_000,
+    clock: { now(): number } = performance,
+  ) {
+    this.entries =
+      ttlMs === 0
+        ? null
+        : new LRUCache<string, Entry>({
+            max: maxEntries,
+            ttl: ttlMs,
+            perf: clock,
+            // Read the clock on every check instead of a cached reading: an entry never outlives its TTL.
+            ttlResolution: 0,
+            // Keeps the index exact whatever removes an entry: eviction, expiry, delete or replacement.
+            dispose: (entry, key) => this.unindex(entry.owner, key),
+          });
   }
 
-  get(key: string, now = Date.now()): RiskAssessment | undefined {
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    if (e.expires <= now) {
-      this.entries.delete(key);
-      return undefined;
-    }
-    return e.assessment;
+  static key(inputs: ScoredInputs): string {
+    return [
+      inputs.subject,
+      inputs.deviceSource ?? '',
+      inputs.deviceId ?? '',
+      networkOf(inputs.clientIp),
+      inputs.route,
+      inputs.userAgent,
+    ].join(SEP);
   }
 
-  set(key: string, assessment: RiskAssessment, now = Date.now()): void {
-    if (this.ttlMs === 0) return;
-    if (this.entries.size >= this.maxEntries) {
-      // Map iteration order is insertion order: drop the oldest.
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(key, { assessment, expires: now + this.ttlMs });
+  private static owner(subject: string, deviceId: string | null): string {
+    return `${subject}${SEP}${deviceId ?? ''}`;
+  }
+
+  get(inputs: ScoredInputs): RiskAssessment | undefined {
+    return this.entries?.get(RiskDecisionCache.key(inputs))?.assessment;
+  }
+
+  set(inputs: ScoredInputs, assessment: RiskAssessment): void {
+    if (!this.entries) return;
+    const key = RiskDecisionCache.key(inputs);
+    const owner = RiskDecisionCache.owner(inputs.subject, inputs.deviceId);
+    this.entries.set(key, { assessment, owner });
+    let keys = this.byOwner.get(owner);
+    if (!keys) this.byOwner.set(owner, (keys = new Set()));
+    keys.add(key);
   }
 
   /**
@@ -52,26 +96,36 @@ export class RiskDecisionCache {
     subject: string,
     deviceId: string | null,
     newer?: Pick<RiskAssessment, 'level'>,
-  ): {
-    dropped: number;
-    kept: number;
-  } {
-    const prefix = `${subject}\u0000${deviceId ?? ''}\u0000`;
+  ): { dropped: number; kept: number } {
+    const keys = this.byOwner.get(RiskDecisionCache.owner(subject, deviceId));
+    if (!keys || !this.entries) return { dropped: 0, kept: 0 };
     let dropped = 0;
     let kept = 0;
-    for (const [key, entry] of this.entries) {
-      if (!key.startsWith(prefix)) continue;
-      if (newer && entry.assessment.level === newer.level) {
+    // A copy: deleting disposes, which edits the set.
+    for (const key of [...keys]) {
+      const entry = this.entries.get(key, { updateAgeOnGet: false });
+      if (entry && newer && entry.assessment.level === newer.level) {
         kept++;
         continue;
       }
-      this.entries.delete(key);
-      dropped++;
+      if (this.entries.delete(key)) dropped++;
     }
     return { dropped, kept };
   }
 
+  /** Every cached decision goes (a new policy version: thresholds or routes may have changed). */
+  clear(): void {
+    this.entries?.clear();
+  }
+
   get size(): number {
-    return this.entries.size;
+    return this.entries?.size ?? 0;
+  }
+
+  private unindex(owner: string, key: string): void {
+    const keys = this.byOwner.get(owner);
+    if (!keys) return;
+    keys.delete(key);
+    if (keys.size === 0) this.byOwner.delete(owner);
   }
 }
