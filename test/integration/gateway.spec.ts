@@ -3,7 +3,13 @@
 import { randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { readRuntimeEnv } from '@stepgate/config';
-import { REQUESTS, TOPICS, type AccessEvent, type RiskLevel } from '@stepgate/contracts';
+import {
+  REQUESTS,
+  TOPICS,
+  type AccessEvent,
+  type AssessRiskRequest,
+  type RiskLevel,
+} from '@stepgate/contracts';
 import { inProcessBroker } from '@stepgate/kafka';
 import { SignJWT, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +28,9 @@ import { request as rawRequest } from 'node:http';
 import { openChallengeReply, scriptedRiskReply } from '../support/factories';
 
 let riskLevel: RiskLevel | 'silent' = 'low';
+/** When set, the scripted risk's level for a request (a stand-in for scoring what changed). */
+let riskFor: ((req: AssessRiskRequest) => RiskLevel) | null = null;
+const assessed: AssessRiskRequest[] = [];
 const events: AccessEvent[] = [];
 
 describe('gateway', () => {
@@ -54,8 +63,10 @@ describe('gateway', () => {
     upstream = demo.server;
 
     inProcessBroker.handle(REQUESTS.assessRisk, 'fake-risk', async (m) => {
+      const req = JSON.parse(m.value) as AssessRiskRequest;
+      assessed.push(req);
       if (riskLevel === 'silent') return new Promise(() => {});
-      return scriptedRiskReply(JSON.parse(m.value) as Parameters<typeof scriptedRiskReply>[0], riskLevel);
+      return scriptedRiskReply(req, riskFor ? riskFor(req) : riskLevel);
     });
     inProcessBroker.handle(REQUESTS.createChallenge, 'fake-challenge', async () => openChallengeReply());
     inProcessBroker.subscribe(TOPICS.access, 'recorder', async (m) => {
@@ -322,6 +333,54 @@ describe('gateway', () => {
         topic: TOPICS.riskAssessment,
         reason: expect.stringContaining('score') as unknown,
       });
+    });
+
+    it('never serves a cached decision to a request risk did not score: another browser is a miss', async () => {
+      const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36';
+      const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
+      // Risk knows the victim's device with Chrome: anything else on it is medium.
+      riskLevel = 'low';
+      riskFor = (req) => (req.userAgent === CHROME ? 'low' : 'medium');
+      try {
+        const device = `d-${randomUUID()}`;
+        const bearer = await auth({ 'x-device-id': device });
+        const victim = await get('/api/payments/1', { ...bearer, 'user-agent': CHROME });
+        expect(victim.status).toBe(200);
+        const asked = assessed.length;
+        // The same token and device id from another browser, and from no browser at all, on the same network.
+        for (const agent of [FIREFOX, '']) {
+          const attacker = await get('/api/payments/1', { ...bearer, 'user-agent': agent });
+          expect(attacker.status, `user-agent "${agent}"`).toBe(401);
+          expect(attacker.headers.get('www-authenticate')).toContain('error="insufficient_user_authentication"');
+        }
+        expect(assessed.length).toBe(asked + 2);
+        // The victim's own context is still served from the cache.
+        expect((await get('/api/payments/1', { ...bearer, 'user-agent': CHROME })).status).toBe(200);
+        expect(assessed.length).toBe(asked + 2);
+      } finally {
+        riskFor = null;
+      }
+    });
+
+    it("asks for the level's strength where the token is used: an mfa token does not pass at high", async () => {
+      riskLevel = 'high';
+      // An issuer's token with a fresh mfa sign-in (auth_time now).
+      const mfa = await signDevToken(issuerConfig, key, { sub: 'alice', acr: 'urn:stepgate:acr:mfa' });
+      const headers = { authorization: `Bearer ${mfa}`, 'x-device-id': `d-${randomUUID()}` };
+      const r = await get('/api/payments/1', headers);
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toContain('acr_values="urn:stepgate:acr:phr"');
+      expect(r.body).toMatchObject({ acr_values: 'urn:stepgate:acr:phr' });
+      // At medium (another device: the first one's high is cached) the same token is enough, and the
+      // access event says it passed on a step-up.
+      riskLevel = 'medium';
+      const device = `d-${randomUUID()}`;
+      expect((await get('/api/payments/2', { ...headers, 'x-device-id': device })).status).toBe(200);
+      const ev = await eventually(
+        async () => events.find((e) => e.deviceId === device && e.path === '/api/payments/2'),
+        'the access event',
+      );
+      expect(ev).toMatchObject({ decision: 'allow', steppedUp: true, monitored: false, deviceSource: 'header' });
     });
 
     it('publishes one access event per request, whatever the outcome', async () => {
