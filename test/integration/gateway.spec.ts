@@ -11,7 +11,8 @@ import {
   type RiskLevel,
 } from '@stepgate/contracts';
 import { inProcessBroker } from '@stepgate/kafka';
-import { SignJWT, generateKeyPair, type CryptoKey } from 'jose';
+import { generateProof } from 'dpop';
+import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoUpstream } from '../../apps/demo-upstream/src/demo-upstream.server';
 import type { DevIssuerConfig } from '../../apps/dev-issuer/src/config';
@@ -269,6 +270,94 @@ describe('gateway', () => {
     });
   });
 
+  describe('DPoP', () => {
+    type KeyPair = { privateKey: CryptoKey; publicKey: CryptoKey };
+    let keys: KeyPair;
+    let other: KeyPair;
+    let jkt: string;
+    let bound: string;
+    const url = (path: string) => `http://127.0.0.1:${gatewayPort}${path}`;
+    const proof = (path: string, tok = bound, k = keys, method = 'GET') =>
+      generateProof(k, url(path), method, undefined, tok);
+    const dpop = async (path: string, extra: Record<string, string> = {}) =>
+      get(path, { authorization: `DPoP ${bound}`, dpop: await proof(path), ...extra });
+
+    beforeAll(async () => {
+      keys = await generateKeyPair('ES256', { extractable: true });
+      other = await generateKeyPair('ES256', { extractable: true });
+      jkt = await calculateJwkThumbprint(await exportJWK(keys.publicKey));
+      bound = await token(`dpop-${randomUUID()}`, { cnf: { jkt } });
+    });
+
+    it('serves a bound token with a proof of its key; the key is the device, whatever X-Device-Id says', async () => {
+      riskLevel = 'low';
+      const r = await dpop('/api/reports/1', { 'x-device-id': 'victims-laptop' });
+      expect(r.status).toBe(200);
+      const asked = assessed.at(-1)!;
+      expect(asked).toMatchObject({ deviceId: `dpop:${jkt}`, deviceSource: 'dpop' });
+      const echoed = (r.body as { headers: Record<string, string> }).headers;
+      // Neither the token nor its proof travels on to the upstream.
+      expect(echoed.authorization).toBeUndefined();
+      expect(echoed.dpop).toBeUndefined();
+    });
+
+    it('refuses a bound token as a plain bearer', async () => {
+      const r = await get('/api/reports/1', { authorization: `Bearer ${bound}`, 'x-device-id': 'd1' });
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toMatch(/^DPoP realm="stepgate", error="invalid_token"/);
+    });
+
+    it('refuses a missing, replayed, malformed or misdirected proof with invalid_dpop_proof, never a 500', async () => {
+      const once = await proof('/api/reports/1');
+      const cases: [string, Record<string, string>][] = [
+        ['no proof', { authorization: `DPoP ${bound}` }],
+        ['garbage', { authorization: `DPoP ${bound}`, dpop: 'not.a.jwt' }],
+        ['another path', { authorization: `DPoP ${bound}`, dpop: await proof('/api/reports/2') }],
+        [
+          'another method',
+          { authorization: `DPoP ${bound}`, dpop: await proof('/api/reports/1', bound, keys, 'POST') },
+        ],
+        [
+          'another key',
+          { authorization: `DPoP ${bound}`, dpop: await proof('/api/reports/1', bound, other) },
+        ],
+        [
+          'another token',
+          { authorization: `DPoP ${bound}`, dpop: await proof('/api/reports/1', await token()) },
+        ],
+      ];
+      expect((await get('/api/reports/1', { authorization: `DPoP ${bound}`, dpop: once })).status).toBe(200);
+      cases.push(['a replay', { authorization: `DPoP ${bound}`, dpop: once }]);
+      for (const [name, headers] of cases) {
+        const r = await get('/api/reports/1', headers);
+        expect(r.status, name).toBe(401);
+        expect(r.headers.get('www-authenticate'), name).toMatch(
+          /^DPoP realm="stepgate", error="invalid_dpop_proof"/,
+        );
+        expect(r.headers.get('www-authenticate'), name).toContain('algs="ES256');
+      }
+    });
+
+    it('refuses a DPoP request whose token is not bound to a key', async () => {
+      const plain = await token();
+      const r = await get('/api/reports/1', {
+        authorization: `DPoP ${plain}`,
+        dpop: await proof('/api/reports/1', plain),
+      });
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toMatch(/^DPoP realm="stepgate", error="invalid_token"/);
+    });
+
+    it('asks a DPoP client for step-up in its own scheme', async () => {
+      riskLevel = 'medium';
+      const r = await dpop('/api/payments/1');
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toMatch(
+        /^DPoP realm="stepgate", error="insufficient_user_authentication", .*acr_values="urn:stepgate:acr:mfa"/,
+      );
+    });
+  });
+
   describe('risk decisions', () => {
     it('steps up with RFC 9470 when the route asks for it', async () => {
       riskLevel = 'medium';
@@ -336,7 +425,8 @@ describe('gateway', () => {
     });
 
     it('never serves a cached decision to a request risk did not score: another browser is a miss', async () => {
-      const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36';
+      const CHROME =
+        'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36';
       const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0';
       // Risk knows the victim's device with Chrome: anything else on it is medium.
       riskLevel = 'low';
@@ -351,7 +441,9 @@ describe('gateway', () => {
         for (const agent of [FIREFOX, '']) {
           const attacker = await get('/api/payments/1', { ...bearer, 'user-agent': agent });
           expect(attacker.status, `user-agent "${agent}"`).toBe(401);
-          expect(attacker.headers.get('www-authenticate')).toContain('error="insufficient_user_authentication"');
+          expect(attacker.headers.get('www-authenticate')).toContain(
+            'error="insufficient_user_authentication"',
+          );
         }
         expect(assessed.length).toBe(asked + 2);
         // The victim's own context is still served from the cache.
@@ -380,7 +472,12 @@ describe('gateway', () => {
         async () => events.find((e) => e.deviceId === device && e.path === '/api/payments/2'),
         'the access event',
       );
-      expect(ev).toMatchObject({ decision: 'allow', steppedUp: true, monitored: false, deviceSource: 'header' });
+      expect(ev).toMatchObject({
+        decision: 'allow',
+        steppedUp: true,
+        monitored: false,
+        deviceSource: 'header',
+      });
     });
 
     it('publishes one access event per request, whatever the outcome', async () => {

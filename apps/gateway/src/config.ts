@@ -80,6 +80,34 @@ export const gatewaySection = z.strictObject({
     timeoutMs: z.number().int().positive().max(10_000),
     cacheTtlSeconds: z.number().int().min(0).max(3600),
   }),
+  /** DPoP (RFC 9449): API clients that prove a key on every request; the key is their device. */
+  dpop: z
+    .strictObject({
+      /** Proof signature algorithms accepted (asymmetric only). */
+      algorithms: z
+        .array(z.enum(['ES256', 'ES384', 'EdDSA', 'Ed25519', 'PS256', 'RS256']))
+        .min(1)
+        .default(['ES256', 'EdDSA', 'Ed25519', 'PS256', 'RS256']),
+      /** How old a proof's `iat` may be; its `jti` is remembered (single use) for as long. */
+      proofMaxAgeSeconds: z.number().int().min(5).max(300).default(60),
+      /** Demand a server nonce (`DPoP-Nonce`) in every proof: limits a proof's life to about a minute even with a skewed client clock. */
+      nonce: z.boolean().default(false),
+      /**
+       * Where proof `jti`s are remembered, so each is used once across every gateway instance: `postgres`
+       * (DATABASE_URL; needed with more than one instance), `memory` (one instance), `auto` (postgres when
+       * DATABASE_URL is set).
+       */
+      replay: z.enum(['auto', 'memory', 'postgres']).default('auto'),
+      /** Bound of the memory store: full of live entries, new proofs are refused (503), never a jti forgotten. */
+      replayMaxEntries: z.number().int().min(1000).default(200_000),
+    })
+    .default({
+      algorithms: ['ES256', 'EdDSA', 'Ed25519', 'PS256', 'RS256'],
+      proofMaxAgeSeconds: 60,
+      nonce: false,
+      replay: 'auto',
+      replayMaxEntries: 200_000,
+    }),
   clockSkewSeconds: z.number().int().min(0).max(300),
   maxHeaderBytes: z.number().int().positive().default(16_384),
   maxBodyBytes: z

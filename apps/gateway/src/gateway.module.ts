@@ -2,7 +2,9 @@ import { type DynamicModule, Logger, Module } from '@nestjs/common';
 import { REQUESTS } from '@stepgate/contracts';
 import { MessageBus, MessagingModule, type MessagingOptions } from '@stepgate/kafka';
 import type { RuntimeEnv } from '@stepgate/config';
-import { TokenVerifier } from '@stepgate/identity';
+import { DpopNonces, MemoryReplayStore, PostgresReplayStore, TokenVerifier } from '@stepgate/identity';
+import { hkdfSync } from 'node:crypto';
+import { Credentials, type ReplayStore } from './auth/credentials';
 import { IdentityAssertionSigner } from './assertion/identity-assertion';
 import { AuthHttpController } from './auth/auth.http.controller';
 import { SessionCodec } from './auth/session';
@@ -20,6 +22,21 @@ import { AssessmentsMessageController } from './risk/assessments.message.control
 import { RiskClient } from './risk/risk.client';
 
 const GATEWAY_KEYS = Symbol('GATEWAY_KEYS');
+const DPOP_REPLAY = Symbol('DPOP_REPLAY');
+
+/**
+ * Where DPoP proof ids are remembered: PostgreSQL when there is a database to share between instances (or the
+ * config insists), else this process's memory (one instance).
+ */
+function dpopReplayStore(config: GatewayConfig, runtime: RuntimeEnv): ReplayStore {
+  const { replay, replayMaxEntries } = config.gateway.dpop;
+  const url = runtime.databaseUrl;
+  if (replay === 'postgres' || (replay === 'auto' && url)) {
+    if (!url) throw new Error('gateway.dpop.replay is postgres but DATABASE_URL is not set');
+    return new PostgresReplayStore({ pool: { connectionString: url, max: 4 } });
+  }
+  return new MemoryReplayStore({ maxEntries: replayMaxEntries });
+}
 
 /** Each gateway instance reads every assessment (to invalidate its own cache): a consumer group of its own. */
 export function gatewayMessaging(runtime: RuntimeEnv): MessagingOptions {
@@ -63,6 +80,22 @@ export class GatewayModule {
             new IdentityAssertionSigner(config.gateway.assertion, keys.signing),
         },
         SignInService,
+        { provide: DPOP_REPLAY, useFactory: () => dpopReplayStore(config, runtime) },
+        {
+          provide: Credentials,
+          inject: [DPOP_REPLAY, GATEWAY_KEYS],
+          useFactory: (replay: ReplayStore, keys: GatewayKeys) =>
+            new Credentials(
+              Credentials.settingsOf(
+                config,
+                replay,
+                // Every instance shares the session key, so each accepts the nonces any of them issued.
+                new DpopNonces({
+                  secret: Buffer.from(hkdfSync('sha256', keys.sessionKey, '', 'stepgate dpop nonce', 32)),
+                }),
+              ),
+            ),
+        },
         {
           provide: TokenVerifier,
           useFactory: () =>

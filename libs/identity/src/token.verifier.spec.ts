@@ -150,6 +150,34 @@ describe(TokenVerifier.name, () => {
     await expect(verifier().verify(token)).rejects.toThrow(TokenError);
   });
 
+  it('gives the cnf.jkt of a DPoP-bound token, and null for an unbound one', async () => {
+    const jkt = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
+    await expect(verifier().verify(await sign(published[0]!, {}, { cnf: { jkt } }))).resolves.toMatchObject({
+      jkt,
+    });
+    await expect(verifier().verify(await sign(published[0]!))).resolves.toMatchObject({ jkt: null });
+  });
+
+  it.each([
+    ['a jkt of the wrong length', { jkt: 'abc' }],
+    ['a jkt with characters outside base64url', { jkt: `${'A'.repeat(42)}=` }],
+    ['a jkt that is not a string', { jkt: 42 }],
+    ['an empty cnf', {}],
+    ['another confirmation method only', { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' }],
+    [
+      'another confirmation method beside jkt',
+      {
+        jkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+        'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2',
+      },
+    ],
+    ['a cnf that is a string', 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs'],
+    ['a cnf that is null', null],
+    ['a cnf that is an array', ['NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs']],
+  ])('refuses a token whose binding it cannot verify: %s', async (_name, cnf) => {
+    await expect(verifier().verify(await sign(published[0]!, {}, { cnf }))).rejects.toThrow(TokenError);
+  });
+
   it('answers a repeated token from its cache until the token expires', async () => {
     const sut = verifier();
     const now = Math.floor(Date.now() / 1000);

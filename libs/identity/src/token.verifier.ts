@@ -216,10 +216,23 @@ function toVerified(kind: VerifiedToken['kind'], p: JWTPayload): VerifiedToken {
   };
 }
 
+// An RFC 7638 SHA-256 thumbprint: 32 bytes, base64url without padding.
+const JKT = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The DPoP key a token is bound to, null for an unbound token. A `cnf` the gateway cannot check in full (not
+ * an object, no well-formed `jkt`, or another confirmation method such as mTLS `x5t#S256`, alone or beside
+ * `jkt`) refuses the token: ignoring a binding would turn a sender-constrained token into a bearer one.
+ */
 function confirmationJkt(cnf: unknown): string | null {
-  if (typeof cnf !== 'object' || cnf === null) return null;
+  if (cnf === undefined) return null;
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf))
+    throw new TokenError('token confirmation (cnf) is malformed');
+  const members = Object.keys(cnf);
   const jkt = (cnf as Record<string, unknown>).jkt;
-  return typeof jkt === 'string' && jkt.length > 0 ? jkt : null;
+  if (typeof jkt !== 'string' || !JKT.test(jkt) || members.some((m) => m !== 'jkt'))
+    throw new TokenError('token confirmation (cnf) is not a DPoP key binding the gateway can verify');
+  return jkt;
 }
 
 /** The token from an `Authorization: Bearer ...` header, or null. */

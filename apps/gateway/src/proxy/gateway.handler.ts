@@ -13,15 +13,17 @@ import {
   type DeviceSource,
   type RiskAssessment,
 } from '@stepgate/contracts';
-import { bearerToken, TokenError, TokenVerifier, type VerifiedToken } from '@stepgate/identity';
+import { TokenError, TokenVerifier, type VerifiedToken } from '@stepgate/identity';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ASSERTION_HEADER, IdentityAssertionSigner } from '../assertion/identity-assertion';
 import { clientAddress, TrustedProxies, unmapped } from '../auth/client-address';
+import { challengeFor, CredentialError, Credentials, type Credential } from '../auth/credentials';
 import {
   cookieValue,
   DEVICE_COOKIE,
   deviceCookie,
   deviceOf,
+  dpopDevice,
   InvalidDeviceId,
   wantsHtml,
 } from '../auth/request-identity';
@@ -106,6 +108,7 @@ const ALLOW_HEADER = ALLOWED_METHODS.join(', ');
 export class GatewayHandler {
   private readonly trusted: TrustedProxies;
   private readonly accessLog = new Logger('Access');
+  private readonly publicOrigin: string | null;
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
@@ -118,8 +121,11 @@ export class GatewayHandler {
     private readonly sessions: SessionCodec,
     private readonly assertions: IdentityAssertionSigner,
     private readonly policy: GatewayPolicy,
+    private readonly credentials: Credentials,
   ) {
     this.trusted = new TrustedProxies(config.gateway.trustedProxies);
+    const publicUrl = config.gateway.signIn?.publicUrl;
+    this.publicOrigin = publicUrl ? new URL(publicUrl).origin : null;
   }
 
   async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -316,7 +322,19 @@ export class GatewayHandler {
       };
     }
     const html = !upgrade && wantsHtml(headers);
-    const device = deviceOf(headers, html);
+    const now = Math.floor(Date.now() / 1000);
+    let credential: Credential;
+    try {
+      credential = await this.credentials.of(raw, this.requestUrl(x, host.authority, target), now);
+    } catch (err) {
+      if (err instanceof CredentialError) return this.refused(outcome, err);
+      throw err;
+    }
+    // A DPoP client's device is its key, whatever X-Device-Id says: a copied header names no key.
+    const device =
+      credential.scheme === 'dpop'
+        ? { deviceId: dpopDevice(credential.jkt), source: 'dpop' as const, issueCookie: null }
+        : deviceOf(headers, html);
     if (device.issueCookie) x.cookies.push(deviceCookie(device.issueCookie));
     const ctx: ForwardContext = {
       clientIp: x.clientIp,
@@ -332,8 +350,6 @@ export class GatewayHandler {
       ctx: set ? { ...ctx, set } : ctx,
       maxBodyBytes: this.config.gateway.maxBodyBytes,
     });
-    const now = Math.floor(Date.now() / 1000);
-    const bearer = bearerToken(headers.authorization);
     const hasAuthorization = headers.authorization !== undefined;
     // Browsers without an Authorization header are identified by their session; the device is then the
     // device cookie, whatever a script put in X-Device-Id.
@@ -351,13 +367,28 @@ export class GatewayHandler {
       outcome.route = 'stepgate.challenge';
       outcome.decision = 'allow';
       outcome.reason = 'stepgate api';
-      if (!session || !browserDevice) return { kind: 'forward', forward: forward(CHALLENGE_UPSTREAM) };
+      if (!session || !browserDevice) {
+        // The challenge service verifies the token itself; what only the gateway knows it says in
+        // x-stepgate-* headers, which no client can send (they are stripped from every request).
+        const said: Record<string, string> =
+          credential.scheme === 'dpop'
+            ? {
+                'x-device-id': dpopDevice(credential.jkt),
+                'x-stepgate-device-source': 'dpop',
+                'x-stepgate-dpop-jkt': credential.jkt,
+              }
+            : device.source
+              ? { 'x-stepgate-device-source': device.source }
+              : {};
+        return { kind: 'forward', forward: forward(CHALLENGE_UPSTREAM, said) };
+      }
       outcome.token = session.token;
       // X-StepGate-Browser tells the challenge service the bearer came from a cookie, so it demands its
       // CSRF token; clients cannot send it themselves (x-stepgate-* is stripped from every request).
       const f = forward(CHALLENGE_UPSTREAM, {
         authorization: `Bearer ${session.raw}`,
         'x-device-id': browserDevice,
+        'x-stepgate-device-source': 'cookie',
         'x-stepgate-browser': '1',
       });
       if (method !== 'POST' || !VERIFY_PATH.test(target.path) || upgrade)
@@ -397,7 +428,7 @@ export class GatewayHandler {
         };
       }
       token = session.token;
-    } else if (!bearer) {
+    } else if (credential.scheme === 'none') {
       if (html && this.config.gateway.signIn && (method === 'GET' || method === 'HEAD')) {
         outcome.decision = 'unauthenticated';
         outcome.reason = 'sign_in';
@@ -411,10 +442,18 @@ export class GatewayHandler {
       return this.unauthenticated(outcome, 'no_token', null, 'a bearer token is required');
     } else {
       try {
-        token = await this.verifier.verify(bearer, now);
+        token = await this.verifier.verify(credential.token, now);
       } catch (err) {
         const message = err instanceof TokenError ? err.message : 'token could not be verified';
+        if (credential.scheme === 'dpop')
+          return this.refused(outcome, new CredentialError('DPoP', 'invalid_token', message));
         return this.unauthenticated(outcome, 'invalid_token', 'invalid_token', message);
+      }
+      try {
+        Credentials.checkBinding(credential, token);
+      } catch (err) {
+        if (err instanceof CredentialError) return this.refused(outcome, err);
+        throw err;
       }
     }
     const deviceId = outcome.deviceId;
@@ -486,7 +525,7 @@ export class GatewayHandler {
         };
       case 'step_up':
         outcome.decision = 'step_up';
-        return this.stepUp(x, route, token, deviceId, assessment, decision, target, html);
+        return this.stepUp(x, route, token, deviceId, assessment, decision, target, html, credential.scheme);
     }
   }
 
@@ -593,6 +632,42 @@ export class GatewayHandler {
     };
   }
 
+  /** Credentials refused: RFC 6750 / RFC 9449 section 7.1 in the scheme the client used. */
+  private refused(outcome: Outcome, err: CredentialError): Verdict {
+    outcome.decision = 'unauthenticated';
+    outcome.reason = err.status === 503 ? 'dpop_replay_unavailable' : err.code;
+    if (err.status === 503) {
+      outcome.decision = 'deny';
+      return {
+        kind: 'respond',
+        status: 503,
+        headers: { 'retry-after': '1' },
+        body: { error: 'temporarily_unavailable', message: err.message },
+      };
+    }
+    const headers: Record<string, string> = {
+      'www-authenticate': challengeFor(err, this.credentials.algorithms),
+    };
+    const nonce = err.code === 'use_dpop_nonce' ? this.credentials.nonce() : null;
+    if (nonce) headers['dpop-nonce'] = nonce;
+    return {
+      kind: 'respond',
+      status: err.code === 'invalid_request' ? 400 : 401,
+      headers,
+      body: { error: err.code, message: err.message },
+    };
+  }
+
+  /**
+   * The request's URL as the client addressed it, for a DPoP proof's `htu`: the configured public origin (or
+   * this request's), and the path as received, before the query.
+   */
+  private requestUrl(x: Exchange, authority: string, target: CanonicalTarget): string {
+    const origin = this.publicOrigin ?? `${x.proto}://${authority}`;
+    const received = (x.raw.url ?? '/').split('?', 1)[0]!;
+    return origin + (received.startsWith('/') ? received : target.path);
+  }
+
   private async stepUp(
     x: Exchange,
     route: RoutePolicy,
@@ -602,6 +677,7 @@ export class GatewayHandler {
     decision: { acr: string; maxAgeSeconds: number; reason: string },
     target: CanonicalTarget,
     html: boolean,
+    scheme: Credential['scheme'],
   ): Promise<Verdict> {
     const outcome = x.outcome;
     this.metrics.stepUps.inc({ route: route.id });
@@ -620,7 +696,11 @@ export class GatewayHandler {
       maxAgeSeconds: decision.maxAgeSeconds,
       risk: { score: snapshot.score, level: snapshot.level, signals: snapshot.signals },
     });
-    const wwwAuthenticate = `Bearer realm="stepgate", error="insufficient_user_authentication", error_description="step-up authentication required", acr_values="${decision.acr}", max_age=${decision.maxAgeSeconds}`;
+    // A DPoP client is answered in its scheme (RFC 9449 section 7.1), with the algorithms it may prove with.
+    const wwwAuthenticate =
+      scheme === 'dpop'
+        ? `DPoP realm="stepgate", error="insufficient_user_authentication", error_description="step-up authentication required", acr_values="${decision.acr}", max_age=${decision.maxAgeSeconds}, algs="${this.credentials.algorithms.join(' ')}"`
+        : `Bearer realm="stepgate", error="insufficient_user_authentication", error_description="step-up authentication required", acr_values="${decision.acr}", max_age=${decision.maxAgeSeconds}`;
     if (!opened) {
       outcome.reason = `${decision.reason}; challenge service unavailable`;
       return {
@@ -703,7 +783,8 @@ function riskBody(a: RiskAssessment | null): {
   level: string | null;
   reasons: string[];
 } {
-  if (!a) return { score: null, level: null, reasons: clientReasons([{ name: 'risk_unavailable', weight: 1 }]) };
+  if (!a)
+    return { score: null, level: null, reasons: clientReasons([{ name: 'risk_unavailable', weight: 1 }]) };
   return { score: a.score, level: a.level, reasons: clientReasons(a.signals) };
 }
 

@@ -71,7 +71,11 @@ export class UpstreamForwarder implements OnApplicationShutdown {
     ctx: ForwardContext,
   ): Record<string, string | string[]> {
     const headers = upstreamRequestHeaders(incoming, ctx);
-    if (!upstream.passAuthorization && !ctx.set?.authorization) delete headers.authorization;
+    // A DPoP proof travels with its token: both stay here unless the upstream asked for the credentials.
+    if (!upstream.passAuthorization && !ctx.set?.authorization) {
+      delete headers.authorization;
+      delete headers.dpop;
+    }
     return headers;
   }
 

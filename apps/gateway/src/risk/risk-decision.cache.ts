@@ -37,11 +37,7 @@ export class RiskDecisionCache {
   /** subject + device -> the keys of their cached contexts. */
   private readonly byOwner = new Map<string, Set<string>>();
 
-  constructor(
-    ttlMs: number,
-    maxEntries = 100_000,
-    clock: { now(): number } = performance,
-  ) {
+  constructor(ttlMs: number, maxEntries = 100_000, clock: { now(): number } = performance) {
     this.entries =
       ttlMs === 0
         ? null
