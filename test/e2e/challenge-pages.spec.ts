@@ -175,7 +175,8 @@ describe('challenge pages in a browser', () => {
       page.waitForURL(/\/\.stepgate\/challenges\/[^/?]+\?return_to=%2F\.stepgate%2Ffactors$/),
       page.click('button:has-text("Confirm it’s you")'),
     ]);
-    expect(await text('.why .summary')).toBe('Sign-in from a new network.');
+    expect(await text('.why .summary')).toBe('This request is not like the ones we know from your account.');
+    expect(await text('.why ul')).toBe('An unusual network.');
     await expectAccessible();
     await shot('3-challenge-step-up-for-factor-change');
     await Promise.all([
@@ -249,10 +250,11 @@ describe('challenge pages in a browser', () => {
     await page.goto(
       `${origin}/.stepgate/challenges/${challengeId}?return_to=${encodeURIComponent(RETURN_TO)}`,
     );
-    expect(await text('.why .summary')).toBe('New device in a new country (FR).');
-    expect(await text('.why ul')).toContain(
-      'You are connecting from a country you have not used before (FR).',
-    );
+    // Plain reasons, never the profile's values (the country risk named stays out of the page).
+    expect(await text('.why .summary')).toBe('This request is not like the ones we know from your account.');
+    expect(await text('.why ul')).toContain('A device not seen before for this account.');
+    expect(await text('.why ul')).toContain('An unusual place.');
+    expect(await text('.why')).not.toContain('FR');
     expect((await page.locator('section.method h2').allTextContents()).map(normalise)).toEqual([
       'Use your passkey',
       'Use your authenticator app',

@@ -205,6 +205,21 @@ describe.each(databaseBackends())('passkeys on %s', (backend) => {
     expect(await env.verifier.verify(noUv.json.access_token as string)).toMatchObject({
       acr: MFA,
       amr: ['hwk'],
+      riskLevel: 'medium',
+    });
+    // With user verification, the same mfa challenge's token attests what the passkey proved: phr.
+    const mfaAgain = await openOrFail(gateway, subject);
+    const uvOptions = await optionsFor(mfaAgain.challengeId, { subject });
+    const withUvAtMfa = await verify(
+      mfaAgain.challengeId,
+      { subject },
+      authenticator.get(uvOptions.json as never),
+    );
+    expect(withUvAtMfa).toMatchObject({ status: 200, json: { acr: PHR, token_type: 'Bearer' } });
+    expect(await env.verifier.verify(withUvAtMfa.json.access_token as string)).toMatchObject({
+      acr: PHR,
+      amr: ['hwk', 'user'],
+      riskLevel: 'medium',
     });
 
     // High risk, phishing-resistant acr: a passkey only, and it must verify the user.
@@ -223,11 +238,12 @@ describe.each(databaseBackends())('passkeys on %s', (backend) => {
     expect(withoutUv).toMatchObject({ status: 401, json: { error: 'invalid_code', attempts_left: 4 } });
     const second = await optionsFor(phr.challengeId, { subject });
     const withUv = await verify(phr.challengeId, { subject }, authenticator.get(second.json as never));
-    expect(withUv.status).toBe(200);
+    expect(withUv).toMatchObject({ status: 200, json: { acr: PHR } });
     expect(await env.verifier.verify(withUv.json.access_token as string)).toMatchObject({
       kind: 'stepup',
       subject,
       acr: PHR,
+      riskLevel: 'high',
       amr: ['hwk', 'user'],
       deviceId: 'laptop',
     });

@@ -18,7 +18,7 @@ import {
 } from '@stepgate/contracts';
 import { TokenVerifier } from '@stepgate/identity';
 import { RequestTimeoutError, type MessageBus } from '@stepgate/kafka';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { Secret, TOTP } from 'otpauth';
 import type { DataSource } from 'typeorm';
 import { expect } from 'vitest';
@@ -54,7 +54,8 @@ export interface TestEnv {
   runtime: RuntimeEnv;
   verifier: TokenVerifier;
   app: NestFastifyApplication;
-  accessToken(subject: string, sessionId?: string | null): Promise<string>;
+  /** An access token of the stand-in issuer; `claims` adds to it (e.g. `cnf` for a DPoP-bound one). */
+  accessToken(subject: string, sessionId?: string | null, claims?: Record<string, unknown>): Promise<string>;
   call(method: string, path: string, options?: CallOptions): Promise<CallResult>;
   /** A subject with an active TOTP factor, activated with the code of step t0. */
   enrolActive(
@@ -111,7 +112,7 @@ export async function startEnv(options: EnvOptions): Promise<TestEnv> {
     },
     runtime,
     verifier,
-    accessToken: (subject, sessionId = 'session-1') => issuer.sign(subject, sessionId),
+    accessToken: (subject, sessionId = 'session-1', claims = {}) => issuer.sign(subject, sessionId, claims),
     async call(method, path, o = {}) {
       const token =
         o.token ??
@@ -206,7 +207,7 @@ function testConfig(issuerUrl: string, options: EnvOptions): string {
 
 interface Issuer {
   url: string;
-  sign(subject: string, sessionId: string | null): Promise<string>;
+  sign(subject: string, sessionId: string | null, claims?: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -222,7 +223,8 @@ async function startIssuer(): Promise<Issuer> {
   const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   return {
     url,
-    sign: (subject, sessionId) => accessToken(privateKey, url, subject, sessionId),
+    sign: (subject, sessionId, claims) =>
+      accessToken(privateKey, url, subject, sessionId, 'test-issuer', claims),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -233,10 +235,15 @@ export function accessToken(
   subject: string,
   sessionId: string | null,
   kid = 'test-issuer',
+  claims: Record<string, unknown> = {},
 ): Promise<string> {
   // A token as a login produces it: the sign-in time is now.
   const authTime = Math.floor(Date.now() / 1000);
-  return new SignJWT(sessionId === null ? { auth_time: authTime } : { sid: sessionId, auth_time: authTime })
+  return new SignJWT({
+    ...claims,
+    auth_time: authTime,
+    ...(sessionId === null ? {} : { sid: sessionId }),
+  })
     .setProtectedHeader({ alg: 'ES256', kid, typ: 'at+jwt' })
     .setIssuer(issuer)
     .setAudience('stepgate')
@@ -325,6 +332,30 @@ function totp(secret: string): TOTP {
     period: PERIOD_MS / 1000,
     algorithm: 'SHA1',
   });
+}
+
+/** A DPoP client's key as the gateway reports it: its thumbprint, and the headers of a verified DPoP request. */
+export interface DpopClient {
+  jkt: string;
+  device: string;
+  /** What the gateway forwards for a request with a valid proof of this key and `token`. */
+  headers(token: string): Record<string, string>;
+}
+
+export async function dpopClient(): Promise<DpopClient> {
+  const { publicKey } = await generateKeyPair('ES256');
+  const jkt = await calculateJwkThumbprint(await exportJWK(publicKey), 'sha256');
+  const device = `dpop:${jkt}`;
+  return {
+    jkt,
+    device,
+    headers: (token) => ({
+      authorization: `DPoP ${token}`,
+      'x-device-id': device,
+      'x-stepgate-device-source': 'dpop',
+      'x-stepgate-dpop-jkt': jkt,
+    }),
+  };
 }
 
 export const codeAt = (secret: string, timestamp: number): string => totp(secret).generate({ timestamp });

@@ -26,6 +26,7 @@ const RESERVED_CLAIMS = new Set([
   'sid',
   'typ',
   'cnf',
+  'risk_level',
 ]);
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);

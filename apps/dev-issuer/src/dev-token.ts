@@ -9,9 +9,14 @@ export interface DevTokenRequest {
   ttlSeconds?: number;
   sid?: string;
   claims?: Record<string, unknown>;
+  /** Bind the token to this DPoP key thumbprint (RFC 9449 `cnf.jkt`). */
+  jkt?: string;
 }
 
-/** A signed RFC 9068-style access token, as a real issuer's login would produce (password level). */
+/**
+ * A signed RFC 9068-style access token, as a real issuer's login would produce (password level); bound to a
+ * DPoP key when the request names one, as an issuer does for a DPoP token request (RFC 9449 6).
+ */
 export async function signDevToken(
   config: DevIssuerConfig,
   key: DevIssuerKey,
@@ -27,6 +32,7 @@ export async function signDevToken(
     auth_time: now,
     sid: req.sid ?? randomUUID(),
     scope: 'openid',
+    ...(req.jkt === undefined ? {} : { cnf: { jkt: req.jkt } }),
   })
     .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })
     .setIssuer(config.issuer)

@@ -7,3 +7,4 @@ export * from './dpop/htu';
 export * from './dpop/postgres.replay.store';
 export * from './dpop/replay.store';
 export * from './dpop/www-authenticate';
+export * from './dpop/device';

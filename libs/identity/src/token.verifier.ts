@@ -14,6 +14,8 @@ import {
   type RemoteJWKSet,
 } from 'jose';
 
+import { isJkt } from './dpop/device';
+
 export const STEP_UP_TOKEN_TYPE = 'stepgate-stepup+jwt';
 
 export interface IssuerSettings {
@@ -217,7 +219,6 @@ function toVerified(kind: VerifiedToken['kind'], p: JWTPayload): VerifiedToken {
 }
 
 // An RFC 7638 SHA-256 thumbprint: 32 bytes, base64url without padding.
-const JKT = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * The DPoP key a token is bound to, null for an unbound token. A `cnf` the gateway cannot check in full (not
@@ -230,7 +231,7 @@ function confirmationJkt(cnf: unknown): string | null {
     throw new TokenError('token confirmation (cnf) is malformed');
   const members = Object.keys(cnf);
   const jkt = (cnf as Record<string, unknown>).jkt;
-  if (typeof jkt !== 'string' || !JKT.test(jkt) || members.some((m) => m !== 'jkt'))
+  if (typeof jkt !== 'string' || !isJkt(jkt) || members.some((m) => m !== 'jkt'))
     throw new TokenError('token confirmation (cnf) is not a DPoP key binding the gateway can verify');
   return jkt;
 }

@@ -30,9 +30,7 @@ const route = z
          * A stronger acr at some levels (e.g. `high: urn:stepgate:acr:phr`, phishing-resistant): enforced where
          * the token is used, so a token minted at a weaker level does not pass when the risk is higher.
          */
-        acrByLevel: z
-          .partialRecord(z.enum(RISK_LEVELS), z.string())
-          .optional(),
+        acrByLevel: z.partialRecord(z.enum(RISK_LEVELS), z.string()).optional(),
       })
       .optional(),
     onRiskUnavailable: z.enum(['allow', 'step_up', 'deny']).default('deny'),

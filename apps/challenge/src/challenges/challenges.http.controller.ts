@@ -30,7 +30,7 @@ export class ChallengesHttpController {
     const passed = await this.challenges.verify(id, caller, body, Date.now());
     return {
       access_token: passed.token,
-      token_type: 'Bearer',
+      token_type: passed.tokenType,
       expires_in: passed.expiresIn,
       acr: passed.acr,
       ...(passed.returnTo ? { return_to: passed.returnTo } : {}),

@@ -10,7 +10,7 @@ import {
   type CreateChallengeReply,
   type CreateChallengeRequest,
 } from '@stepgate/contracts';
-import { acrRank } from '@stepgate/identity';
+import { acrRank, dpopDeviceId } from '@stepgate/identity';
 import { MessageBus } from '@stepgate/kafka';
 import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
 import { FactorAudit } from '../factors/factor-audit.service';
@@ -34,11 +34,14 @@ import {
 } from './challenge.errors';
 import { ChallengeStore } from './challenge.store';
 import type { VerifyChallengeBody } from './dto/verify-challenge.dto';
-import { chooseMethods } from './method-choice';
+import { attestedAcr, chooseMethods } from './method-choice';
 import { SubjectGuardStore } from './subject-guard.store';
 
 export interface PassedChallenge extends IssuedToken {
+  /** The token's acr: what the passed method attests. */
   acr: string;
+  /** `DPoP` when the token is bound to the key the request proved (RFC 9449 5), else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP';
   returnTo: string | null;
 }
 
@@ -168,6 +171,8 @@ export class ChallengesService {
     if (!challenge) throw new ChallengeNotFound();
     assertSameParty(challenge, caller);
     if (!challenge.methods.includes(body.method)) throw new MethodNotOffered(body.method);
+    // Checked before any attempt is counted: the config may have changed since the challenge was opened.
+    if (this.attests(challenge, body.method, true) === null) throw new MethodNotOffered(body.method);
     const attempt = { challenge, caller, method: body.method, nowMs };
 
     await this.refuseUnlessOpen(challenge, attempt, nowMs);
@@ -190,21 +195,28 @@ export class ChallengesService {
     }
 
     const checked = await this.check(challenge, caller, body, nowMs);
-    if (!checked) {
+    const acr = checked ? this.attests(challenge, body.method, checked.userVerified) : null;
+    if (!checked || acr === null) {
       await this.store.recordFailure(challenge.id);
       await this.publish(attempt, 'failed', attemptsLeft);
       throw new InvalidCode(attemptsLeft, body.method);
     }
     await this.guard.reset(challenge.subject);
     if (!(await this.store.markPassed(challenge.id, nowMs))) throw new ChallengeCompleted();
+    // Bound to the DPoP key only when the challenge's device is that key: the token is then as hard to use
+    // elsewhere as the key is to copy.
+    const jkt =
+      caller.dpopJkt !== null && challenge.deviceId === dpopDeviceId(caller.dpopJkt) ? caller.dpopJkt : null;
     const issued = await this.tokens.issue(
       {
         subject: challenge.subject,
-        acr: challenge.requiredAcr,
+        acr,
         amr: checked.amr,
         deviceId: challenge.deviceId,
         sessionId: challenge.sessionId,
         maxAgeSeconds: challenge.maxAgeSeconds,
+        riskLevel: challenge.risk.level,
+        jkt,
         carried: carriedClaims(caller.token.claims, this.config.challenge.tokens.carryClaims),
       },
       nowMs,
@@ -212,24 +224,41 @@ export class ChallengesService {
     await this.publish(attempt, 'passed', attemptsLeft);
     if (checked.recoveryCodeId)
       await this.recoveryCodeSpent(challenge, caller, checked.recoveryCodeId, nowMs);
-    return { ...issued, acr: challenge.requiredAcr, returnTo: safeReturnTo(body.return_to) };
+    return {
+      ...issued,
+      acr,
+      tokenType: jkt === null ? 'Bearer' : 'DPoP',
+      returnTo: safeReturnTo(body.return_to),
+    };
   }
 
-  /** Checks and consumes the answer with its method; what `amr` to claim, or null when it is wrong. */
+  /** The acr a passed answer with this method attests for the challenge; null when it cannot attest enough. */
+  private attests(challenge: Challenge, method: ChallengeMethod, userVerified: boolean): string | null {
+    return attestedAcr({
+      method,
+      userVerified,
+      requiredAcr: challenge.requiredAcr,
+      acrLevels: this.config.acrLevels,
+      methodAcr: this.config.challenge.methodAcr,
+      userVerificationAcr: this.config.challenge.webauthn.userVerificationAcr,
+    });
+  }
+
+  /** Checks and consumes the answer with its method; what it showed (`amr`, user verification), or null when wrong. */
   private async check(
     challenge: Challenge,
     caller: Caller,
     body: VerifyChallengeBody,
     nowMs: number,
-  ): Promise<{ amr: string[]; recoveryCodeId?: string } | null> {
+  ): Promise<{ amr: string[]; userVerified: boolean; recoveryCodeId?: string } | null> {
     switch (body.method) {
       case 'totp':
         return (await this.factors.totp.verify(challenge.subject, body.code, nowMs))
-          ? { amr: ['otp'] }
+          ? { amr: ['otp'], userVerified: false }
           : null;
       case 'recovery_code': {
         const spent = await this.factors.recovery.consume(challenge.subject, body.code, nowMs);
-        return spent ? { amr: ['otp'], recoveryCodeId: spent } : null;
+        return spent ? { amr: ['otp'], userVerified: false, recoveryCodeId: spent } : null;
       }
       case 'webauthn': {
         const assertion = await this.factors.webauthn.verify(
@@ -240,7 +269,10 @@ export class ChallengesService {
         );
         if (!assertion) return null;
         // RFC 8176: hwk (proof of a hardware key); user (user presence/verification gesture).
-        return { amr: assertion.userVerified ? ['hwk', 'user'] : ['hwk'] };
+        return {
+          amr: assertion.userVerified ? ['hwk', 'user'] : ['hwk'],
+          userVerified: assertion.userVerified,
+        };
       }
     }
   }

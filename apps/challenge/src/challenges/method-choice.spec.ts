@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseMethods, type MethodChoiceInput } from './method-choice';
+import { attestedAcr, chooseMethods, type AttestationInput, type MethodChoiceInput } from './method-choice';
 
 const MFA = 'urn:stepgate:acr:mfa';
 const PHR = 'urn:stepgate:acr:phr';
@@ -28,6 +28,7 @@ describe(chooseMethods.name, () => {
     expect(chooseMethods({ ...base, enrolled: [] })).toMatchObject({
       status: 'enrolment_required',
       reason: 'add an authenticator app (totp) to continue',
+      methods: ['totp'],
     });
   });
 
@@ -70,6 +71,7 @@ describe(chooseMethods.name, () => {
     expect(chooseMethods({ ...adaptive, level: 'high' })).toEqual({
       status: 'enrolment_required',
       reason: 'add a passkey (webauthn) to continue',
+      methods: ['webauthn'],
     });
     expect(chooseMethods({ ...adaptive, requiredAcr: PHR })).toMatchObject({ status: 'enrolment_required' });
     expect(chooseMethods({ ...adaptive, enrolled: ['webauthn', 'totp'], requiredAcr: PHR })).toEqual({
@@ -91,5 +93,56 @@ describe(chooseMethods.name, () => {
       status: 'denied',
       reason: expect.stringMatching(/recovery/),
     });
+  });
+
+  it('names the methods to enrol strongest first, never recovery codes, so the hint leads to a passkey', () => {
+    const nothingYet = {
+      ...base,
+      // Policy order puts the weaker method first: the answer still leads with the passkey.
+      policy: { ...base.policy, medium: ['totp' as const, 'recovery_code' as const, 'webauthn' as const] },
+      enrolled: [],
+    };
+    expect(chooseMethods(nothingYet)).toEqual({
+      status: 'enrolment_required',
+      reason: 'add a passkey or an authenticator app (webauthn, totp) to continue',
+      methods: ['webauthn', 'totp'],
+    });
+  });
+});
+
+describe(attestedAcr.name, () => {
+  const input: AttestationInput = {
+    method: 'totp',
+    userVerified: false,
+    requiredAcr: MFA,
+    acrLevels: base.acrLevels,
+    methodAcr: base.methodAcr,
+    userVerificationAcr: PHR,
+  };
+
+  it('attests what the method can, not only what the challenge asked for', () => {
+    expect(attestedAcr(input)).toBe(MFA);
+    expect(attestedAcr({ ...input, method: 'recovery_code' })).toBe(MFA);
+    expect(attestedAcr({ ...input, method: 'webauthn', userVerified: true })).toBe(PHR);
+    expect(attestedAcr({ ...input, requiredAcr: 'urn:stepgate:acr:basic' })).toBe(MFA);
+  });
+
+  it('attests a passkey without user verification below the level that needs it', () => {
+    expect(attestedAcr({ ...input, method: 'webauthn', userVerified: false })).toBe(MFA);
+    expect(attestedAcr({ ...input, method: 'webauthn', userVerified: false, requiredAcr: PHR })).toBeNull();
+  });
+
+  it('attests nothing a method cannot reach, nor an unknown acr', () => {
+    expect(attestedAcr({ ...input, requiredAcr: PHR })).toBeNull();
+    expect(attestedAcr({ ...input, requiredAcr: 'urn:other' })).toBeNull();
+    expect(attestedAcr({ ...input, methodAcr: { ...base.methodAcr, totp: 'urn:other' } })).toBeNull();
+    expect(
+      attestedAcr({
+        ...input,
+        method: 'webauthn',
+        userVerified: false,
+        userVerificationAcr: 'urn:stepgate:acr:basic',
+      }),
+    ).toBeNull();
   });
 });

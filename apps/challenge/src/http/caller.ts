@@ -1,13 +1,18 @@
-// Who is calling: the verified bearer, the device it says it is on, and the request's correlation id.
+// Who is calling: the verified token, the device the gateway vouches for, and the request's correlation id.
 import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { DeviceSource } from '@stepgate/contracts';
 import type { VerifiedToken } from '@stepgate/identity';
 import type { FastifyRequest } from 'fastify';
 
 export interface Caller {
   token: VerifiedToken;
   deviceId: string;
+  /** Where the gateway got the device id: a DPoP key, the X-Device-Id header, or the browser's cookie. */
+  deviceSource: DeviceSource;
+  /** The DPoP key this request proved (the token is bound to it); null for a Bearer request. */
+  dpopJkt: string | null;
   correlationId: string;
   /** Only a risk signal, never used to authorise anything: it comes from a forwarding header. */
   clientIp: string;
@@ -20,13 +25,7 @@ declare module 'fastify' {
   }
 }
 
-const DEVICE_ID = /^[\x21-\x7e]{1,128}$/;
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-export function deviceIdOf(request: FastifyRequest): string | null {
-  const value = request.headers['x-device-id'];
-  return typeof value === 'string' && DEVICE_ID.test(value) ? value : null;
-}
 
 export function correlationIdOf(request: FastifyRequest): string {
   const value = request.headers['x-correlation-id'];

@@ -1,8 +1,16 @@
 import { DomainError } from '@stepgate/observability';
 
-export class Unauthorized extends DomainError {
-  constructor(reason: string) {
-    super('unauthorized', reason, 401);
+/**
+ * A refused credential: 401 (or 400 for a malformed Authorization header, RFC 6750 3.1) with the
+ * `WWW-Authenticate` challenge the filters send with it.
+ */
+export class AuthenticationFailed extends DomainError {
+  constructor(
+    code: 'unauthorized' | 'invalid_token' | 'invalid_request',
+    reason: string,
+    readonly wwwAuthenticate: string,
+  ) {
+    super(code, reason, code === 'invalid_request' ? 400 : 401);
   }
 }
 

@@ -5,6 +5,7 @@ import { DomainError } from '@stepgate/observability';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StepUpRequired } from '../factors/factor.errors';
 import { CsrfTokens } from '../http/csrf';
+import { AuthenticationFailed } from '../http/http.errors';
 import { sendPage } from './html';
 import { messagePage } from './views';
 
@@ -19,6 +20,7 @@ export class PageErrorsFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const status = error instanceof DomainError ? error.status : error.getStatus();
     const caller = request.stepgateCaller;
+    if (error instanceof AuthenticationFailed) void reply.header('WWW-Authenticate', error.wwwAuthenticate);
     if (error instanceof StepUpRequired && caller) {
       const csrfToken = this.csrf.issue(
         {

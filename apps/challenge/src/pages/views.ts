@@ -1,7 +1,7 @@
 // The pages themselves, as pure functions of what they show. Every value goes through `html`, so it is escaped.
 import type { ChallengeMethod } from '@stepgate/contracts';
 import type { ChallengeView } from '../challenges/challenges.service';
-import { explainRisk } from '../challenges/explain';
+import { explainToClient } from '../challenges/client-reasons';
 import type { FactorSummary } from '../factors/enrolment.service';
 import { html, layout, trusted, type SafeHtml } from './html';
 
@@ -24,7 +24,7 @@ const status = (message?: string, tone: 'problem' | 'done' = 'problem') =>
 export function challengePage(input: { view: ChallengeView; csrfToken: string; returnTo: string }): SafeHtml {
   const { view, csrfToken, returnTo } = input;
   const { challenge } = view;
-  const why = explainRisk(challenge.risk);
+  const why = explainToClient(challenge.risk.signals);
   const base = `/.stepgate/challenges/${encodeURIComponent(challenge.id)}`;
   const has = (m: ChallengeMethod) => challenge.methods.includes(m);
   const back = html`<p class="back"><a href="${returnTo}">Go back to where you were</a></p>`;

@@ -25,6 +25,7 @@ export class RiskClient {
           correlationId: caller.correlationId,
           subject: caller.token.subject,
           deviceId: caller.deviceId,
+          deviceSource: caller.deviceSource,
           clientIp: caller.clientIp,
           userAgent: caller.userAgent,
           route: null,

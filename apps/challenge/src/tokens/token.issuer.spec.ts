@@ -4,7 +4,7 @@ import { STEP_UP_TOKEN_TYPE, TokenVerifier } from '@stepgate/identity';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadChallengeConfig, type ChallengeConfig } from '../config';
+import { challengeConfigSchema, loadChallengeConfig, type ChallengeConfig } from '../config';
 import { CHALLENGE_ENTITIES, CHALLENGE_MIGRATIONS } from '../database/challenge-database';
 import { SecretBox } from '../factors/crypto/secret-box';
 import { SigningKeyRow } from './signing-key.entity';
@@ -21,8 +21,11 @@ const grant: StepUpGrant = {
   deviceId: 'laptop',
   sessionId: 's-1',
   maxAgeSeconds: 300,
+  riskLevel: 'medium',
+  jkt: null,
   carried: { groups: ['stepgate-admins'] },
 };
+const JKT = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
 
 describe(TokenIssuer.name, () => {
   let db: DataSource;
@@ -81,6 +84,26 @@ describe(TokenIssuer.name, () => {
     expect((await verifier.verify(token)).sessionId).toBeNull();
   });
 
+  it('says the risk level it was minted for, and is bound to nothing but the device by default', async () => {
+    const { token } = await sut.issue(grant, Date.now());
+    expect(await verifier.verify(token)).toMatchObject({ riskLevel: 'medium', jkt: null });
+    expect(decodeJwt(token)).toMatchObject({ risk_level: 'medium' });
+    expect(decodeJwt(token)).not.toHaveProperty('cnf');
+  });
+
+  it('binds the token to a DPoP key (cnf.jkt) when the grant names one, whatever the access token carried', async () => {
+    const { token } = await sut.issue(
+      { ...grant, jkt: JKT, deviceId: `dpop:${JKT}`, carried: { cnf: { jkt: 'other' }, risk_level: 'low' } },
+      Date.now(),
+    );
+    expect(await verifier.verify(token)).toMatchObject({
+      jkt: JKT,
+      deviceId: `dpop:${JKT}`,
+      riskLevel: 'medium',
+    });
+    expect(decodeJwt(token).cnf).toEqual({ jkt: JKT });
+  });
+
   it('gives unique token ids', async () => {
     const a = decodeJwt((await sut.issue(grant, Date.now())).token).jti;
     const b = decodeJwt((await sut.issue(grant, Date.now())).token).jti;
@@ -110,5 +133,13 @@ describe('carried claims', () => {
     ).toEqual({
       groups: ['stepgate-admins'],
     });
+  });
+
+  it('refuses to carry the claims the stepped-up token sets itself (risk_level, cnf)', () => {
+    for (const claim of ['risk_level', 'cnf', 'acr']) {
+      expect(() =>
+        challengeConfigSchema.shape.challenge.shape.tokens.shape.carryClaims.parse([claim]),
+      ).toThrow(/sets itself/);
+    }
   });
 });

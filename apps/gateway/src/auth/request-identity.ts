@@ -34,14 +34,6 @@ export function deviceOf(headers: IncomingHttpHeaders, isBrowser: boolean): Devi
   return { deviceId: issued, source: 'cookie', issueCookie: issued };
 }
 
-/**
- * A DPoP client's device is its key: `dpop:<RFC 7638 thumbprint>`. The colon cannot occur in a header or
- * cookie device id (DEVICE_ID), so no client can name a key-bound device without holding the key.
- */
-export function dpopDevice(jkt: string): string {
-  return `dpop:${jkt}`;
-}
-
 export function deviceCookie(id: string): string {
   return `${DEVICE_COOKIE}=${id}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000`;
 }

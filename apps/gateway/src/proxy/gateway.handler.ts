@@ -13,7 +13,7 @@ import {
   type DeviceSource,
   type RiskAssessment,
 } from '@stepgate/contracts';
-import { TokenError, TokenVerifier, type VerifiedToken } from '@stepgate/identity';
+import { dpopDeviceId, TokenError, TokenVerifier, type VerifiedToken } from '@stepgate/identity';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ASSERTION_HEADER, IdentityAssertionSigner } from '../assertion/identity-assertion';
 import { clientAddress, TrustedProxies, unmapped } from '../auth/client-address';
@@ -23,7 +23,6 @@ import {
   DEVICE_COOKIE,
   deviceCookie,
   deviceOf,
-  dpopDevice,
   InvalidDeviceId,
   wantsHtml,
 } from '../auth/request-identity';
@@ -333,7 +332,7 @@ export class GatewayHandler {
     // A DPoP client's device is its key, whatever X-Device-Id says: a copied header names no key.
     const device =
       credential.scheme === 'dpop'
-        ? { deviceId: dpopDevice(credential.jkt), source: 'dpop' as const, issueCookie: null }
+        ? { deviceId: dpopDeviceId(credential.jkt), source: 'dpop' as const, issueCookie: null }
         : deviceOf(headers, html);
     if (device.issueCookie) x.cookies.push(deviceCookie(device.issueCookie));
     const ctx: ForwardContext = {
@@ -373,7 +372,7 @@ export class GatewayHandler {
         const said: Record<string, string> =
           credential.scheme === 'dpop'
             ? {
-                'x-device-id': dpopDevice(credential.jkt),
+                'x-device-id': dpopDeviceId(credential.jkt),
                 'x-stepgate-device-source': 'dpop',
                 'x-stepgate-dpop-jkt': credential.jkt,
               }

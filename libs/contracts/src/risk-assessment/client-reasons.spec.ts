@@ -12,11 +12,7 @@ describe(clientReasons.name, () => {
         { name: 'trusted_network', weight: -10 },
         { name: 'model_browser', weight: 0 },
       ]),
-    ).toEqual([
-      'a device not seen before for this account',
-      'an unusual network',
-      'an unusual place',
-    ]);
+    ).toEqual(['a device not seen before for this account', 'an unusual network', 'an unusual place']);
   });
 
   it('never carries anything but its fixed phrases', () => {

@@ -17,6 +17,9 @@ const BY_NAME: Readonly<Record<string, string>> = {
   velocity_ips: 'unusually many networks',
   velocity_devices: 'unusually many devices',
   risk_unavailable: 'the risk service did not answer in time',
+  // Names of earlier risk versions, still in the snapshots of challenges opened before.
+  new_network: 'an unusual network',
+  new_country: 'an unusual place',
 };
 
 const BY_FEATURE: Readonly<Record<string, string>> = {

@@ -26,7 +26,8 @@ export type VerifyChallengeBody = z.infer<typeof verifyChallengeBody>;
 
 export interface VerifyChallengeResponse {
   access_token: string;
-  token_type: 'Bearer';
+  /** `DPoP` for a token bound to the client's DPoP key (RFC 9449 5): send it as `Authorization: DPoP`. */
+  token_type: 'Bearer' | 'DPoP';
   expires_in: number;
   acr: string;
   return_to?: string;
