@@ -64,6 +64,7 @@ function accessEvent(i: number, run: string): AccessEvent {
     subject,
     sessionId: null,
     deviceId: newDevice ? `${subject}-n${i}` : `${subject}-d${(i >> 4) % 2}`,
+    deviceSource: 'cookie',
     // Home is one network per subject (two addresses in it); away is another country.
     clientIp: away
       ? AWAY_IPS[r % AWAY_IPS.length]!
@@ -80,6 +81,8 @@ function accessEvent(i: number, run: string): AccessEvent {
     riskLevel: 'low',
     acr: null,
     policyVersion: null,
+    monitored: false,
+    steppedUp: false,
   };
 }
 

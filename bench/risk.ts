@@ -52,6 +52,7 @@ interface Sample {
 function accessEvent(i: number, run: string): AccessEvent {
   const s = i % SUBJECTS;
   const subject = `bench-${s}`;
+  const stepUp = i % 10 === 0;
   return {
     eventId: `${run}-${i}`,
     time: new Date(Date.parse('2026-06-01T00:00:00Z') + i * 50).toISOString(),
@@ -59,19 +60,23 @@ function accessEvent(i: number, run: string): AccessEvent {
     subject,
     sessionId: null,
     deviceId: `${subject}-d${(i >> 4) % 2}`,
+    deviceSource: 'header',
     clientIp: IPS[(s + (i >> 5)) % IPS.length]!,
     userAgent: UAS[s % UAS.length]!,
     method: 'GET',
     host: 'bench',
-    path: '/api/payments/1',
-    route: 'payments',
-    decision: i % 10 === 0 ? 'step_up' : 'allow',
+    // Allowed on reports, which allows up to high: risk learns every allowed access, as the bench measures.
+    path: stepUp ? '/api/payments/1' : '/api/reports/1',
+    route: stepUp ? 'payments' : 'reports',
+    decision: stepUp ? 'step_up' : 'allow',
     reason: 'bench',
     status: 200,
     riskScore: 0,
     riskLevel: 'low',
     acr: null,
     policyVersion: null,
+    monitored: false,
+    steppedUp: false,
   };
 }
 
@@ -120,6 +125,7 @@ async function direct(
         correlationId: randomUUID(),
         subject: e.subject!,
         deviceId: e.deviceId,
+        deviceSource: e.deviceSource,
         clientIp: e.clientIp,
         userAgent: e.userAgent,
         route: e.route,

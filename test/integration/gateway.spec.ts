@@ -454,6 +454,18 @@ describe('gateway', () => {
       }
     });
 
+    it('asks a client without a device for step-up at its issuer (RFC 9470), without a challenge it cannot bind', async () => {
+      riskLevel = 'medium';
+      const r = await get('/api/payments/1', { authorization: `Bearer ${await token()}` });
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toContain('error="insufficient_user_authentication"');
+      expect(r.body).toMatchObject({
+        acr_values: 'urn:stepgate:acr:mfa',
+        message: expect.stringContaining('DPoP'),
+      });
+      expect(r.body.challenge).toBeUndefined();
+    });
+
     it("asks for the level's strength where the token is used: an mfa token does not pass at high", async () => {
       riskLevel = 'high';
       // An issuer's token with a fresh mfa sign-in (auth_time now).

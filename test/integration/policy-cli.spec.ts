@@ -33,7 +33,7 @@ describe('npm run policy -- check', () => {
     expect(run.stdout).toContain('routes (4, first match wins):');
     expect(run.stdout).toMatch(/^ {2}payments: \/api\/payments\/\*\* -> demo \(low allow, medium step_up/m);
     expect(run.stdout).toContain('risk thresholds: medium 30, high 60, critical 85');
-    expect(run.stdout).toMatch(/^risk policy version: lr-1\/cfg-[0-9a-f]{8}$/m);
+    expect(run.stdout).toMatch(/^risk policy version: lr-2\/cfg-[0-9a-f]{8}$/m);
   });
 
   it('exits 1 and prints every problem as FILE:LINE:COL path: message', () => {

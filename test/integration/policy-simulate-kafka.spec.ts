@@ -227,7 +227,7 @@ describe('npm run policy -- simulate --kafka', () => {
           ),
         ),
         expect.stringMatching(
-          /^2 values on stepgate\.access\.v2 did not match the contract and were skipped/,
+          /^2 values on stepgate\.access\.v3 did not match the contract and were skipped/,
         ),
         expect.stringMatching(
           /^1 value on stepgate\.challenge\.outcome\.v1 did not match the contract and was skipped/,

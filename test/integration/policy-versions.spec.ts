@@ -226,7 +226,7 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     expect(published.lineage).toMatch(/^[0-9a-f]{16}$/);
     expect(probe.messages.every((m) => m.key === 'policy')).toBe(true);
     expect(await (await fetch(`${baseB}/metrics`)).text()).toMatch(
-      /stepgate_risk_policy_info\{version="1",model="lr-1\/cfg-[0-9a-f]{8}",service="risk"\} 1/,
+      /stepgate_risk_policy_info\{version="1",model="lr-2\/cfg-[0-9a-f]{8}",service="risk"\} 1/,
     );
     expect(await gatewayMetrics.registry.metrics()).toMatch(
       /stepgate_gateway_policy_info\{version="1",hash=/,

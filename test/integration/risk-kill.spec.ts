@@ -58,7 +58,7 @@ async function applied(url: string): Promise<{ applied: number; duplicate: numbe
   const count = (outcome: string) =>
     Number(
       new RegExp(
-        `stepgate_risk_messages_total\\{topic="stepgate\\.access\\.v2",outcome="${outcome}"[^}]*\\} (\\d+)`,
+        `stepgate_risk_messages_total\\{topic="${TOPICS.access.replaceAll('.', '\\.')}",outcome="${outcome}"[^}]*\\} (\\d+)`,
       ).exec(text)?.[1] ?? 0,
     );
   return { applied: count('applied'), duplicate: count('duplicate') };

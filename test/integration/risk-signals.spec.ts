@@ -161,7 +161,7 @@ describe.each(databaseBackends())('risk signals over Kafka on %s', (backend) => 
 
     // A second subject with the same browser: the population counts subjects, once each.
     const other = `ua-${randomUUID()}`;
-    const theirs = factories.access({
+    const theirs = factories.steppedUpAccess({
       subject: other,
       deviceId: 'x',
       clientIp: NEW_YORK_AREA,
@@ -197,10 +197,136 @@ describe.each(databaseBackends())('risk signals over Kafka on %s', (backend) => 
     );
   });
 
+  it("learns from its own score of an access, not from the gateway's (cached) verdict", async () => {
+    const subject = `cached-${randomUUID()}`;
+    const own = factories.access({
+      subject,
+      deviceId: 'd-1',
+      clientIp: LONDON,
+      userAgent: CHROME,
+      time: at(0),
+    });
+    await send(own);
+    await assessmentOf(own.eventId);
+    await producer.send({
+      topic: TOPICS.challengeOutcome,
+      messages: [
+        { key: subject, value: JSON.stringify(factories.outcome({ subject, deviceId: 'd-1', time: at(1) })) },
+      ],
+    });
+    await probe.waitFor<RiskAssessment>((a) => a.subject === subject && a.deviceStatus === 'confirmed');
+
+    // The gateway served a payments call from its cache (low, for the device's earlier context) to whoever
+    // holds the token and the device id, from another browser: allowed, never asked.
+    const copied = factories.access({
+      subject,
+      deviceId: 'd-1',
+      clientIp: LONDON,
+      userAgent: FIREFOX,
+      route: 'payments',
+      path: '/api/payments/1',
+      decision: 'allow',
+      riskScore: 0,
+      riskLevel: 'low',
+      time: at(2),
+    });
+    await send(copied);
+    const scored = await assessmentOf(copied.eventId);
+    expect(scored.level).toBe('medium');
+    expect(positive(scored)).toContain('device_context_changed');
+
+    // Recorded (it counts for velocity, the assessment says what the gateway did), not learned.
+    const profile = await profileOf(subject);
+    expect(profile.assessments[0]).toMatchObject({ causationId: copied.eventId, decision: 'allow' });
+    expect(profile.recentAccesses).toHaveLength(2);
+    expect(profile.devices).toMatchObject([
+      { deviceId: 'd-1', seenCount: 1, browserFamily: 'Chrome', osFamily: 'Windows' },
+    ]);
+    expect(profile.features.browser.map((b) => b.value)).toEqual(['Chrome']);
+    expect(profile.history.accesses).toBe(1);
+  });
+
+  it('takes a missing user agent for a change, and never lets it erase what was learned', async () => {
+    const subject = `bare-${randomUUID()}`;
+    const own = factories.access({
+      subject,
+      deviceId: 'd-1',
+      clientIp: LONDON,
+      userAgent: CHROME,
+      time: at(0),
+    });
+    await send(own);
+    await assessmentOf(own.eventId);
+    // Even learned (it passed a step-up), the bare access leaves the device its families.
+    const bare = factories.steppedUpAccess({
+      subject,
+      deviceId: 'd-1',
+      clientIp: LONDON,
+      userAgent: '',
+      time: at(1),
+    });
+    await send(bare);
+    const scored = await assessmentOf(bare.eventId);
+    expect(scored.signals.find((s) => s.name === 'device_context_changed')?.detail).toMatch(
+      /was Chrome on Windows, now no browser$/,
+    );
+    const profile = await profileOf(subject);
+    expect(profile.devices).toMatchObject([{ seenCount: 2, browserFamily: 'Chrome', osFamily: 'Windows' }]);
+    expect(profile.features.browser.map((b) => b.value).sort()).toEqual(['(none)', 'Chrome']);
+  });
+
+  it('judges a client that never sends a device id by its history, not as a new device every time', async () => {
+    const subject = `api-${randomUUID()}`;
+    const API = 'python-requests/2.31.0';
+    const first = factories.access({
+      subject,
+      deviceId: null,
+      deviceSource: null,
+      clientIp: LONDON,
+      userAgent: API,
+      time: at(0),
+    });
+    await send(first);
+    // Its first call is new.
+    expect(positive(await assessmentOf(first.eventId))).toContain('new_device');
+    const usual = await assess(subject, {
+      deviceId: null,
+      deviceSource: null,
+      clientIp: LONDON,
+      userAgent: API,
+    });
+    expect(usual.level).toBe('low');
+    const elsewhere = await assess(subject, {
+      deviceId: null,
+      deviceSource: null,
+      clientIp: NEW_YORK_AREA,
+      userAgent: CHROME,
+    });
+    expect(elsewhere.level).not.toBe('low');
+    expect(elsewhere.signals.find((s) => s.name === 'device_context_changed')?.detail).toMatch(
+      /^no device id \(the subject never sends one\): client Chrome on Windows, never seen/,
+    );
+
+    // A subject whose accesses carry a device id gets nothing for stripping it.
+    const browser = `browser-${randomUUID()}`;
+    const seen = factories.access({ subject: browser, deviceId: 'd-1', clientIp: LONDON, userAgent: API });
+    await send(seen);
+    await assessmentOf(seen.eventId);
+    const stripped = await assess(browser, {
+      deviceId: null,
+      deviceSource: null,
+      clientIp: LONDON,
+      userAgent: API,
+    });
+    expect(stripped.signals.find((s) => s.name === 'new_device')?.detail).toBe(
+      "request carried no device id; the subject's accesses carry one (1 device)",
+    );
+  });
+
   it('counts every access for velocity (allowed or not) and flags a burst', async () => {
     const subject = `burst-${randomUUID()}`;
     const events = [0, 1, 2, 3].map((i) =>
-      factories.access({ subject, time: at(i / 10), decision: i % 2 ? 'step_up' : 'allow' }),
+      factories.steppedUpAccess({ subject, time: at(i / 10), decision: i % 2 ? 'step_up' : 'allow' }),
     );
     await send(...events);
     const fourth = await assessmentOf(events[3]!.eventId);
@@ -211,14 +337,19 @@ describe.each(databaseBackends())('risk signals over Kafka on %s', (backend) => 
     const third = await assessmentOf(events[2]!.eventId);
     expect(positive(third)).not.toContain('velocity_requests');
     expect((await profileOf(subject)).recentAccesses).toHaveLength(4);
-    // Only the allowed ones are history.
+    // Only the allowed ones (past a step-up) are history.
     expect((await profileOf(subject)).history.accesses).toBe(2);
   });
 
   it('measures impossible travel by event time, from the last trusted place', async () => {
     const subject = `travel-${randomUUID()}`;
     const home = factories.access({ subject, deviceId: 'd-1', clientIp: LONDON, time: at(0) });
-    const hourLater = factories.access({ subject, deviceId: 'd-1', clientIp: NEW_YORK_AREA, time: at(60) });
+    const hourLater = factories.steppedUpAccess({
+      subject,
+      deviceId: 'd-1',
+      clientIp: NEW_YORK_AREA,
+      time: at(60),
+    });
     const dayLater = factories.access({
       subject,
       deviceId: 'd-1',
@@ -233,7 +364,7 @@ describe.each(databaseBackends())('risk signals over Kafka on %s', (backend) => 
     expect(jump.signals.find((s) => s.name === 'impossible_travel')!.detail).toMatch(
       /^GB.* → US: at least \d+ km \(±\d+\/±\d+ km taken off\) in 1\.0 h/,
     );
-    // The hour-later access was allowed too (the event says so): it is now the last trusted place.
+    // The hour-later access passed a step-up: it is now the last trusted place.
     await send(dayLater);
     expect(positive(await assessmentOf(dayLater.eventId))).not.toContain('impossible_travel');
   });
@@ -253,13 +384,15 @@ describe.each(databaseBackends())('risk signals over Kafka on %s', (backend) => 
     const subject = `many-${randomUUID()}`;
     const neighbour = `neighbour-${randomUUID()}`;
     const sut = app.get(AssessmentService);
-    await sut.onAccess(factories.access({ subject: neighbour, clientIp: '90.200.1.9', time: at(0) }));
+    await sut.onAccess(
+      factories.steppedUpAccess({ subject: neighbour, clientIp: '90.200.1.9', time: at(0) }),
+    );
     const sharedBy = async () => (await profileOf(neighbour)).features.network[0]!.subjects;
     expect(await sharedBy()).toBe(1);
-    await sut.onAccess(factories.access({ subject, clientIp: '90.200.1.1', time: at(1) }));
+    await sut.onAccess(factories.steppedUpAccess({ subject, clientIp: '90.200.1.1', time: at(1) }));
     expect(await sharedBy()).toBe(2);
-    await sut.onAccess(factories.access({ subject, clientIp: '90.200.2.1', time: at(2) }));
-    await sut.onAccess(factories.access({ subject, clientIp: '90.200.3.1', time: at(3) }));
+    await sut.onAccess(factories.steppedUpAccess({ subject, clientIp: '90.200.2.1', time: at(2) }));
+    await sut.onAccess(factories.steppedUpAccess({ subject, clientIp: '90.200.3.1', time: at(3) }));
 
     const profile = await profileOf(subject);
     // valuesPerFeature is 2: the least recently seen network went, and with it the subject's share of it.
@@ -274,7 +407,7 @@ describe.each(databaseBackends())('risk signals over Kafka on %s', (backend) => 
     const [one, batched] = [`one-${randomUUID()}`, `batched-${randomUUID()}`];
     const history = (subject: string) =>
       ['90.201.1.1', '90.201.2.1', '90.201.3.1', '90.201.1.9'].map((clientIp, i) =>
-        factories.access({ subject, clientIp, time: at(i + 1) }),
+        factories.steppedUpAccess({ subject, clientIp, time: at(i + 1) }),
       );
     for (const e of history(one)) await sut.onAccess(e);
     const [a, b, c, again] = history(batched);
@@ -295,7 +428,7 @@ describe.each(databaseBackends())('risk signals over Kafka on %s', (backend) => 
 
   it('forgets processed messages and challenge results past retention', async () => {
     const subject = `old-${randomUUID()}`;
-    const event = factories.access({ subject });
+    const event = factories.steppedUpAccess({ subject });
     await app.get(AssessmentService).onAccess(event);
     const retention = app.get(RetentionService);
     expect(await retention.sweep(Date.now())).toMatchObject({ messages: 0 });

@@ -30,6 +30,18 @@ export const factories = {
     steppedUp: false,
     ...over,
   }),
+  /**
+   * An access risk learns whatever it scores short of critical: forwarded on a route that always steps up
+   * (the default policy's `admin`), with a fresh phishing-resistant step-up (docs/RISK.md, what risk learns).
+   */
+  steppedUpAccess: (over: Partial<EventOf<'stepgate.access.v3'>> = {}): EventOf<'stepgate.access.v3'> =>
+    factories.access({
+      path: '/api/admin/1',
+      route: 'admin',
+      steppedUp: true,
+      acr: 'urn:stepgate:acr:phr',
+      ...over,
+    }),
   assessment: (
     over: Partial<EventOf<'stepgate.risk.assessment.v1'>> = {},
   ): EventOf<'stepgate.risk.assessment.v1'> => ({

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ConfigError, parseConfig } from '@stepgate/config';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { loadRouteViews, policyVersionOf, riskConfigSchema, scoringPolicyOf } from './config';
+import { loadRoutesView, policyVersionOf, riskConfigSchema, scoringPolicyOf } from './config';
 
 const shipped = readFileSync(resolve(__dirname, '../../../config/stepgate.yaml'), 'utf8');
 
@@ -84,8 +84,8 @@ describe('risk config', () => {
     expect(scoringPolicyOf(monitored).monitor).toEqual(new Set(['model_city']));
   });
 
-  it('reads a loose view of the routes: what each asks for per level, for backtesting', () => {
-    const routes = loadRouteViews({
+  it('reads a loose view of the routes: what each asks for per level and what a step-up must prove', () => {
+    const { routes, acrLevels } = loadRoutesView({
       configFile: resolve(__dirname, '../../../config/stepgate.yaml'),
       env: {},
     });
@@ -94,7 +94,14 @@ describe('risk config', () => {
       decisions: { low: 'allow', medium: 'step_up', high: 'step_up', critical: 'deny' },
       onRiskUnavailable: 'deny',
       mode: 'enforce',
+      stepUp: {
+        acr: 'urn:stepgate:acr:mfa',
+        maxAgeSeconds: 300,
+        acrByLevel: { high: 'urn:stepgate:acr:phr' },
+      },
     });
+    expect(routes.find((r) => r.id === 'reports')).not.toHaveProperty('stepUp');
+    expect(acrLevels).toEqual(['urn:stepgate:acr:basic', 'urn:stepgate:acr:mfa', 'urn:stepgate:acr:phr']);
   });
 
   it('uses 8081 when the port is not overridden', () => {

@@ -685,6 +685,33 @@ export class GatewayHandler {
       level: 'critical' as const,
       signals: [{ name: 'risk_unavailable', weight: 0, detail: 'risk did not answer in time' }],
     };
+    // A DPoP client is answered in its scheme (RFC 9449 section 7.1), with the algorithms it may prove with.
+    const wwwAuthenticate =
+      scheme === 'dpop'
+        ? `DPoP realm="stepgate", error="insufficient_user_authentication", error_description="step-up authentication required", acr_values="${decision.acr}", max_age=${decision.maxAgeSeconds}, algs="${this.credentials.algorithms.join(' ')}"`
+        : `Bearer realm="stepgate", error="insufficient_user_authentication", error_description="step-up authentication required", acr_values="${decision.acr}", max_age=${decision.maxAgeSeconds}`;
+    const body = {
+      error: 'insufficient_user_authentication',
+      error_description: 'step-up authentication required',
+      acr_values: decision.acr,
+      max_age: decision.maxAgeSeconds,
+      risk: riskBody(assessment),
+    };
+    if (deviceId === null) {
+      // A challenge's token is bound to a device, and this client sends none: it can still step up at its
+      // issuer (RFC 9470: a token with this acr and a fresh auth_time), or bind its tokens with DPoP.
+      return {
+        kind: 'respond',
+        status: 401,
+        headers: { 'www-authenticate': wwwAuthenticate },
+        body: {
+          ...body,
+          message:
+            'StepGate offers challenges to clients with a device (a DPoP key or X-Device-Id); ' +
+            'or present a token from your issuer with this acr and a fresh authentication',
+        },
+      };
+    }
     const opened = await this.challenges.open({
       correlationId: x.correlationId,
       subject: token.subject,
@@ -695,11 +722,6 @@ export class GatewayHandler {
       maxAgeSeconds: decision.maxAgeSeconds,
       risk: { score: snapshot.score, level: snapshot.level, signals: snapshot.signals },
     });
-    // A DPoP client is answered in its scheme (RFC 9449 section 7.1), with the algorithms it may prove with.
-    const wwwAuthenticate =
-      scheme === 'dpop'
-        ? `DPoP realm="stepgate", error="insufficient_user_authentication", error_description="step-up authentication required", acr_values="${decision.acr}", max_age=${decision.maxAgeSeconds}, algs="${this.credentials.algorithms.join(' ')}"`
-        : `Bearer realm="stepgate", error="insufficient_user_authentication", error_description="step-up authentication required", acr_values="${decision.acr}", max_age=${decision.maxAgeSeconds}`;
     if (!opened) {
       outcome.reason = `${decision.reason}; challenge service unavailable`;
       return {
@@ -717,13 +739,6 @@ export class GatewayHandler {
         body: { error: 'access_denied', reason: opened.reason, risk: riskBody(assessment) },
       };
     }
-    const body = {
-      error: 'insufficient_user_authentication',
-      error_description: 'step-up authentication required',
-      acr_values: decision.acr,
-      max_age: decision.maxAgeSeconds,
-      risk: riskBody(assessment),
-    };
     if (opened.status === 'enrolment_required') {
       if (html) {
         // A browser is sent to enrol on the factors page, and comes back here afterwards.

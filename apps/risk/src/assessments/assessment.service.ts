@@ -25,6 +25,7 @@ import { published } from '../scoring/weighing';
 import type { GeoLookup, Observation, Score, ScoringContext } from '../scoring/scoring.types';
 import { toRiskAssessment, type NewAssessmentRecord } from './assessment.mapping';
 import { GEO_LOOKUP } from './geo.lookup';
+import { learns } from './learning';
 
 type ApplyWork = (em: EntityManager, assessmentId: string) => Promise<NewAssessmentRecord>;
 
@@ -54,6 +55,7 @@ export class AssessmentService {
     const context: ScoringContext = {
       subject: request.subject,
       deviceId: request.deviceId,
+      deviceSource: request.deviceSource,
       clientIp: request.clientIp,
       userAgent: request.userAgent,
       route: request.route,
@@ -91,8 +93,8 @@ export class AssessmentService {
 
   /**
    * Applies a batch of access events in one transaction: claims them, then scores each access as it was
-   * before it happened, records it for velocity and, if the gateway allowed it, learns from it (only allowed
-   * accesses, including those allowed after a passed step-up, become history). Events are applied in order,
+   * before it happened, records it for velocity and learns from it if its own score says the route let it
+   * through (learning.ts: not the gateway's level, which may come from its cache). Events are applied in order,
    * each against the state its predecessors left. Assessments are published once the batch is durable; an
    * event claimed before (a redelivery) only has its assessment published again.
    */
@@ -147,6 +149,7 @@ export class AssessmentService {
         eventId: event.eventId,
         subject: event.subject,
         deviceId: event.deviceId,
+        deviceSource: event.deviceSource,
         clientIp: event.clientIp,
         userAgent: event.userAgent,
         route: event.route,
@@ -160,15 +163,17 @@ export class AssessmentService {
     const now = Date.now();
     const records = work.map(({ event, assessmentId, access, observation }): NewAssessmentRecord => {
       const profile = set.profiles.get(access.subject)!;
+      const before = profile.snapshot(access.deviceId);
       const { monitored, ...score } = active.model.score(
         access,
-        profile.snapshot(access.deviceId),
+        before,
         observation,
         set.population.view(observation),
       );
       this.metrics.countMonitored(monitored);
       profile.recordAccess(access, active.scoring.velocity);
-      if (teaches(event)) {
+      // Risk's own level for the access, not the gateway's (see learning.ts).
+      if (learns(event, score.level, active.learning, before.historySize)) {
         profile.learnAccess(access, observation, active.config.retention, set.population);
       }
       return {
@@ -223,6 +228,8 @@ export class AssessmentService {
       const context: ScoringContext = {
         subject: outcome.subject,
         deviceId: outcome.deviceId,
+        // The outcome does not say where the device id came from.
+        deviceSource: null,
         clientIp: device?.lastClientIp ?? null,
         userAgent: device?.lastUserAgent ?? null,
         route: device?.lastRoute ?? null,
@@ -297,14 +304,4 @@ export class AssessmentService {
       causationId: a.causationId ?? undefined,
     }));
   }
-}
-
-/**
- * Whether an access may become history: the gateway allowed it on a risk decision. Not StepGate's own API
- * (the challenge paths are allowed without asking risk: a stolen token hitting them must not make its
- * device and network familiar), not an access let through because risk did not answer, and not one a
- * monitor-mode route forwarded although it would have stepped up or denied.
- */
-export function teaches(event: AccessEvent): boolean {
-  return event.decision === 'allow' && event.riskLevel !== null && !event.reason.startsWith('monitor: would');
 }

@@ -33,6 +33,7 @@ const candidateRoute = z.looseObject({
   decisions: z.record(z.string(), z.unknown()).optional(),
   onRiskUnavailable: z.unknown().optional(),
   mode: z.unknown().optional(),
+  stepUp: z.unknown().optional(),
 });
 
 export const candidateSchema = z.strictObject({
@@ -87,6 +88,7 @@ export function resolveCandidate(
       decisions,
       onRiskUnavailable: r.onRiskUnavailable ?? base?.onRiskUnavailable,
       mode: r.mode ?? base?.mode,
+      stepUp: r.stepUp ?? base?.stepUp,
     });
     if (!next.success) {
       problems.push(...problemsOf(next.error, ['policy', 'routes', i]));

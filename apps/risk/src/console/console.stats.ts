@@ -97,7 +97,7 @@ export interface ConsoleData {
   window: { from: string; to: string; bucketSeconds: number };
   /** The route filter, when one is set. */
   route: string | null;
-  /** The model and config stamp on assessments, `lr-1/cfg-<hash>`. */
+  /** The model and config stamp on assessments, `lr-2/cfg-<hash>`. */
   policyVersion: string;
   /** The stored policy version the thresholds drawn belong to (null: still the config file's, at start). */
   versionInForce: number | null;

@@ -1,8 +1,20 @@
 // The evaluation's input: one labelled access per JSON line, validated with the line number of each problem.
+import { DEVICE_SOURCES } from '@stepgate/contracts';
 import { z } from 'zod';
 
-export const ATTACKERS = ['naive', 'vpn', 'targeted', 'very-targeted'] as const;
+/**
+ * Attacker models: Wiefling et al.'s four, and `replay-foreign`: the victim's device id and exact user agent
+ * copied, from another country.
+ */
+export const ATTACKERS = ['naive', 'vpn', 'targeted', 'very-targeted', 'replay-foreign'] as const;
 export type Attacker = (typeof ATTACKERS)[number];
+
+/**
+ * Kinds of legitimate access, reported apart: `browser` (default), `api` (a client that never sends a device
+ * id) and `cookie-clear` (a browser's first access with a fresh device id after its cookies were cleared).
+ */
+export const COHORTS = ['browser', 'api', 'cookie-clear'] as const;
+export type Cohort = (typeof COHORTS)[number];
 
 const labelledAccess = z.strictObject({
   time: z.iso.datetime({ offset: true }),
@@ -10,8 +22,11 @@ const labelledAccess = z.strictObject({
   ip: z.union([z.ipv4(), z.ipv6()]),
   userAgent: z.string().max(1024),
   deviceId: z.string().min(1).max(128).nullable(),
+  /** Where the device id came from (default: a browser's cookie when there is one). */
+  deviceSource: z.enum(DEVICE_SOURCES).nullable().optional(),
   label: z.enum(['legit', 'attack']),
   attacker: z.enum(ATTACKERS).optional(),
+  cohort: z.enum(COHORTS).optional(),
 });
 export type LabelledAccess = z.infer<typeof labelledAccess>;
 
@@ -49,6 +64,14 @@ export function parseAccessStream(text: string, source: string): LabelledAccess[
     }
     if (result.data.attacker !== undefined && result.data.label !== 'attack') {
       problems.push(`${at}: attacker is only for label "attack"`);
+      return;
+    }
+    if (result.data.cohort !== undefined && result.data.label !== 'legit') {
+      problems.push(`${at}: cohort is only for label "legit"`);
+      return;
+    }
+    if ((result.data.deviceSource ?? null) !== null && result.data.deviceId === null) {
+      problems.push(`${at}: deviceSource needs a deviceId`);
       return;
     }
     accesses.push(result.data);

@@ -16,10 +16,13 @@ import { loadRiskConfig } from '../config';
 import { RiskPolicy } from '../policy/risk-policy.service';
 import { RiskModule } from '../risk.module';
 import { InputError, parseAccessStream, type LabelledAccess } from './access-stream';
-import { caughtByDevice, counts, pointAt, replay, thresholdFor } from './evaluation';
+import { caughtByDevice, counts, legitByCohort, pointAt, replay, thresholdFor } from './evaluation';
 import { parseRbaCsv, rbaToAccessLines } from './rba-dataset';
 import { DEFAULT_SYNTHETIC, syntheticStream } from './synthetic';
 import { tradeOffSvg } from './trade-off.svg';
+
+/** The route the stream is scored for: the shipped policy's, stepping up at medium and high. */
+const ROUTE = 'payments';
 
 interface Args {
   input?: string;
@@ -126,21 +129,29 @@ async function main(): Promise<void> {
   try {
     const policy = app.get(RiskPolicy).current;
     const thresholds = policy.config.thresholds;
+    const route = policy.learning.routes.get(ROUTE);
+    if (!route) throw new Error(`the policy in force has no route "${ROUTE}" to evaluate`);
     console.error(`scoring ${stream.length} accesses from ${source} with ${policy.version}`);
-    const scored = await replay(stream, app.get(AssessmentService), thresholds, (done) =>
+    const scored = await replay(stream, app.get(AssessmentService), route, (done) =>
       console.error(`  ${done} / ${stream.length}`),
     );
     const curve = Array.from({ length: 101 }, (_, t) => pointAt(scored, t));
     const operating = pointAt(scored, thresholds.medium);
     const aim = thresholdFor(curve, 0.995);
+    const targets = aim && {
+      legit_10_plus_at_most_5_percent: (aim.legit_stepped_up.history_10_plus ?? 0) <= 0.05,
+      replay_foreign_at_least_99_percent:
+        aim.caught.replay_foreign === null ? null : aim.caught.replay_foreign >= 0.99,
+    };
     const report = {
       generated_by: 'npm run eval:risk',
       input: source,
       model_version: policy.version,
       elapsed_seconds: Math.round((Date.now() - started) / 1000),
       learning:
-        'in time order through AssessmentService, as the service learns: allowed accesses and accesses allowed ' +
-        'after a passed step-up become history; attacks stepped up fail their challenge; critical is denied. ' +
+        'in time order through AssessmentService, as the service learns (from its own score of each access): ' +
+        `the ${ROUTE} route of the policy in force decides at each level; a legitimate step-up passes at the ` +
+        "level's acr and its retry is allowed, attacks stepped up fail their challenge; denied is denied. " +
         `Decisions use the configured thresholds (medium ${thresholds.medium}, critical ${thresholds.critical}); ` +
         'the curve re-reads the same scores at every threshold.',
       counts: counts(scored),
@@ -149,12 +160,16 @@ async function main(): Promise<void> {
         threshold_is: 'risk.thresholds.medium, the level at which the payments route steps up',
         caught: operating.caught,
         legit_stepped_up: operating.legit_stepped_up,
+        legit_stepped_up_by_cohort: legitByCohort(scored, thresholds.medium),
       },
       caught_at_operating_point_by_device_id: caughtByDevice(scored, thresholds.medium),
       aim: {
         description:
-          'the highest threshold stepping up >= 99.5% of naive, vpn and targeted attacks; legit 10+ there should be <= 5%',
+          'the highest threshold stepping up >= 99.5% of naive, vpn and targeted attacks; legit 10+ there ' +
+          'should be <= 5% and replay-foreign caught >= 99%',
         point: aim,
+        legit_stepped_up_by_cohort: aim && legitByCohort(scored, aim.threshold),
+        targets,
       },
       curve,
     };
@@ -172,7 +187,7 @@ async function main(): Promise<void> {
         scored.map((s) => JSON.stringify({ score: s.score, level: s.level })).join('\n') + '\n',
       );
     }
-    console.log(JSON.stringify({ operating_point: report.operating_point, aim: report.aim.point }, null, 2));
+    console.log(JSON.stringify({ operating_point: report.operating_point, aim: report.aim }, null, 2));
     console.error(`wrote ${out} and ${svg}${args.scores ? ` and ${args.scores}` : ''}`);
   } finally {
     await app.close();

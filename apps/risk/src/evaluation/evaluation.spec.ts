@@ -4,13 +4,21 @@ import type { LabelledAccess } from './access-stream';
 import {
   caughtByDevice,
   historyBucket,
+  legitByCohort,
   pointAt,
   replay,
   thresholdFor,
+  type EvaluatedRoute,
   type ScoredAccess,
 } from './evaluation';
 
-const T = { medium: 30, high: 60, critical: 85 };
+const MFA = 'urn:stepgate:acr:mfa';
+const PHR = 'urn:stepgate:acr:phr';
+const PAYMENTS: EvaluatedRoute = {
+  id: 'payments',
+  decisions: { low: 'allow', medium: 'step_up', high: 'step_up', critical: 'deny' },
+  stepUp: { acr: MFA, maxAgeSeconds: 300, acrByLevel: { high: PHR } },
+};
 const at = (minute: number) => new Date(Date.parse('2025-06-01T00:00:00Z') + minute * 60_000).toISOString();
 const access = (over: Partial<LabelledAccess>): LabelledAccess => ({
   time: at(0),
@@ -40,11 +48,18 @@ function fakeService(scores: Record<string, number>) {
           modelVersion: 't',
         };
       },
-      onAccess: async (e: { decision: string; deviceId: string | null }) => {
-        calls.push(`access ${e.deviceId} ${e.decision}`);
+      onAccess: async (e: {
+        decision: string;
+        deviceId: string | null;
+        deviceSource: string | null;
+        steppedUp: boolean;
+        acr: string | null;
+      }) => {
+        const stepped = e.steppedUp ? ` stepped up ${e.acr}` : '';
+        calls.push(`access ${e.deviceId} (${e.deviceSource}) ${e.decision}${stepped}`);
       },
-      onChallengeOutcome: async (o: { result: string; deviceId: string | null }) => {
-        calls.push(`challenge ${o.deviceId} ${o.result}`);
+      onChallengeOutcome: async (o: { result: string; deviceId: string | null; method: string }) => {
+        calls.push(`challenge ${o.deviceId} ${o.method} ${o.result}`);
       },
     },
   };
@@ -57,28 +72,35 @@ describe(replay.name, () => {
       access({ time: at(0), deviceId: 'd-1' }),
       access({ time: at(1), deviceId: 'd-2' }),
       access({ time: at(2), deviceId: 'd-3' }),
+      access({ time: at(4), deviceId: null, cohort: 'api' }),
     ];
     const { sut, calls } = fakeService({
       [`d-2@${at(1)}`]: 50,
       [`d-3@${at(2)}`]: 90,
       [`attacker@${at(3)}`]: 40,
+      [`null@${at(4)}`]: 65,
     });
-    const scored = await replay(stream, sut, T);
+    const scored = await replay(stream, sut, PAYMENTS);
     expect(calls).toEqual([
-      'access d-1 allow',
-      'access d-2 step_up',
-      'challenge d-2 passed',
-      'access d-2 allow',
-      'access d-3 deny',
-      'access attacker step_up',
-      'challenge attacker failed',
+      'access d-1 (cookie) allow',
+      'access d-2 (cookie) step_up',
+      'challenge d-2 totp passed',
+      `access d-2 (cookie) allow stepped up ${MFA}`,
+      'access d-3 (cookie) deny',
+      'access attacker (cookie) step_up',
+      'challenge attacker totp failed',
+      // At high the route asks for a phishing-resistant step-up: a passkey.
+      'access null (null) step_up',
+      'challenge null webauthn passed',
+      `access null (null) allow stepped up ${PHR}`,
     ]);
     // Results in input order, with the history the service had learned before each access.
-    expect(scored.map((s) => [s.score, s.history])).toEqual([
-      [40, 2],
-      [0, 0],
-      [50, 1],
-      [90, 2],
+    expect(scored.map((s) => [s.score, s.history, s.cohort])).toEqual([
+      [40, 2, null],
+      [0, 0, 'browser'],
+      [50, 1, 'browser'],
+      [90, 2, 'browser'],
+      [65, 2, 'api'],
     ]);
   });
 
@@ -88,7 +110,7 @@ describe(replay.name, () => {
       access({ time: at(1), deviceId: 'd-1', label: 'attack', attacker: 'targeted' }),
       access({ time: at(2), deviceId: 'x', label: 'attack', attacker: 'targeted' }),
     ];
-    const scored = await replay(stream, fakeService({}).sut, T);
+    const scored = await replay(stream, fakeService({}).sut, PAYMENTS);
     expect(scored.map((s) => s.deviceKnown)).toEqual([false, true, false]);
   });
 });
@@ -99,6 +121,7 @@ describe('the report', () => {
     level: 'low',
     label: 'legit',
     attacker: null,
+    cohort: over.label === 'attack' ? null : 'browser',
     history: 20,
     deviceKnown: false,
     ...over,
@@ -111,14 +134,18 @@ describe('the report', () => {
     s(40),
     s(50, { history: 0 }),
     s(10, { history: 3 }),
+    s(45, { cohort: 'api' }),
+    s(60, { label: 'attack', attacker: 'replay-foreign', deviceKnown: true }),
   ];
 
   it('gives the shares stepped up at a threshold, null where there is nothing to count', () => {
     expect(pointAt(scored, 30)).toEqual({
       threshold: 30,
-      caught: { naive: 0.5, vpn: 1, targeted: null, very_targeted: null },
-      legit_stepped_up: { history_0: 1, history_1_9: 0, history_10_plus: 0.5 },
+      caught: { naive: 0.5, vpn: 1, targeted: null, very_targeted: null, replay_foreign: 1 },
+      legit_stepped_up: { history_0: 1, history_1_9: 0, history_10_plus: 0.6667 },
+      legit_stepped_up_by_cohort: { browser: 0.5, api: 1, cookie_clear: null },
     });
+    expect(legitByCohort(scored, 30).api).toEqual({ history_0: null, history_1_9: null, history_10_plus: 1 });
     expect(caughtByDevice(scored, 30)).toMatchObject({
       device_id_known: { naive: 0 },
       device_id_new: { naive: 1, vpn: 1 },

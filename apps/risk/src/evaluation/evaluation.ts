@@ -1,43 +1,57 @@
 // Replays a labelled access stream, in time order, through the risk service's own code (AssessmentService on
 // its own database, the in-process bus): each access is scored as the gateway would ask for it, and the
 // consequence is fed back the way the gateway and challenge service would, so risk learns exactly as it
-// does in production:
-//   score < medium          -> allowed: access event `allow` (learned)
-//   medium <= score < crit. -> step-up: access event `step_up` (not learned), then
-//                                legit: challenge passed (confirms the device) + the retried request `allow` (learned)
-//                                attack: challenge failed (weighs on the subject's next accesses)
-//   score >= critical       -> denied: access event `deny` (not learned)
-// (the payments route of config/stepgate.yaml). Learning happens at the configured thresholds; the curve
-// for other thresholds re-reads the same scores.
+// does in production (it decides what it learns from its own score: assessments/learning.ts):
+//   the route allows at the level   -> access event `allow`
+//   the route steps up at the level -> access event `step_up`, then
+//                                        legit: challenge passed at the level's acr (confirms the device) +
+//                                               the retried request `allow`, stepped up with that acr
+//                                        attack: challenge failed (weighs on the subject's next accesses)
+//   the route denies at the level   -> access event `deny`
+// on the payments route of the policy in force. Learning happens at the configured thresholds; the curve for
+// other thresholds re-reads the same scores.
 import { randomUUID } from 'node:crypto';
-import type { AccessDecision, AccessEvent, ChallengeOutcome, RiskLevel } from '@stepgate/contracts';
+import type {
+  AccessDecision,
+  AccessEvent,
+  ChallengeOutcome,
+  DeviceSource,
+  RiskLevel,
+} from '@stepgate/contracts';
+import { requiredAcr } from '@stepgate/policy';
 import type { AssessmentService } from '../assessments/assessment.service';
-import type { RiskThresholds } from '../scoring/scoring.types';
-import { ATTACKERS, type Attacker, type LabelledAccess } from './access-stream';
+import type { RouteView } from '../config';
+import { ATTACKERS, COHORTS, type Attacker, type Cohort, type LabelledAccess } from './access-stream';
 
 export interface ScoredAccess {
   score: number;
   level: RiskLevel;
   label: LabelledAccess['label'];
   attacker: Attacker | null;
+  /** For a legitimate access, its kind (browser unless the stream says otherwise). */
+  cohort: Cohort | null;
   /** Accesses the service had learned for the subject before this one. */
   history: number;
   /** Whether the access's device id was known to the service for the subject (a replayed id, for an attack). */
   deviceKnown: boolean;
 }
 
+/** What the replay asks of the route the stream is scored for. */
+export type EvaluatedRoute = Pick<RouteView, 'id' | 'decisions' | 'stepUp'>;
+
 const CHALLENGE_DELAY_MS = 30_000;
 
 export async function replay(
   stream: readonly LabelledAccess[],
   sut: Pick<AssessmentService, 'scoreAt' | 'onAccess' | 'onChallengeOutcome'>,
-  thresholds: RiskThresholds,
+  route: EvaluatedRoute,
   progress?: (done: number) => void,
 ): Promise<ScoredAccess[]> {
   const order = stream
     .map((a, i) => ({ a, i, t: Date.parse(a.time) }))
     .sort((x, y) => x.t - y.t || x.i - y.i);
   const results: ScoredAccess[] = new Array<ScoredAccess>(stream.length);
+  // What the harness believes the service learned (for the report's history buckets); the service decides.
   const history = new Map<string, number>();
   const devices = new Map<string, Set<string>>();
   const learned = (subject: string, deviceId: string | null) => {
@@ -52,12 +66,14 @@ export async function replay(
 
   for (const [done, { a, i, t }] of order.entries()) {
     if (progress && done > 0 && done % 2000 === 0) progress(done);
+    const source = sourceOf(a);
     const { score, level } = await sut.scoreAt({
       subject: a.subject,
       deviceId: a.deviceId,
+      deviceSource: source,
       clientIp: a.ip,
       userAgent: a.userAgent,
-      route: 'payments',
+      route: route.id,
       time: t,
     });
     results[i] = {
@@ -65,28 +81,39 @@ export async function replay(
       level,
       label: a.label,
       attacker: a.label === 'attack' ? (a.attacker ?? null) : null,
+      cohort: a.label === 'legit' ? (a.cohort ?? 'browser') : null,
       history: history.get(a.subject) ?? 0,
       deviceKnown: a.deviceId !== null && knownDevices(a.subject).has(a.deviceId),
     };
-    const decision: AccessDecision =
-      score >= thresholds.critical ? 'deny' : score >= thresholds.medium ? 'step_up' : 'allow';
-    await sut.onAccess(accessEvent(a, t, decision, score, level));
+    const decision: AccessDecision = route.decisions[level];
+    await sut.onAccess(accessEvent(a, source, t, route.id, decision, score, level));
     if (decision === 'allow') learned(a.subject, a.deviceId);
     if (decision !== 'step_up') continue;
     const passed = a.label === 'legit';
-    await sut.onChallengeOutcome(outcome(a, t + CHALLENGE_DELAY_MS, passed));
+    const acr = route.stepUp ? requiredAcr(route.stepUp, level) : null;
+    await sut.onChallengeOutcome(outcome(a, t + CHALLENGE_DELAY_MS, passed, acr));
     if (passed) {
       if (a.deviceId !== null) knownDevices(a.subject).add(a.deviceId);
-      await sut.onAccess(accessEvent(a, t + CHALLENGE_DELAY_MS + 1000, 'allow', score, level));
+      await sut.onAccess({
+        ...accessEvent(a, source, t + CHALLENGE_DELAY_MS + 1000, route.id, 'allow', score, level),
+        steppedUp: true,
+        acr,
+      });
       learned(a.subject, a.deviceId);
     }
   }
   return results;
 }
 
+/** A device id is a browser's cookie unless the stream says where it came from. */
+const sourceOf = (a: LabelledAccess): DeviceSource | null =>
+  a.deviceId === null ? null : (a.deviceSource ?? 'cookie');
+
 function accessEvent(
   a: LabelledAccess,
+  deviceSource: DeviceSource | null,
   time: number,
+  route: string,
   decision: AccessDecision,
   score: number,
   level: RiskLevel,
@@ -98,30 +125,34 @@ function accessEvent(
     subject: a.subject,
     sessionId: null,
     deviceId: a.deviceId,
+    deviceSource,
     clientIp: a.ip,
     userAgent: a.userAgent,
     method: 'POST',
     host: 'eval.stepgate',
-    path: '/api/payments/1',
-    route: 'payments',
+    path: `/api/${route}/1`,
+    route,
     decision,
     reason: `risk ${level}`,
     status: decision === 'allow' ? 200 : decision === 'deny' ? 403 : 401,
     riskScore: score,
     riskLevel: level,
-    acr: decision === 'allow' && level !== 'low' ? 'urn:stepgate:acr:mfa' : null,
+    acr: null,
     policyVersion: null,
+    monitored: false,
+    steppedUp: false,
   };
 }
 
-function outcome(a: LabelledAccess, time: number, passed: boolean): ChallengeOutcome {
+/** A passkey where the level asks for a phishing-resistant acr, an authenticator app otherwise. */
+function outcome(a: LabelledAccess, time: number, passed: boolean, acr: string | null): ChallengeOutcome {
   return {
     challengeId: randomUUID(),
     time: new Date(time).toISOString(),
     correlationId: randomUUID(),
     subject: a.subject,
     deviceId: a.deviceId,
-    method: 'totp',
+    method: acr?.endsWith(':phr') ? 'webauthn' : 'totp',
     result: passed ? 'passed' : 'failed',
     attemptsLeft: passed ? 4 : 3,
   };
@@ -129,16 +160,22 @@ function outcome(a: LabelledAccess, time: number, passed: boolean): ChallengeOut
 
 // --- the report -------------------------------------------------------------------------------------------
 
-export type AttackerShares = Record<'naive' | 'vpn' | 'targeted' | 'very_targeted', number | null>;
+export type AttackerShares = Record<
+  'naive' | 'vpn' | 'targeted' | 'very_targeted' | 'replay_foreign',
+  number | null
+>;
 export interface LegitShares {
   history_0: number | null;
   history_1_9: number | null;
   history_10_plus: number | null;
 }
+export type CohortShares = Record<'browser' | 'api' | 'cookie_clear', number | null>;
 export interface CurvePoint {
   threshold: number;
   caught: AttackerShares;
   legit_stepped_up: LegitShares;
+  /** Legitimate accesses stepped up per kind (browser, API client, first access after a cookie clear). */
+  legit_stepped_up_by_cohort: CohortShares;
 }
 
 const KEY: Record<Attacker, keyof AttackerShares> = {
@@ -146,6 +183,12 @@ const KEY: Record<Attacker, keyof AttackerShares> = {
   vpn: 'vpn',
   targeted: 'targeted',
   'very-targeted': 'very_targeted',
+  'replay-foreign': 'replay_foreign',
+};
+const COHORT_KEY: Record<Cohort, keyof CohortShares> = {
+  browser: 'browser',
+  api: 'api',
+  'cookie-clear': 'cookie_clear',
 };
 
 /** Share of `items` scoring at or above the threshold; null when there are none. */
@@ -169,8 +212,25 @@ export function pointAt(scored: ScoredAccess[], threshold: number): CurvePoint {
       ),
     ]),
   ) as AttackerShares;
+  return {
+    threshold,
+    caught,
+    legit_stepped_up: byHistory(legit, threshold),
+    legit_stepped_up_by_cohort: Object.fromEntries(
+      COHORTS.map((c) => [
+        COHORT_KEY[c],
+        share(
+          legit.filter((s) => s.cohort === c),
+          threshold,
+        ),
+      ]),
+    ) as CohortShares,
+  };
+}
+
+function byHistory(legit: ScoredAccess[], threshold: number): LegitShares {
   const buckets: (keyof LegitShares)[] = ['history_0', 'history_1_9', 'history_10_plus'];
-  const legit_stepped_up = Object.fromEntries(
+  return Object.fromEntries(
     buckets.map((b) => [
       b,
       share(
@@ -179,7 +239,23 @@ export function pointAt(scored: ScoredAccess[], threshold: number): CurvePoint {
       ),
     ]),
   ) as unknown as LegitShares;
-  return { threshold, caught, legit_stepped_up };
+}
+
+/** Legitimate accesses stepped up per kind and history: where the cost falls. */
+export function legitByCohort(
+  scored: ScoredAccess[],
+  threshold: number,
+): Record<keyof CohortShares, LegitShares> {
+  const legit = scored.filter((s) => s.label === 'legit');
+  return Object.fromEntries(
+    COHORTS.map((c) => [
+      COHORT_KEY[c],
+      byHistory(
+        legit.filter((s) => s.cohort === c),
+        threshold,
+      ),
+    ]),
+  ) as Record<keyof CohortShares, LegitShares>;
 }
 
 export function counts(scored: ScoredAccess[]) {
@@ -192,6 +268,7 @@ export function counts(scored: ScoredAccess[]) {
       history_0: legit.filter((s) => s.history === 0).length,
       history_1_9: legit.filter((s) => s.history > 0 && s.history < 10).length,
       history_10_plus: legit.filter((s) => s.history >= 10).length,
+      ...Object.fromEntries(COHORTS.map((c) => [COHORT_KEY[c], legit.filter((s) => s.cohort === c).length])),
     },
     attack: {
       total: attacks.length,

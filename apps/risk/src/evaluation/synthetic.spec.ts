@@ -10,6 +10,8 @@ const OPTIONS = {
   days: 15,
   attacksPerModel: 10,
   start: Date.parse('2025-03-03T00:00:00Z'),
+  apiShare: 0.2,
+  cookieClearShare: 0.5,
 };
 const pools = sampleIpPools(OPTIONS.seed, 100_000);
 
@@ -38,10 +40,48 @@ describe('synthetic population', () => {
       stream.length,
     );
     const attacks = stream.filter((a) => a.label === 'attack');
-    expect(attacks).toHaveLength(40);
+    expect(attacks).toHaveLength(50);
     expect(new Set(attacks.map((a) => a.attacker))).toEqual(
-      new Set(['naive', 'vpn', 'targeted', 'very-targeted']),
+      new Set(['naive', 'vpn', 'targeted', 'very-targeted', 'replay-foreign']),
     );
+  });
+
+  it('has API clients that never send a device id, and browsers whose cookies get cleared', () => {
+    const { users, stream } = syntheticWorld(OPTIONS, pools);
+    const legit = stream.filter((a) => a.label === 'legit');
+    const api = legit.filter((a) => a.cohort === 'api');
+    expect(api.length).toBeGreaterThan(0);
+    expect(api.every((a) => a.deviceId === null && a.subject.startsWith('api-'))).toBe(true);
+    // From their servers only: one /24 per client.
+    for (const subject of new Set(api.map((a) => a.subject))) {
+      const nets = new Set(api.filter((a) => a.subject === subject).map((a) => a.ip.replace(/\.\d+$/, '')));
+      expect(nets.size).toBe(1);
+    }
+    const clears = legit.filter((a) => a.cohort === 'cookie-clear');
+    expect(clears.length).toBeGreaterThan(0);
+    for (const c of clears) {
+      // The same browser as before, a device id never used before.
+      const before = legit.filter((a) => a.subject === c.subject && a.time < c.time);
+      expect(before.some((a) => a.deviceId === c.deviceId)).toBe(false);
+      expect(before.some((a) => a.deviceId === c.deviceId!.replace(/-c$/, ''))).toBe(true);
+    }
+    expect(users.length).toBe(OPTIONS.users);
+  });
+
+  it('replays the victim device id and user agent from another country; copies no id from an API client', () => {
+    const { stream } = syntheticWorld(OPTIONS, pools);
+    const replays = stream.filter((a) => a.attacker === 'replay-foreign');
+    for (const a of replays) {
+      const own = stream.filter((x) => x.subject === a.subject && x.label === 'legit');
+      // A country the victim never called from (home or trip).
+      const visited = new Set(own.map((x) => geoip.lookup(x.ip)!.country));
+      expect(visited.has(geoip.lookup(a.ip)!.country)).toBe(false);
+      expect(own.some((x) => x.userAgent === a.userAgent)).toBe(true);
+      if (a.subject.startsWith('api-')) expect(a.deviceId).toBeNull();
+      else expect(own.some((x) => x.deviceId === a.deviceId)).toBe(true);
+    }
+    const onApi = stream.filter((a) => a.label === 'attack' && a.subject.startsWith('api-'));
+    expect(onApi.every((a) => a.deviceId === null)).toBe(true);
   });
 
   it('places vpn and targeted attackers in the victim country, very-targeted ones in the victim city', () => {

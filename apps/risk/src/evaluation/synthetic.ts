@@ -1,10 +1,13 @@
 // A seeded, reproducible population for the evaluation: ordinary users with a home city, a workplace and a
-// mobile network, two or three devices, browser updates and trips abroad; and attackers after Wiefling et
-// al. (ACM TOPS 2022): naive (IP and user agent from anywhere), vpn (an IP in the victim's country),
-// targeted (the victim's country, browser and OS) and very-targeted (the victim's city and exact user
-// agent). IP pools are built by sampling geoip-lite itself, so every address resolves where it is meant to.
+// mobile network, two or three devices, browser updates, cleared cookies (a fresh device id, same browser)
+// and trips abroad; API clients that never send a device id, calling from a server or two; and attackers
+// after Wiefling et al. (ACM TOPS 2022): naive (IP and user agent from anywhere), vpn (an IP in the victim's
+// country), targeted (the victim's country, browser and OS) and very-targeted (the victim's city and exact
+// user agent), plus replay-foreign (the victim's device id and exact user agent, from another country).
+// Attackers copy what the victim's client sends: against an API client, no device id. IP pools are built
+// by sampling geoip-lite itself, so every address resolves where it is meant to.
 import geoip from 'geoip-lite';
-import type { LabelledAccess } from './access-stream';
+import { ATTACKERS, type LabelledAccess } from './access-stream';
 import { rng } from './rng';
 
 export interface SyntheticOptions {
@@ -14,6 +17,10 @@ export interface SyntheticOptions {
   /** Attack attempts per attacker model. */
   attacksPerModel: number;
   start: number;
+  /** Share of the users that are API clients (no device id, a client library's user agent). */
+  apiShare: number;
+  /** Chance that a browser device's cookies are cleared (once) during the period. */
+  cookieClearShare: number;
 }
 
 export const DEFAULT_SYNTHETIC: SyntheticOptions = {
@@ -22,6 +29,8 @@ export const DEFAULT_SYNTHETIC: SyntheticOptions = {
   days: 60,
   attacksPerModel: 400,
   start: Date.parse('2025-03-03T00:00:00Z'),
+  apiShare: 0.1,
+  cookieClearShare: 0.3,
 };
 
 type Rand = () => number;
@@ -126,12 +135,24 @@ const UAS: UaTemplate[] = [
   },
 ];
 
+// Client libraries: the product is the client family, the version moves with updates.
+const API_UAS: UaTemplate[] = [
+  { kind: 'desktop', versions: [25, 32], make: (v) => `python-requests/2.${v}.0` },
+  { kind: 'desktop', versions: [9, 12], make: (v) => `okhttp/4.${v}.0` },
+  { kind: 'desktop', versions: [1, 1], make: () => 'Go-http-client/1.1' },
+  { kind: 'desktop', versions: [4, 7], make: (v) => `axios/1.${v}.2` },
+];
+
 interface SimDevice {
   id: string;
   ua: UaTemplate;
   version: number;
   /** Day of the next browser update. */
   updateDay: number;
+  /** Day the cookies are cleared (a fresh device id), or -1. */
+  clearDay: number;
+  /** Its ids so far and the day each began (a replaying attacker copies the id of the day). */
+  ids: { day: number; id: string }[];
 }
 
 interface SimUser {
@@ -145,6 +166,10 @@ interface SimUser {
   /** Accesses per day, on average. */
   rate: number;
   trip: { from: number; to: number; ips: string[] } | null;
+  /** An API client: one device (its client library, no id), calling from its servers only. */
+  api: boolean;
+  /** A country the user never goes to (neither home nor its trip's), for replay-foreign attackers. */
+  foreign: string;
 }
 
 const DAY = 86_400_000;
@@ -171,35 +196,49 @@ export function syntheticWorld(
     const homeCity = pick(r, homeCities);
     const city = pools.cities.get(homeCity)!;
     const inCountry = pools.countries.get(city.country)!;
-    const deviceCount = int(r, 2, 3);
+    const api = r() < options.apiShare;
+    const deviceCount = api ? 1 : int(r, 2, 3);
     const devices: SimDevice[] = [];
     const kinds: UaTemplate['kind'][] = ['desktop', 'mobile', 'tablet'];
     for (let d = 0; d < deviceCount; d++) {
-      const ua = pick(
-        r,
-        UAS.filter((t) => t.kind === kinds[d]),
-      );
+      const ua = api
+        ? pick(r, API_UAS)
+        : pick(
+            r,
+            UAS.filter((t) => t.kind === kinds[d]),
+          );
+      const id = `u${u}-d${d}-${Math.floor(r() * 1e9).toString(36)}`;
       devices.push({
-        id: `u${u}-d${d}-${Math.floor(r() * 1e9).toString(36)}`,
+        id,
+        ids: [{ day: 0, id }],
         ua,
-        version: int(r, ua.versions[0], ua.versions[1] - 2),
+        version: int(r, ua.versions[0], Math.max(ua.versions[0], ua.versions[1] - 2)),
         updateDay: int(r, 5, 40),
+        clearDay: !api && r() < options.cookieClearShare ? int(r, 3, options.days - 1) : -1,
       });
     }
     const abroad = pick(
       r,
       countries.filter((c) => c !== city.country),
     );
-    const tripStart = r() < 0.4 ? int(r, 5, options.days - 8) : -1;
+    const tripStart = !api && r() < 0.4 ? int(r, 5, options.days - 8) : -1;
+    // A server's two addresses are in one /24 (picked in the home city, then renumbered within it).
+    const server = pick(r, city.ips);
     users.push({
-      subject: `user-${u}`,
+      subject: api ? `api-${u}` : `user-${u}`,
       homeCity,
       country: city.country,
-      home: pick(r, city.ips),
-      work: pick(r, city.ips),
+      home: server,
+      work: api ? server.replace(/\d+$/, (n) => String((Number(n) + 1) % 254 || 1)) : pick(r, city.ips),
       mobile: [pick(r, inCountry), pick(r, inCountry)],
       devices,
-      rate: 0.5 + r() * 2.5,
+      // API clients call more often: a job every few hours.
+      rate: api ? 3 + r() * 9 : 0.5 + r() * 2.5,
+      api,
+      foreign: pick(
+        r,
+        countries.filter((c) => c !== city.country && c !== abroad),
+      ),
       trip:
         tripStart < 0
           ? null
@@ -224,25 +263,32 @@ export function syntheticWorld(
           device.version += 1; // a browser update: same family, new version
           device.updateDay = day + int(r, 20, 40);
         }
+        if (device.clearDay >= 0 && day >= device.clearDay) {
+          device.id = `${device.id}-c`; // cookies cleared: the browser gets a fresh id
+          device.ids.push({ day, id: device.id });
+          device.clearDay = -1;
+        }
         let ip: string;
-        if (onTrip) ip = pick(r, user.trip!.ips);
+        if (user.api) ip = r() < 0.5 ? user.work : user.home;
+        else if (onTrip) ip = pick(r, user.trip!.ips);
         else if (device.ua.kind === 'mobile' && r() < 0.5) ip = pick(r, user.mobile);
         else if (weekday && r() < 0.4) ip = user.work;
         else ip = user.home;
-        stream.push({
+        const access: LabelledAccess = {
           time: new Date(time).toISOString(),
           subject: user.subject,
           ip,
           userAgent: device.ua.make(device.version),
-          deviceId: device.id,
+          deviceId: user.api ? null : device.id,
           label: 'legit',
-        });
+        };
+        if (user.api) access.cohort = 'api';
+        stream.push(access);
       }
     }
   }
 
-  const models = ['naive', 'vpn', 'targeted', 'very-targeted'] as const;
-  for (const attacker of models) {
+  for (const attacker of ATTACKERS) {
     for (let a = 0; a < options.attacksPerModel; a++) {
       const victim = pick(r, users);
       const day = int(r, 1, options.days - 1);
@@ -275,15 +321,23 @@ export function syntheticWorld(
           userAgent = victimDevice.ua.make(victimDevice.version);
           break;
         }
+        case 'replay-foreign':
+          // Everything the victim's client sends, copied, from another country.
+          ip = pick(r, pools.countries.get(victim.foreign)!);
+          userAgent = victimDevice.ua.make(victimDevice.version);
+          break;
       }
-      // Half come with a device id of their own (no cookie), half replay the victim's (a stolen cookie).
-      const replay = r() < 0.5;
+      // Half come with a device id of their own (no cookie), half replay the victim's (a stolen cookie);
+      // replay-foreign always replays. An API client sends none: there is none to copy.
+      const replay = attacker === 'replay-foreign' || r() < 0.5;
+      const idThen = victimDevice.ids.filter((x) => x.day <= day).pop()!.id;
+      const deviceId = victim.api ? null : replay ? idThen : `attacker-${attacker}-${a}`;
       stream.push({
         time: new Date(time).toISOString(),
         subject: victim.subject,
         ip,
         userAgent,
-        deviceId: replay ? victimDevice.id : `attacker-${attacker}-${a}`,
+        deviceId,
         label: 'attack',
         attacker,
       });
@@ -294,6 +348,13 @@ export function syntheticWorld(
     .map((access, i) => ({ access, i }))
     .sort((a, b) => Date.parse(a.access.time) - Date.parse(b.access.time) || a.i - b.i)
     .map(({ access }) => access);
+  // The first access (in time) with a fresh id after a cookie clear is that cohort's.
+  const used = new Set<string>();
+  for (const access of ordered) {
+    if (access.label !== 'legit' || access.deviceId === null || used.has(access.deviceId)) continue;
+    used.add(access.deviceId);
+    if (access.deviceId.endsWith('-c')) access.cohort = 'cookie-clear';
+  }
   return {
     users: users.map((u) => ({ subject: u.subject, country: u.country, homeCity: u.homeCity })),
     stream: ordered,

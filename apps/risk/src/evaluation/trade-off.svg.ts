@@ -11,6 +11,7 @@ const SERIES = [
   { key: 'vpn', label: 'VPN', color: '#d95f02' },
   { key: 'targeted', label: 'targeted', color: '#7570b3' },
   { key: 'very_targeted', label: 'very targeted', color: '#e7298a' },
+  { key: 'replay_foreign', label: 'id replay abroad', color: '#66a61e' },
 ] as const;
 
 export function tradeOffSvg(curve: CurvePoint[], operating: CurvePoint, title: string): string {

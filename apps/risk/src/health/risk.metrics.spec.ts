@@ -13,7 +13,7 @@ describe('monitored signals', () => {
     expect(published(score.signals)).toContainEqual({
       name: 'new_device',
       weight: 0,
-      detail: 'monitor: would add 50 points: device d-1 never seen for this subject',
+      detail: 'monitor: would add 50 points: device d-1 (X-Device-Id header) never seen for this subject',
     });
     expect(score.monitored).toEqual([{ name: 'new_device', points: 50, raisesLevel: true }]);
 

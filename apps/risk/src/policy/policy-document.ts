@@ -6,6 +6,7 @@ import { describeIssues } from '@stepgate/contracts';
 import { routePolicyIssues, routePolicySection, type RoutePolicySection } from '@stepgate/policy';
 import { z } from 'zod';
 import {
+  acrLevelsSchema,
   riskSectionSchema,
   riskTunablesSchema,
   routeViewOf,
@@ -86,9 +87,10 @@ export function documentHash(document: unknown): string {
 }
 
 export type RiskView =
-  { ok: true; config: RiskConfig; routes: RouteView[] } | { ok: false; problems: string[] };
+  | { ok: true; config: RiskConfig; routes: RouteView[]; acrLevels: string[] }
+  | { ok: false; problems: string[] };
 
-const routeViews = z.looseObject({ routes: z.array(routeViewSchema) });
+const routeViews = z.looseObject({ routes: z.array(routeViewSchema), acr: acrLevelsSchema });
 
 /**
  * A version's document as risk runs it: the tunables validated strictly, what each route decides read
@@ -111,6 +113,7 @@ export function riskViewOf(document: unknown, started: RiskConfig): RiskView {
     ok: true,
     config: { ...tunables.data, http, admin, kafka, reload },
     routes: routes.data.routes.map(routeViewOf),
+    acrLevels: routes.data.acr,
   };
 }
 

@@ -48,7 +48,7 @@ describe(RiskPolicy.name, () => {
 
   it('starts on the config file: no published version yet, the model and a config hash in its version', () => {
     expect(sut.current.policyVersion).toBeNull();
-    expect(sut.current.version).toMatch(/^lr-1\/cfg-[0-9a-f]{8}$/);
+    expect(sut.current.version).toMatch(/^lr-2\/cfg-[0-9a-f]{8}$/);
     expect(sut.routes.map((r) => r.id)).toEqual(['stepgate-admin', 'reports', 'payments', 'admin']);
   });
 
@@ -77,6 +77,12 @@ describe(RiskPolicy.name, () => {
         mode: 'enforce',
       },
     ]);
+    // What an access teaches follows the same version: its routes and acr levels.
+    expect([...sut.current.learning.routes.keys()]).toEqual(['reports']);
+    expect(sut.current.learning.acrLevels).toEqual(base.policy.acr.levels);
+    expect(before.learning.routes.get('payments')?.stepUp?.acrByLevel).toEqual({
+      high: 'urn:stepgate:acr:phr',
+    });
     expect(seen).toEqual([3]);
     // The old policy object is untouched: a scoring in flight keeps a consistent view.
     expect(before.config.thresholds.medium).toBe(30);

@@ -7,7 +7,15 @@ import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common'
 import { ConfigError, type RuntimeEnv } from '@stepgate/config';
 import { isNewer, TOPICS, type PolicyVersion } from '@stepgate/contracts';
 import type { MessageBus } from '@stepgate/kafka';
-import { loadRouteViews, policyVersionOf, scoringPolicyOf, type RiskConfig, type RouteView } from '../config';
+import type { LearningPolicy } from '../assessments/learning';
+import {
+  loadRoutesView,
+  policyVersionOf,
+  scoringPolicyOf,
+  type RiskConfig,
+  type RouteView,
+  type RoutesView,
+} from '../config';
 import { MODEL_NAME, RiskModel } from '../scoring/risk.model';
 import type { ScoringPolicy } from '../scoring/scoring.types';
 import { riskViewOf } from './policy-document';
@@ -16,16 +24,25 @@ export interface ActivePolicy {
   readonly config: RiskConfig;
   readonly scoring: ScoringPolicy;
   readonly model: RiskModel;
-  /** `lr-1/cfg-<hash>`: the model and the config it scores with; stamped on every assessment. */
+  /** `lr-2/cfg-<hash>`: the model and the config it scores with; stamped on every assessment. */
   readonly version: string;
   /** The published policy version in force; null while risk runs on the config file's at start. */
   readonly policyVersion: number | null;
+  /** The routes and acr levels of the same version: what an access teaches depends on them. */
+  readonly learning: LearningPolicy;
 }
 
-export function activePolicyOf(config: RiskConfig, policyVersion: number | null = null): ActivePolicy {
+const NO_ROUTES: RoutesView = { routes: [], acrLevels: [] };
+
+export function activePolicyOf(
+  config: RiskConfig,
+  routes: RoutesView = NO_ROUTES,
+  policyVersion: number | null = null,
+): ActivePolicy {
   const scoring = scoringPolicyOf(config);
   const version = `${MODEL_NAME}/cfg-${policyVersionOf(config)}`;
-  return { config, scoring, model: new RiskModel(scoring, version), version, policyVersion };
+  const learning = { routes: new Map(routes.routes.map((r) => [r.id, r])), acrLevels: routes.acrLevels };
+  return { config, scoring, model: new RiskModel(scoring, version), version, policyVersion, learning };
 }
 
 export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
@@ -35,25 +52,26 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   /** The published version in force (null: the config file's). */
   private inForce: PolicyVersion | null = null;
   private readonly listeners = new Set<(policy: ActivePolicy) => void>();
-  private routeViews: readonly RouteView[] = [];
 
   constructor(
     private readonly started: RiskConfig,
     runtime: Pick<RuntimeEnv, 'configFile' | 'env'>,
     private readonly bus: MessageBus | null,
   ) {
-    this.active = activePolicyOf(started);
+    let routes = NO_ROUTES;
     try {
-      this.routeViews = loadRouteViews(runtime);
+      routes = loadRoutesView(runtime);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;
-      this.logger.warn(`policy.routes unreadable for backtesting until a version arrives: ${problems}`);
+      // Without routes nothing is learned (no access is on a route the policy knows) and nothing backtests.
+      this.logger.warn(`policy.routes unreadable until a version arrives, nothing is learned: ${problems}`);
     }
+    this.active = activePolicyOf(started, routes);
   }
 
   /** What each route asks for at each risk level, from the policy in force: for backtesting. */
   get routes(): readonly RouteView[] {
-    return this.routeViews;
+    return [...this.active.learning.routes.values()];
   }
 
   /** The policy to use now. Read it once per unit of work, so one assessment never mixes two policies. */
@@ -91,8 +109,7 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
     }
     const previous = this.active;
     this.inForce = published;
-    this.active = activePolicyOf(view.config, published.version);
-    this.routeViews = view.routes;
+    this.active = activePolicyOf(view.config, view, published.version);
     this.logger.log(
       `policy version ${inForce ?? 'file'} -> ${published.version} in force ` +
         `(${previous.version} -> ${this.active.version}), by ${published.author}`,

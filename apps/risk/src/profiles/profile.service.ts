@@ -128,6 +128,7 @@ export class ProfileService {
     const subjects = [...earliest.keys()];
     const since = Math.min(...earliest.values());
     const states = new Map<string, Record<string, unknown>>();
+    const deviceCounts = new Map<string, number>();
     const sightings = new Map<string, StoredSighting[]>();
     const devices = new Map<string, Map<string, Omit<DeviceState, 'seenDelta'>>>();
     const recent = new Map<string, StoredAccess[]>();
@@ -147,6 +148,15 @@ export class ProfileService {
         `SELECT * FROM risk_subjects WHERE subject IN (${sql.list(chunk)})`,
       )) {
         states.set(String(row.subject), row);
+      }
+      sql = Sql.for(em);
+      for (const row of await run<Record<string, unknown>>(
+        em,
+        sql,
+        `SELECT subject, COUNT(*) AS devices FROM risk_devices WHERE subject IN (${sql.list(chunk)})
+         GROUP BY subject`,
+      )) {
+        deviceCounts.set(String(row.subject), num(row.devices));
       }
       sql = Sql.for(em);
       for (const row of await run<Record<string, unknown>>(
@@ -245,6 +255,7 @@ export class ProfileService {
           challenges.get(subject) ?? [],
           sightings.get(subject) ?? [],
           devices.get(subject) ?? new Map<string, Omit<DeviceState, 'seenDelta'>>(),
+          deviceCounts.get(subject) ?? 0,
         ),
       );
     }
@@ -315,9 +326,13 @@ export class ProfileService {
           d.os,
         ]),
     );
+    const newer = `risk_devices.last_seen_at IS NULL OR risk_devices.last_seen_at <= excluded.last_seen_at`;
     const ifNewer = (column: string) =>
-      `CASE WHEN risk_devices.last_seen_at IS NULL OR risk_devices.last_seen_at <= excluded.last_seen_at ` +
-      `THEN excluded.${column} ELSE risk_devices.${column} END`;
+      `CASE WHEN ${newer} THEN excluded.${column} ELSE risk_devices.${column} END`;
+    // A family is never replaced by a missing one, and an older access only fills one never learned.
+    const family = (column: string) =>
+      `CASE WHEN ${newer} THEN COALESCE(excluded.${column}, risk_devices.${column}) ` +
+      `ELSE COALESCE(risk_devices.${column}, excluded.${column}) END`;
     const types: ColumnType[] = ['text', 'text', 'bigint', 'int', 'bigint', 'bigint'];
     for (const chunk of insertChunks(em, rows)) {
       const sql = Sql.for(em);
@@ -332,8 +347,8 @@ export class ProfileService {
            first_seen_at = CASE WHEN risk_devices.first_seen_at IS NULL OR risk_devices.first_seen_at > excluded.first_seen_at
              THEN excluded.first_seen_at ELSE risk_devices.first_seen_at END,
            last_client_ip = ${ifNewer('last_client_ip')}, last_user_agent = ${ifNewer('last_user_agent')},
-           last_route = ${ifNewer('last_route')}, browser_family = ${ifNewer('browser_family')},
-           os_family = ${ifNewer('os_family')}, last_seen_at = ${ifNewer('last_seen_at')}`,
+           last_route = ${ifNewer('last_route')}, browser_family = ${family('browser_family')},
+           os_family = ${family('os_family')}, last_seen_at = ${ifNewer('last_seen_at')}`,
       );
     }
   }

@@ -6,6 +6,7 @@ import {
   FIREFOX_LINUX,
   NOW,
 } from '../scoring/scoring.fixtures';
+import { NONE } from '../scoring/observation';
 import {
   PopulationTally,
   velocityEvidence,
@@ -22,6 +23,7 @@ function anAccess(overrides: Partial<AccessRecord> = {}): AccessRecord {
     eventId: 'e-1',
     subject: 'alice',
     deviceId: 'd-1',
+    deviceSource: 'header',
     clientIp: '81.2.69.142',
     userAgent: CHROME_WINDOWS,
     route: 'payments',
@@ -104,6 +106,40 @@ describe(WorkingProfile.name, () => {
       browser: 'Chrome',
     });
     expect(sut.lastTrusted?.label).toBe('GB/ENG/London');
+  });
+
+  it('never overwrites a learned browser or OS with a missing one; learns "none" as a value of its own', () => {
+    const sut = anEmptyProfile();
+    const population = emptyPopulation();
+    sut.learnAccess(anAccess(), anObservation('81.2.69.142', CHROME_WINDOWS), limits, population);
+    const bare = anObservation('81.2.69.142', '');
+    sut.learnAccess(anAccess({ eventId: 'e-2', time: NOW + 1000, userAgent: '' }), bare, limits, population);
+
+    expect(sut.snapshot('d-1').device).toMatchObject({ seenCount: 2, browser: 'Chrome', os: 'Windows' });
+    expect([...sut.features.browser]).toEqual([
+      ['Chrome', 1],
+      [NONE, 1],
+    ]);
+    // An older access that told a family fills one never learned, and never replaces a newer one.
+    const late = anEmptyProfile();
+    late.learnAccess(anAccess({ userAgent: '' }), bare, limits, population);
+    expect(late.snapshot('d-1').device).toMatchObject({ browser: null, os: null });
+    late.learnAccess(anAccess({ eventId: 'e-0', time: NOW - 1000 }), anObservation(), limits, population);
+    expect(late.snapshot('d-1').device).toMatchObject({ browser: 'Chrome', os: 'Windows', lastSeenAt: NOW });
+  });
+
+  it("counts the subject's devices: stored ones and those its batch learns first", () => {
+    const sut = new WorkingProfile('alice', 5, null, [], [], [], new Map(), 2);
+    expect(sut.snapshot(null).deviceCount).toBe(2);
+    sut.learnAccess(anAccess({ deviceId: 'd-new' }), anObservation(), limits, emptyPopulation());
+    sut.learnAccess(
+      anAccess({ deviceId: 'd-new', eventId: 'e-2' }),
+      anObservation(),
+      limits,
+      emptyPopulation(),
+    );
+    sut.learnAccess(anAccess({ deviceId: null, eventId: 'e-3' }), anObservation(), limits, emptyPopulation());
+    expect(sut.snapshot(null).deviceCount).toBe(3);
   });
 
   it('drops the least recently seen values beyond the limit, and their share of the population', () => {

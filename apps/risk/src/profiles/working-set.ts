@@ -3,6 +3,8 @@
 // learned into it, and what changed is kept as deltas that ProfileService writes back in one transaction.
 // Deltas, not absolute values: an instance that briefly shares a subject with another during a rebalance,
 // or a challenge outcome confirming a device meanwhile, composes instead of being overwritten. Pure: no I/O.
+import type { DeviceSource } from '@stepgate/contracts';
+import { isNone } from '../scoring/observation';
 import {
   FEATURES,
   type ChallengeResult,
@@ -21,6 +23,7 @@ export interface AccessRecord {
   eventId: string;
   subject: string;
   deviceId: string | null;
+  deviceSource: DeviceSource | null;
   clientIp: string;
   userAgent: string;
   route: string | null;
@@ -127,6 +130,8 @@ export class WorkingProfile {
     private readonly challenges: { time: number; result: ChallengeResult }[],
     sightings: readonly StoredSighting[],
     devices: ReadonlyMap<string, Omit<DeviceState, 'seenDelta'>>,
+    /** All the subject's stored devices (`devices` holds only those the batch uses). */
+    private deviceCount: number = devices.size,
   ) {
     for (const s of sightings) {
       this.sightings.set(sightingKey(s.feature, s.value), { ...s, delta: 0, stored: true });
@@ -143,6 +148,7 @@ export class WorkingProfile {
     return {
       historySize: this.accessCount,
       device: device ? knownDevice(device) : null,
+      deviceCount: this.deviceCount,
       features: this.features,
       lastTrusted: this.lastTrusted,
       recent: this.recent,
@@ -247,18 +253,28 @@ export class WorkingProfile {
         lastRoute: null,
         seenDelta: 0,
       };
+      // The batch loaded every device it uses: one not loaded is new to the subject.
       this.devices.set(id, d);
+      this.deviceCount += 1;
     }
     d.seenCount += 1;
     d.seenDelta += 1;
     d.firstSeenAt = d.firstSeenAt === null ? access.time : Math.min(d.firstSeenAt, access.time);
+    // A family the access did not tell never replaces a learned one (an empty User-Agent must not erase
+    // what device_context_changed compares against); an older access only fills one never learned.
+    const told = (v: string | null) => (v === null || isNone(v) ? null : v);
+    const browser = told(observation.values.browser);
+    const os = told(observation.values.os);
     if (d.lastSeenAt === null || d.lastSeenAt <= access.time) {
       d.lastSeenAt = access.time;
       d.lastClientIp = access.clientIp;
       d.lastUserAgent = access.userAgent;
       d.lastRoute = access.route;
-      d.browser = observation.values.browser;
-      d.os = observation.values.os;
+      d.browser = browser ?? d.browser;
+      d.os = os ?? d.os;
+    } else {
+      d.browser ??= browser;
+      d.os ??= os;
     }
   }
 

@@ -7,6 +7,7 @@ import {
   subjectProbability,
   weighFeatures,
 } from './likelihood';
+import { NONE } from './observation';
 import {
   anObservation,
   aPopulation,
@@ -75,15 +76,40 @@ describe('likelihood model', () => {
       expect(rare).toBe(MODEL.minBits); // clipped
     });
 
-    it('skips unknown values and features weighted 0', () => {
+    it('skips features not observed (no user agent in hand) and features weighted 0', () => {
       const noGeo = anObservation('127.0.0.1', null);
       expect(weighFeatures(noGeo, aProfile(), population, MODEL).map((e) => e.feature)).toEqual([
         'network',
         'block',
+        'country',
+        'region',
+        'city',
       ]);
       expect(weighFeatures(HOME, aProfile(), population, onlyCountry).map((e) => e.feature)).toEqual([
         'country',
       ]);
+    });
+
+    it('weighs a missing value as a value of its own: never a free pass, familiar only to who never sends one', () => {
+      const bare = anObservation('81.2.69.142', '');
+      const browserBits = (history: ReturnType<typeof historyOf>) =>
+        weighFeatures(bare, aProfile({ historySize: 20, features: history }), population, MODEL).find(
+          (e) => e.feature === 'browser',
+        )!;
+      // Always Chrome, now no browser: as new to the subject as any browser it never used.
+      const stripped = browserBits(historyOf(HOME, 20));
+      expect(stripped).toMatchObject({ value: NONE, subjectCount: 0 });
+      expect(stripped.bits).toBeGreaterThan(0);
+      expect(stripped.bits).toBe(
+        weighFeatures(
+          ABROAD,
+          aProfile({ historySize: 20, features: historyOf(HOME, 20) }),
+          population,
+          MODEL,
+        ).find((e) => e.feature === 'browser')!.bits,
+      );
+      // A client that never sends one: its usual.
+      expect(browserBits(historyOf(bare, 20)).bits).toBeLessThan(0);
     });
   });
 

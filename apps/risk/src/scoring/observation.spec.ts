@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { observe } from './observation';
+import { isNone, NONE, observe } from './observation';
 import { CHROME_WINDOWS, SAFARI_IPHONE, tableGeo } from './scoring.fixtures';
 
 describe(observe.name, () => {
@@ -22,14 +22,32 @@ describe(observe.name, () => {
     });
   });
 
-  it('never asks the geo lookup about loopback or private addresses', () => {
+  it('never asks the geo lookup about loopback or private addresses: they are in no country', () => {
     geo.mockClear();
     expect(observe('127.0.0.1', null, geo)).toMatchObject({
-      values: { network: '127.0.0.0/24', block: '127.0.0.0/16', country: null, city: null },
+      values: { network: '127.0.0.0/24', block: '127.0.0.0/16', country: NONE, region: NONE, city: NONE },
       place: null,
     });
-    expect(observe('192.168.1.20', null, geo).values.country).toBeNull();
+    expect(observe('192.168.1.20', null, geo).values.country).toBe(NONE);
     expect(geo).not.toHaveBeenCalled();
+  });
+
+  it('gives a value the address or agent did not tell its own value, under its known parents', () => {
+    const countryOnly = () => ({ country: 'US', region: null, city: null, lat: 0, lon: 0, accuracyKm: 500 });
+    expect(observe('8.8.8.8', '', countryOnly).values).toMatchObject({
+      country: 'US',
+      region: `US/${NONE}`,
+      city: `US/-/${NONE}`,
+      browser: NONE,
+      os: NONE,
+      device_type: NONE,
+    });
+    expect(observe('8.8.8.8', 'python-requests/2.31.0', geo).values).toMatchObject({
+      browser: 'python-requests',
+      os: NONE,
+      device_type: NONE,
+    });
+    expect(isNone(`US/-/${NONE}`) && isNone(NONE) && !isNone('US/-/London')).toBe(true);
   });
 
   it('looks up IPv4-mapped IPv6 addresses as IPv4', () => {
@@ -49,7 +67,7 @@ describe(observe.name, () => {
       accuracyKm: 5,
     });
     expect(observe('8.8.8.8', null, geoWithoutRegion).values).toMatchObject({
-      region: null,
+      region: `US/${NONE}`,
       city: 'US/-/London',
     });
   });
@@ -62,7 +80,7 @@ describe(observe.name, () => {
     });
   });
 
-  it('has nothing to say without an IP or a user agent', () => {
+  it('has nothing to say without an IP or a user agent in hand (not the same as an empty one)', () => {
     expect(observe(null, null, geo)).toEqual({
       ip: null,
       values: {

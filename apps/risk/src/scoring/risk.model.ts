@@ -18,12 +18,13 @@ import type {
 } from './scoring.types';
 
 /** Bumped whenever the features, smoothing or combination change meaning (weights are config, not this). */
-export const MODEL_NAME = 'lr-1';
+// lr-2: a missing feature value is a value of its own (observation.ts NONE), API clients are named by product.
+export const MODEL_NAME = 'lr-2';
 
 export class RiskModel {
   constructor(
     private readonly policy: ScoringPolicy,
-    /** The model name and the config it runs with, e.g. `lr-1/cfg-3fa9c2d1`. */
+    /** The model name and the config it runs with, e.g. `lr-2/cfg-3fa9c2d1`. */
     readonly version: string = MODEL_NAME,
     private readonly rules: readonly Signal[] = RULE_SIGNALS,
   ) {}

@@ -91,6 +91,7 @@ export function aContext(overrides: Partial<ScoringContext> = {}): ScoringContex
   return {
     subject: 'alice',
     deviceId: 'd-1',
+    deviceSource: 'header',
     clientIp: '81.2.69.142',
     userAgent: CHROME_WINDOWS,
     route: 'payments',
@@ -132,6 +133,7 @@ export function aProfile(overrides: Partial<SubjectProfile> = {}): SubjectProfil
   return {
     historySize: 0,
     device: null,
+    deviceCount: 0,
     features: noFeatures(),
     lastTrusted: null,
     recent: [],
@@ -180,6 +182,7 @@ export function aGeneratedCase(random: () => number, monitorable: readonly strin
   const context = aContext({
     clientIp: ip,
     deviceId: deviceState === 'absent-id' ? null : 'd-1',
+    deviceSource: deviceState === 'absent-id' ? null : 'header',
     time: NOW,
   });
   const device =
@@ -211,7 +214,8 @@ export function aGeneratedCase(random: () => number, monitorable: readonly strin
           time: NOW - int(1, 48) * 3_600_000,
         }
       : null;
-  const profile = aProfile({ historySize, device, features, lastTrusted, recent, challenges });
+  const deviceCount = device !== null ? int(1, 3) : int(0, 2);
+  const profile = aProfile({ historySize, device, deviceCount, features, lastTrusted, recent, challenges });
   const total = int(0, 2000);
   const population = Object.fromEntries(
     FEATURES.map((f) => [f, { total, distinct: int(1, 200), count: int(0, Math.max(0, total / 10)) }]),

@@ -1,12 +1,18 @@
 // The vocabulary of scoring: what is being scored, what risk knows about the subject and the population,
 // and the tunables. Plain data only, so the model and its signals stay pure and testable without a container.
-import type { DeviceStatus, RiskLevel, RiskSignal } from '@stepgate/contracts';
+import type { DeviceSource, DeviceStatus, RiskLevel, RiskSignal } from '@stepgate/contracts';
 import type { MonitoredEffect, ScoredSignal } from './weighing';
 
 /** One access (or an access the gateway is about to allow) to score. Times are epoch milliseconds. */
 export interface ScoringContext {
   subject: string;
   deviceId: string | null;
+  /**
+   * Where the gateway got the device id: `dpop` (a key the client proves on every request: it cannot be
+   * copied), `header` or `cookie` (copied by whoever copies the request). Null without a device id, or when
+   * not known (scoring after a challenge).
+   */
+  deviceSource: DeviceSource | null;
   /** Null when scoring without a request in hand (after a challenge, for a device never seen on an allowed access). */
   clientIp: string | null;
   userAgent: string | null;
@@ -76,7 +82,7 @@ export interface KnownDevice {
   lastSeenAt: number | null;
   /** Last passed challenge on this device, if any. */
   confirmedAt: number | null;
-  /** Browser and OS family of the device's latest allowed access, when the user agent told. */
+  /** Browser and OS family of the device's latest learned access that told one (null: never told). */
   browser: string | null;
   os: string | null;
 }
@@ -101,6 +107,11 @@ export interface SubjectProfile {
   historySize: number;
   /** The context's device, or null when it was never seen (or the context has no device id). */
   device: KnownDevice | null;
+  /**
+   * Devices of the subject (seen on a learned access or confirmed by a challenge). 0 with history: a subject
+   * that never sends a device id, whose history stands in for the device.
+   */
+  deviceCount: number;
   /** Per feature, how many learned accesses had each value (bounded by retention). */
   features: Readonly<Record<Feature, ReadonlyMap<string, number>>>;
   lastTrusted: TrustedPlace | null;

@@ -5,6 +5,7 @@ import {
   aDevice,
   anObservation,
   aProfile,
+  CHROME_WINDOWS,
   DEFAULT_POLICY,
   FIREFOX_LINUX,
   historyOf,
@@ -52,15 +53,37 @@ describe('signals', () => {
       expect(sut(input())).toEqual({
         name: 'new_device',
         weight: 50,
-        detail: 'device d-1 never seen for this subject',
+        detail: 'device d-1 (X-Device-Id header) never seen for this subject',
+      });
+      const dpop = aContext({ deviceId: 'dpop:NzbLsXh8', deviceSource: 'dpop' });
+      expect(sut(input({ context: dpop }))?.detail).toBe(
+        'device dpop:NzbLsXh8 (DPoP key) never seen for this subject',
+      );
+    });
+
+    const noId = aContext({ deviceId: null, deviceSource: null });
+
+    it('fires for a request without a device id from a subject whose accesses carry one', () => {
+      // Stripping the device id must not earn the device-less treatment.
+      const profile = aProfile({ historySize: 40, deviceCount: 2, features: historyOf(HOME, 40) });
+      expect(sut(input({ context: noId, profile }))).toEqual({
+        name: 'new_device',
+        weight: 50,
+        detail: "request carried no device id; the subject's accesses carry one (2 devices)",
       });
     });
 
-    it('fires for a request without a device id, even if the subject has devices', () => {
-      const signal = sut(
-        input({ context: aContext({ deviceId: null }), profile: aProfile({ device: aDevice() }) }),
-      );
-      expect(signal).toEqual({ name: 'new_device', weight: 50, detail: 'request carried no device id' });
+    it("fires for a device-less subject's first call: nothing stands in for a device yet", () => {
+      expect(sut(input({ context: noId }))).toEqual({
+        name: 'new_device',
+        weight: 50,
+        detail: 'request carried no device id, and the subject has no history without one',
+      });
+    });
+
+    it('stays silent for a subject that never sends a device id once it has history (it stands in)', () => {
+      const profile = aProfile({ historySize: 3, deviceCount: 0, features: historyOf(HOME, 3) });
+      expect(sut(input({ context: noId, profile }))).toBeNull();
     });
 
     it('stays silent for a known device', () => {
@@ -79,7 +102,7 @@ describe('signals', () => {
       expect(sut(input({ profile: aProfile({ device: aDevice({ seenCount: 1 }) }) }))).toEqual({
         name: 'unconfirmed_device',
         weight: 30,
-        detail: 'device d-1 seen 1 time but never confirmed by a passed challenge',
+        detail: 'device d-1 (X-Device-Id header) seen 1 time but never confirmed by a passed challenge',
       });
     });
 
@@ -106,14 +129,33 @@ describe('signals', () => {
       expect(sut(input({ profile: atHome, observation }))).toEqual({
         name: 'device_context_changed',
         weight: 30,
-        detail: 'known device d-1 was Chrome on Windows, now Firefox on Linux',
+        detail: 'known device d-1 (X-Device-Id header) was Chrome on Windows, now Firefox on Linux',
       });
+    });
+
+    it('fires for a known device seen with no user agent: a missing family is a change, not a wildcard', () => {
+      expect(sut(input({ profile: atHome, observation: anObservation('81.2.69.142', '') }))?.detail).toBe(
+        'known device d-1 (X-Device-Id header) was Chrome on Windows, now no browser',
+      );
+      const noOs = anObservation('81.2.69.142', 'python-requests/2.31.0');
+      expect(sut(input({ profile: atHome, observation: noOs }))?.detail).toBe(
+        'known device d-1 (X-Device-Id header) was Chrome on Windows, now python-requests',
+      );
+    });
+
+    it('leaves a device never seen with a browser or OS to the model when one appears', () => {
+      const bare = aProfile({ ...atHome, device: aDevice({ browser: null, os: null }) });
+      expect(sut(input({ profile: bare }))).toBeNull();
+    });
+
+    it('says nothing of families without a user agent in hand (scoring after a challenge)', () => {
+      expect(sut(input({ profile: atHome, observation: anObservation('81.2.69.142', null) }))).toBeNull();
     });
 
     it('fires for a known device id from a network and block the subject never used', () => {
       const observation = anObservation('8.8.8.8');
       expect(sut(input({ profile: atHome, observation }))?.detail).toBe(
-        'known device d-1 from 8.8.8.0/24, outside every network the subject used (81.2.69.0/24 ×10)',
+        'known device d-1 (X-Device-Id header) from 8.8.8.0/24, outside every network the subject used (81.2.69.0/24 ×10)',
       );
     });
 
@@ -125,6 +167,49 @@ describe('signals', () => {
       expect(sut(input({ observation: anObservation('8.8.8.8', FIREFOX_LINUX) }))).toBeNull();
       const noHistory = aProfile({ device: aDevice({ browser: null, os: null }) });
       expect(sut(input({ profile: noHistory, observation: anObservation('8.8.8.8') }))).toBeNull();
+    });
+
+    describe('for a subject that never sends a device id (its history stands in for the device)', () => {
+      const API = 'python-requests/2.31.0';
+      const usual = anObservation('81.2.69.142', API);
+      const client = aProfile({ historySize: 40, deviceCount: 0, features: historyOf(usual, 40) });
+      const noId = aContext({ deviceId: null, deviceSource: null, userAgent: API });
+
+      it('stays silent on its networks with its client', () => {
+        expect(sut(input({ context: noId, profile: client, observation: usual }))).toBeNull();
+        const renumbered = anObservation('81.2.70.9', API);
+        expect(sut(input({ context: noId, profile: client, observation: renumbered }))).toBeNull();
+      });
+
+      it('fires for another client, or a network and place the subject never called from', () => {
+        expect(
+          sut(
+            input({
+              context: noId,
+              profile: client,
+              observation: anObservation('81.2.69.142', CHROME_WINDOWS),
+            }),
+          ),
+        ).toEqual({
+          name: 'device_context_changed',
+          weight: 30,
+          detail:
+            'no device id (the subject never sends one): client Chrome on Windows, never seen for the subject ' +
+            '(usual: python-requests ×40)',
+        });
+        expect(
+          sut(input({ context: noId, profile: client, observation: anObservation('8.8.8.8', API) }))?.detail,
+        ).toBe(
+          'no device id (the subject never sends one): from 8.8.8.0/24 (US), outside every network the ' +
+            'subject used (81.2.69.0/24 ×40)',
+        );
+      });
+
+      it('is not the judge of a subject whose accesses carry a device id (new_device is)', () => {
+        const withDevices = { ...client, deviceCount: 1 };
+        const away = anObservation('8.8.8.8', CHROME_WINDOWS);
+        expect(sut(input({ context: noId, profile: withDevices, observation: away }))).toBeNull();
+      });
     });
   });
 

@@ -1,18 +1,40 @@
 // The rule signals. Each looks at one aspect of the context against the profile and either fires with its
 // configured weight and a reason a human can read, or stays silent. A weight of 0 disables a signal. The
 // likelihood model (likelihood.ts) adds its own signals beside these.
-import type { RiskSignal } from '@stepgate/contracts';
+import type { DeviceSource, RiskSignal } from '@stepgate/contracts';
 import { minimumTravelKm } from './geo';
+import { isNone } from './observation';
 import type { Signal, SignalInput } from './scoring.types';
 
+/**
+ * A device id never seen for the subject, or none at all. A subject that never sends one (no device of its
+ * own, only history without one: an API client) is judged by its history instead (`deviceContextChanged`)
+ * once it has any; a subject with devices that suddenly sends none is new, or stripping the id would pass.
+ */
 export const newDevice: Signal = ({ context, profile, policy }) => {
-  if (profile.device !== null && context.deviceId !== null) return null;
+  if (context.deviceId !== null) {
+    if (profile.device !== null) return null;
+    return fire(
+      'new_device',
+      policy.weights.newDevice,
+      `device ${deviceName(context)} never seen for this subject`,
+    );
+  }
+  if (standsInForDevice(profile)) return null;
   const detail =
-    context.deviceId === null
-      ? 'request carried no device id'
-      : `device ${context.deviceId} never seen for this subject`;
+    profile.deviceCount > 0
+      ? `request carried no device id; the subject's accesses carry one (${plural(profile.deviceCount, 'device')})`
+      : 'request carried no device id, and the subject has no history without one';
   return fire('new_device', policy.weights.newDevice, detail);
 };
+
+/**
+ * The subject never sent a device id its history knows (no device: none was ever learned or confirmed) and
+ * has history: then that history is what a device-less call is judged against, as a device's would be.
+ */
+export function standsInForDevice(profile: SignalInput['profile']): boolean {
+  return profile.deviceCount === 0 && profile.historySize > 0;
+}
 
 export const unconfirmedDevice: Signal = ({ context, profile, policy }) => {
   const device = profile.device;
@@ -20,41 +42,93 @@ export const unconfirmedDevice: Signal = ({ context, profile, policy }) => {
   return fire(
     'unconfirmed_device',
     policy.weights.unconfirmedDevice,
-    `device ${context.deviceId} seen ${plural(device.seenCount, 'time')} but never confirmed by a passed challenge`,
+    `device ${deviceName(context)} seen ${plural(device.seenCount, 'time')} but never confirmed by a passed challenge`,
   );
 };
 
 /**
- * A known device id is only a cookie: one that shows up with another browser or OS family than it had, or
- * from a network the subject never used (neither its /24 nor its /16), may have been copied. Without this,
- * a replayed device id would carry a confirmed device's trust anywhere.
+ * A known device id is only a cookie: one that shows up with another browser or OS family than it had (none
+ * at all included: a missing family is a change, not a wildcard), or from a network the subject never used
+ * (neither its /24 nor its /16), may have been copied. Without this, a replayed device id would carry a
+ * confirmed device's trust anywhere. A device never seen with a family says nothing about one (the model
+ * weighs its appearance). For a subject that never sends a device id, its history stands in for the device:
+ * a client (browser and OS family) or a network it never called from is the change.
  */
 export const deviceContextChanged: Signal = ({ context, profile, observation, policy }) => {
+  if (context.deviceId === null) return devicelessContextChanged({ context, profile, observation, policy });
   const device = profile.device;
-  if (device === null || context.deviceId === null) return null;
+  if (device === null) return null;
   const reasons: string[] = [];
-  const { browser, os, network, block } = observation.values;
-  const was = `${device.browser ?? '?'} on ${device.os ?? '?'}`;
-  const now = `${browser ?? '?'} on ${os ?? '?'}`;
-  if ((device.browser && browser && device.browser !== browser) || (device.os && os && device.os !== os)) {
-    reasons.push(`was ${was}, now ${now}`);
+  const { browser, os } = observation.values;
+  const changed = (was: string | null, now: string | null) => was !== null && now !== null && was !== now;
+  if (changed(device.browser, browser) || changed(device.os, os)) {
+    reasons.push(`was ${families(device.browser, device.os)}, now ${families(browser, os)}`);
   }
-  const networks = profile.features.network;
-  if (
-    network !== null &&
-    networks.size > 0 &&
-    !networks.has(network) &&
-    (block === null || !profile.features.block.has(block))
-  ) {
-    reasons.push(`from ${network}, outside every network the subject used (${top(networks)})`);
-  }
+  const outside = outsideNetworks(profile, observation);
+  if (outside !== null) reasons.push(outside);
   if (reasons.length === 0) return null;
   return fire(
     'device_context_changed',
     policy.weights.deviceContextChanged,
-    `known device ${context.deviceId} ${reasons.join('; ')}`,
+    `known device ${deviceName(context)} ${reasons.join('; ')}`,
   );
 };
+
+function devicelessContextChanged({ profile, observation, policy }: SignalInput): RiskSignal | null {
+  if (!standsInForDevice(profile)) return null; // new_device covers it
+  const reasons: string[] = [];
+  const { browser, os, country } = observation.values;
+  const unseen = (feature: 'browser' | 'os', value: string | null) =>
+    value !== null && !profile.features[feature].has(value);
+  if (unseen('browser', browser) || unseen('os', os)) {
+    reasons.push(
+      `client ${families(browser, os)}, never seen for the subject (usual: ${top(profile.features.browser)})`,
+    );
+  }
+  const outside = outsideNetworks(profile, observation, country);
+  if (outside !== null) reasons.push(outside);
+  if (reasons.length === 0) return null;
+  return fire(
+    'device_context_changed',
+    policy.weights.deviceContextChanged,
+    `no device id (the subject never sends one): ${reasons.join('; ')}`,
+  );
+}
+
+/** The network is neither a /24 nor in a /16 the subject used (when it has used any). */
+function outsideNetworks(
+  profile: SignalInput['profile'],
+  observation: SignalInput['observation'],
+  country: string | null = null,
+): string | null {
+  const { network, block } = observation.values;
+  const networks = profile.features.network;
+  if (network === null || networks.size === 0 || networks.has(network)) return null;
+  if (block !== null && profile.features.block.has(block)) return null;
+  const where = country === null ? '' : ` (${country})`;
+  return `from ${network}${where}, outside every network the subject used (${top(networks)})`;
+}
+
+/** `Chrome on Windows`, `Chrome`, `no browser on Windows`, `no browser`: what the user agent told. */
+function families(browser: string | null, os: string | null): string {
+  const told = (v: string | null) => (v === null || isNone(v) ? null : v);
+  const b = told(browser);
+  const o = told(os);
+  if (o === null) return b ?? 'no browser';
+  return `${b ?? 'no browser'} on ${o}`;
+}
+
+const SOURCES: Record<DeviceSource, string> = {
+  dpop: 'DPoP key',
+  header: 'X-Device-Id header',
+  cookie: 'device cookie',
+};
+
+/** The device id and where it came from: a DPoP key's cannot be copied, a header's or cookie's can. */
+function deviceName(context: SignalInput['context']): string {
+  const source = context.deviceSource;
+  return source === null ? `${context.deviceId}` : `${context.deviceId} (${SOURCES[source]})`;
+}
 
 /** Failed challenges since the last pass, in the window: a passed challenge forgives the typos before it. */
 export const failedChallenges: Signal = ({ context, profile, policy }) => {
@@ -187,7 +261,10 @@ export function longestVelocityWindowMs(policy: SignalInput['policy']): number {
 
 /** The observed place at its finest known level (city, else region, else country) is in the subject's history. */
 function placeKnown(profile: SignalInput['profile'], observation: SignalInput['observation']): boolean {
-  const { city, region, country } = observation.values;
+  const known = (v: string | null) => (v === null || isNone(v) ? null : v);
+  const city = known(observation.values.city);
+  const region = known(observation.values.region);
+  const country = known(observation.values.country);
   if (city !== null) return profile.features.city.has(city);
   if (region !== null) return profile.features.region.has(region);
   return country !== null && profile.features.country.has(country);

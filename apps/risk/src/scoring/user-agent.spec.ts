@@ -16,9 +16,20 @@ describe(parseUserAgent.name, () => {
     expect(parseUserAgent(older)).toEqual(parseUserAgent(CHROME_WINDOWS));
   });
 
-  it('knows nothing of an unrecognised or empty agent', () => {
-    expect(parseUserAgent('test-agent/1.0')).toEqual({ browser: null, os: null, deviceType: null });
+  it.each([
+    ['python-requests/2.31.0', 'python-requests'],
+    ['okhttp/4.12.0', 'okhttp'],
+    ['Go-http-client/1.1', 'Go-http-client'],
+    ['curl/8.4.0', 'curl'],
+  ])('names an API client by its product, without version or OS: %s', (ua, client) => {
+    expect(parseUserAgent(ua)).toEqual({ browser: client, os: null, deviceType: null });
+    expect(parseUserAgent(ua.replace(/\/[\d.]+$/, '/9.9'))).toEqual(parseUserAgent(ua));
+  });
+
+  it('knows nothing of an empty agent, or of a Mozilla-like one no parser knows', () => {
     expect(parseUserAgent('')).toEqual({ browser: null, os: null, deviceType: null });
+    expect(parseUserAgent('  ')).toEqual({ browser: null, os: null, deviceType: null });
     expect(parseUserAgent(null)).toEqual({ browser: null, os: null, deviceType: null });
+    expect(parseUserAgent('Mozilla/5.0 (compatible)')).toEqual({ browser: null, os: null, deviceType: null });
   });
 });
