@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { getDataSourceToken } from '@nestjs/typeorm';
 import {
   REQUESTS,
   TOPICS,
@@ -15,10 +16,11 @@ import {
   type DeviceStatus,
   type FactorChanged,
 } from '@stepgate/contracts';
-import { STEP_UP_TOKEN_TYPE } from '@stepgate/identity';
+import { sessionBindingOf, STEP_UP_TOKEN_TYPE } from '@stepgate/identity';
 import { inProcessBroker, InProcessMessageBus, KafkaMessageBus, type MessageBus } from '@stepgate/kafka';
 import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { Secret } from 'otpauth';
+import type { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   accessToken,
@@ -441,6 +443,130 @@ describe.each(databaseBackends())('challenge service on %s over the in-process b
     expect(outcomes.filter((o) => o.challengeId === challengeId)).toEqual([]);
     expect(await env.call('POST', path, { subject, device: 'laptop', body })).toMatchObject({ status: 200 });
   });
+
+  it('binds a challenge to a token without sid: its jti, else a hash of it, on every view and verify', async () => {
+    for (const kind of ['jti', 'hash'] as const) {
+      const { subject, secret, t0 } = await env.enrolActive('laptop');
+      // Another issuer's tokens: no sid; with a jti, or with nothing but their claims.
+      const tokens = {
+        jti: await env.accessToken(subject, null, { jti: randomUUID() }),
+        otherJti: await env.accessToken(subject, null, { jti: randomUUID() }),
+        hash: await env.accessToken(subject, null, { azp: 'app-a' }),
+        otherHash: await env.accessToken(subject, null, { azp: 'app-b' }),
+        sid: await env.accessToken(subject, 'session-1'),
+      };
+      const token = tokens[kind];
+      const others =
+        kind === 'jti'
+          ? [tokens.otherJti, tokens.hash, tokens.sid]
+          : [tokens.otherHash, tokens.jti, tokens.sid];
+      // What the gateway sends: the binding of the token that met the step-up.
+      const sessionId = sessionBindingOf(await env.verifier.verify(token));
+      expect(sessionId).toMatch(kind === 'jti' ? /^jti:/ : /^tok:/);
+      const { challengeId } = await openOrFail(gateway, subject, { sessionId });
+      const [row] = await env.rows<{ session_id: string }>`
+        SELECT session_id FROM challenge_challenges WHERE id = ${challengeId}`;
+      expect(row!.session_id).toBe(sessionId);
+      const path = `/.stepgate/challenges/${challengeId}`;
+      const body = { method: 'totp', code: codeAt(secret, t0 + PERIOD_MS) };
+      for (const other of others) {
+        expect((await env.call('GET', path, { token: other, device: 'laptop' })).status).toBe(403);
+        expect(
+          await env.call('POST', `${path}/verify`, { token: other, device: 'laptop', body }),
+        ).toMatchObject({ status: 403, json: { error: 'session_mismatch' } });
+      }
+      expect(outcomes.filter((o) => o.challengeId === challengeId)).toEqual([]);
+      expect((await env.call('GET', path, { token, device: 'laptop' })).status).toBe(200);
+      const passed = await env.call('POST', `${path}/verify`, { token, device: 'laptop', body });
+      expect(passed.status).toBe(200);
+      // The stepped-up token carries the caller's session, not the binding: here there is none to carry.
+      expect((await env.verifier.verify(passed.json.access_token as string)).sessionId).toBeNull();
+    }
+  });
+
+  it('ends every challenge open at a lockout for good: they stay locked after it expires', async () => {
+    const { subject, secret, t0 } = await env.enrolActive('laptop');
+    const verify = (challengeId: string, code: string) =>
+      env.call('POST', `/.stepgate/challenges/${challengeId}/verify`, {
+        subject,
+        device: 'laptop',
+        body: { method: 'totp', code },
+      });
+    const earlier = (await openOrFail(gateway, subject)).challengeId;
+    const failing = (await openOrFail(gateway, subject)).challengeId;
+    const wrong = otherCode(secret, t0);
+    expect((await verify(failing, wrong)).status).toBe(401);
+    // Nine failures, as the lockout test earns them one by one; the tenth locks the account.
+    await env.rows`UPDATE challenge_subject_guards SET failures = 9, blocked_until = 0 WHERE subject = ${subject}`;
+    expect((await verify(failing, wrong)).status).toBe(401);
+    // The lockout window is shorter than a challenge's life: it expires while `earlier` has not.
+    await env.rows`
+      UPDATE challenge_subject_guards SET last_failure_at = ${Date.now() - 901_000}, blocked_until = 0
+      WHERE subject = ${subject}`;
+    const right = codeAt(secret, t0 + PERIOD_MS);
+    const late = await verify(earlier, right);
+    expect(late).toMatchObject({ status: 429, json: { error: 'challenge_locked', attempts_left: 0 } });
+    const page = await env.call('GET', `/.stepgate/challenges/${earlier}`, { subject, device: 'laptop' });
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('Too many wrong answers');
+    await until(() =>
+      outcomes.some((o) => o.challengeId === earlier && o.result === 'locked') ? true : undefined,
+    );
+    expect(outcomes.filter((o) => o.challengeId === earlier).map((o) => o.result)).toEqual(['locked']);
+    // A fresh challenge works: the account is no longer locked, and the code was never checked.
+    const fresh = (await openOrFail(gateway, subject)).challengeId;
+    expect((await verify(fresh, right)).status).toBe(200);
+  });
+
+  it.runIf(backend === 'postgres')(
+    'does not pass a challenge whose answer is being checked when the lockout is recorded',
+    async () => {
+      const { subject, secret, t0, factorId } = await env.enrolActive('laptop');
+      const verify = (challengeId: string, code: string) =>
+        env.call('POST', `/.stepgate/challenges/${challengeId}/verify`, {
+          subject,
+          device: 'laptop',
+          body: { method: 'totp', code },
+        });
+      const inFlight = (await openOrFail(gateway, subject)).challengeId;
+      const failing = (await openOrFail(gateway, subject)).challengeId;
+      const wrong = otherCode(secret, t0);
+      expect((await verify(failing, wrong)).status).toBe(401);
+      await env.rows`UPDATE challenge_subject_guards SET failures = 8, blocked_until = 0 WHERE subject = ${subject}`;
+      // Hold the factor's row: the right answer is admitted and counted, then waits inside its check.
+      const db = env.app.get<DataSource>(getDataSourceToken('challenge'));
+      const holder = db.createQueryRunner();
+      await holder.startTransaction();
+      let answer: Promise<Awaited<ReturnType<typeof verify>>>;
+      try {
+        await holder.query('SELECT id FROM challenge_totp_factors WHERE id = $1 FOR UPDATE', [factorId]);
+        answer = verify(inFlight, codeAt(secret, t0 + PERIOD_MS));
+        await until(async () => {
+          const [w] = await env.rows<{ n: string }>`
+            SELECT count(*) AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+          return Number(w!.n) > 0 ? true : undefined;
+        });
+        // Meanwhile (its delay waited out) the tenth failure locks the account.
+        await env.rows`UPDATE challenge_subject_guards SET blocked_until = 0 WHERE subject = ${subject}`;
+        expect((await verify(failing, wrong)).status).toBe(401);
+      } finally {
+        await holder.commitTransaction();
+        await holder.release();
+      }
+      expect(await answer).toMatchObject({ status: 429, json: { error: 'challenge_locked' } });
+      const [row] = await env.rows<{
+        status: string;
+      }>`SELECT status FROM challenge_challenges WHERE id = ${inFlight}`;
+      expect(row!.status).not.toBe('passed');
+      await until(() =>
+        outcomes.some((o) => o.challengeId === inFlight && o.result === 'locked') ? true : undefined,
+      );
+      expect(outcomes.some((o) => o.challengeId === inFlight && o.result === 'passed')).toBe(false);
+      // The account stays locked: the refused answer did not end the streak.
+      expect(await openChallenge(subject)).toMatchObject({ status: 'denied' });
+    },
+  );
 
   it('refuses an expired challenge with 410', async () => {
     const { subject, secret, t0 } = await env.enrolActive('laptop');

@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { request as rawRequest } from 'node:http';
+import { connect } from 'node:net';
 import { openChallengeReply, scriptedRiskReply } from '../support/factories';
 
 let riskLevel: RiskLevel | 'silent' = 'low';
@@ -267,6 +268,85 @@ describe('gateway', () => {
 
     it('refuses a malformed device id', async () => {
       expect((await get('/api/reports/1', await auth({ 'x-device-id': 'bad id' }))).status).toBe(400);
+    });
+  });
+
+  describe('malformed requests (a security review)', () => {
+    /** Sends bytes as they are and gives the whole answer (the gateway closes or answers in full). */
+    const rawHttp = (request: Buffer): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(gatewayPort, '127.0.0.1', () => socket.end(request));
+        const chunks: Buffer[] = [];
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      });
+    const head = async (lines: (string | Buffer)[]) =>
+      rawHttp(
+        Buffer.concat([
+          ...lines.map((l) => Buffer.concat([Buffer.from(l), Buffer.from('\r\n')])),
+          Buffer.from('\r\n'),
+        ]),
+      );
+
+    it('refuses a repeated Authorization, Host or Cookie with 400, whichever copy would have won', async () => {
+      riskLevel = 'low';
+      const bearer = `Bearer ${await token()}`;
+      for (const [name, a, b] of [
+        ['Authorization', bearer, bearer],
+        ['Host', 'localhost', 'evil.example'],
+        ['Cookie', 'a=1', '__Host-stepgate-session=x'],
+      ]) {
+        const answer = await head([
+          'GET /api/reports/1 HTTP/1.1',
+          ...(name === 'Host' ? [] : ['Host: localhost']),
+          ...(name === 'Authorization' ? [] : [`Authorization: ${bearer}`]),
+          'X-Device-Id: d1',
+          `${name}: ${a}`,
+          `${name}: ${b}`,
+          'Connection: close',
+        ]);
+        expect(answer, name).toMatch(/^HTTP\/1\.1 400 /);
+      }
+    });
+
+    it('refuses header values that are not UTF-8 with 400, and never forwards them', async () => {
+      const answer = await head([
+        'GET /api/reports/1 HTTP/1.1',
+        'Host: localhost',
+        `Authorization: Bearer ${await token()}`,
+        'X-Device-Id: d1',
+        Buffer.concat([Buffer.from('X-Note: '), Buffer.from([0xff, 0xfe])]),
+        'Connection: close',
+      ]);
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toContain('not UTF-8');
+    });
+
+    it('answers CONNECT with 405 and Allow instead of closing the connection', async () => {
+      const answer = await head(['CONNECT example.com:443 HTTP/1.1', 'Host: example.com:443']);
+      expect(answer).toMatch(/^HTTP\/1\.1 405 /);
+      expect(answer.toLowerCase()).toContain('allow: get, head, post');
+    });
+
+    it('refuses tokens with an auth_time or iat in the future, or an empty sub', async () => {
+      riskLevel = 'medium';
+      const now = Math.floor(Date.now() / 1000);
+      for (const claims of [{ auth_time: now + 3600 }, { iat: now + 3600 }]) {
+        const future = await new SignJWT({ acr: 'urn:stepgate:acr:mfa', auth_time: now, iat: now, ...claims })
+          .setProtectedHeader({ alg: 'ES256', kid: key.kid, typ: 'at+jwt' })
+          .setIssuer(issuerConfig.issuer)
+          .setAudience('stepgate')
+          .setSubject('alice')
+          .setExpirationTime(now + 300)
+          .sign(key.privateKey);
+        const r = await get('/api/payments/1', { authorization: `Bearer ${future}`, 'x-device-id': 'd1' });
+        expect(r.status, JSON.stringify(claims)).toBe(401);
+        expect(r.headers.get('www-authenticate')).toContain('is in the future');
+      }
+      const nobody = await signDevToken(issuerConfig, key, { sub: '' });
+      const r = await get('/api/reports/1', { authorization: `Bearer ${nobody}`, 'x-device-id': 'd1' });
+      expect(r.status).toBe(401);
     });
   });
 

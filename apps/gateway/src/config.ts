@@ -3,10 +3,62 @@ import { ConfigError, loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { routePolicyIssues, routePolicySection } from '@stepgate/policy';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { HEADER_PATTERN, isSpoofable } from './proxy/forward-headers';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const httpUrl = z.url({ protocol: /^https?$/ });
 const cidr = z.string().refine(isCidr, 'an IPv4 or IPv6 address or CIDR block');
+// A prefix needs at least one character before its `*`.
+const headerPattern = z
+  .string()
+  .regex(HEADER_PATTERN, 'a header name (RFC 9110 token), or a prefix ending in *');
+
+const upstream = z
+  .strictObject({
+    url: httpUrl,
+    timeoutMs: z.number().int().positive().default(30_000),
+    /** `aud` of the identity assertion this upstream receives; default the upstream's name. */
+    audience: z.string().min(1).optional(),
+    /**
+     * Pass the client's own bearer token on. Off by default: the upstream learns who passed from the
+     * signed assertion, and a token it never sees is a token it cannot leak or replay.
+     */
+    passAuthorization: z.boolean().default(false),
+    /** Client headers removed for this upstream on top of the gateway's table (names, or prefixes ending in *). */
+    stripHeaders: z.array(headerPattern).optional(),
+    /**
+     * Which client headers reach this upstream: `denylist` (default) all but the stripped ones; `allowlist`
+     * only those in `allow`, plus the content, caching and WebSocket headers HTTP needs and what the
+     * gateway sets itself.
+     */
+    forwardHeaders: z
+      .discriminatedUnion('mode', [
+        z.strictObject({ mode: z.literal('denylist') }),
+        z.strictObject({ mode: z.literal('allowlist'), allow: z.array(headerPattern) }),
+      ])
+      .optional(),
+  })
+  .superRefine((u, ctx) => {
+    // An allowed header the gateway always removes would silently never arrive: say so at start.
+    if (u.forwardHeaders?.mode !== 'allowlist') return;
+    u.forwardHeaders.allow.forEach((h, i) => {
+      const name = h.replace(/\*$/, '');
+      if (isSpoofable(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['forwardHeaders', 'allow', i],
+          message: `${h} is always removed by the gateway (see docs/UPSTREAMS.md)`,
+        });
+      else if (/^(authorization|dpop)$/i.test(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['forwardHeaders', 'allow', i],
+          message: `${h} is governed by passAuthorization`,
+        });
+    });
+  });
+
+export type UpstreamConfig = z.infer<typeof upstream>;
 
 export const gatewaySection = z.strictObject({
   listen: z.strictObject({ host: z.string().min(1), port }),
@@ -62,20 +114,7 @@ export const gatewaySection = z.strictObject({
     issuer: z.string().min(1),
     audience: z.string().min(1),
   }),
-  upstreams: z.record(
-    z.string(),
-    z.strictObject({
-      url: httpUrl,
-      timeoutMs: z.number().int().positive().default(30_000),
-      /** `aud` of the identity assertion this upstream receives; default the upstream's name. */
-      audience: z.string().min(1).optional(),
-      /**
-       * Pass the client's own bearer token on. Off by default: the upstream learns who passed from the
-       * signed assertion, and a token it never sees is a token it cannot leak or replay.
-       */
-      passAuthorization: z.boolean().default(false),
-    }),
-  ),
+  upstreams: z.record(z.string(), upstream),
   risk: z.strictObject({
     timeoutMs: z.number().int().positive().max(10_000),
     cacheTtlSeconds: z.number().int().min(0).max(3600),

@@ -57,6 +57,7 @@ export async function createGatewayApp(
   fastify.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     void gateway.handleUpgrade(req, socket, head);
   });
+  fastify.server.on('connect', (req: IncomingMessage, socket: Duplex) => gateway.handleConnect(req, socket));
   // Warm the issuers' key sets so the first requests (and readiness) do not wait for them.
   void app.get(TokenVerifier).loadIssuerKeys();
 

@@ -82,7 +82,7 @@ describe(validateStepgateConfig.name, () => {
 
   it('reports every misspelt key, deep or not, at its line and column with the key it meant', () => {
     const payments =
-      "critical: deny }\n      stepUp: { acr: 'urn:stepgate:acr:mfa', maxAgeSeconds: 300 }\n      onRiskUnavailable: deny\n    - id: admin";
+      "        acr: 'urn:stepgate:acr:mfa'\n        maxAgeSeconds: 300\n        acrByLevel: { high: 'urn:stepgate:acr:phr' }\n      onRiskUnavailable: deny\n    - id: admin";
     let text = edit(
       shipped,
       payments,

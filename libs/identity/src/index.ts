@@ -8,3 +8,4 @@ export * from './dpop/postgres.replay.store';
 export * from './dpop/replay.store';
 export * from './dpop/www-authenticate';
 export * from './dpop/device';
+export * from './session-binding';

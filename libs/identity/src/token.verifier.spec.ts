@@ -132,13 +132,35 @@ describe(TokenVerifier.name, () => {
     await expect(verifier().verify(await sign(published[0]!, { typ: 'JWT' }))).resolves.toBeTruthy();
   });
 
-  it('applies the clock skew to exp and nbf, and no more', async () => {
+  it('applies the clock skew to nbf, iat and auth_time ahead, and none to exp', async () => {
     const now = Math.floor(Date.now() / 1000);
     const sut = verifier();
-    await expect(sut.verify(await sign(published[0]!, {}, { exp: now - 3 }))).resolves.toBeTruthy();
+    // Past its exp a token is expired, skew or not: nothing minted from it may start expired.
+    await expect(sut.verify(await sign(published[0]!, {}, { exp: now - 3 }))).rejects.toThrow(/expired/);
     await expect(sut.verify(await sign(published[0]!, {}, { exp: now - 30 }))).rejects.toThrow(/expired/);
     await expect(sut.verify(await sign(published[0]!, {}, { nbf: now + 3 }))).resolves.toBeTruthy();
     await expect(sut.verify(await sign(published[0]!, {}, { nbf: now + 30 }))).rejects.toThrow(TokenError);
+    for (const claim of ['iat', 'auth_time']) {
+      await expect(sut.verify(await sign(published[0]!, {}, { [claim]: now + 3 }))).resolves.toBeTruthy();
+      // An auth_time in the future would be fresh forever.
+      await expect(sut.verify(await sign(published[0]!, {}, { [claim]: now + 30 }))).rejects.toThrow(
+        `${claim} is in the future`,
+      );
+      await expect(sut.verify(await sign(published[0]!, {}, { [claim]: 'soon' }))).rejects.toThrow(TokenError);
+    }
+  });
+
+  it('refuses an empty sub, and a sid or acr that is empty, not a string or too long', async () => {
+    const sut = verifier();
+    await expect(sut.verify(await sign(published[0]!, {}, { sub: '' }))).rejects.toThrow(/sub/);
+    await expect(sut.verify(await sign(published[0]!, {}, { sub: 'x'.repeat(257) }))).rejects.toThrow(/sub/);
+    for (const bad of ['', 'x'.repeat(129), 42]) {
+      await expect(sut.verify(await sign(published[0]!, {}, { sid: bad }))).rejects.toThrow(/sid/);
+      await expect(sut.verify(await sign(published[0]!, {}, { acr: bad }))).rejects.toThrow(/acr/);
+    }
+    await expect(
+      sut.verify(await sign(published[0]!, {}, { sub: 's'.repeat(256), sid: 'i'.repeat(128) })),
+    ).resolves.toMatchObject({ sessionId: 'i'.repeat(128) });
   });
 
   it('refuses algorithms outside the allowlist', async () => {

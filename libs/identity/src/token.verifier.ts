@@ -155,7 +155,7 @@ export class TokenVerifier {
           clockTolerance: this.clockSkewSeconds,
           requiredClaims: ['sub', 'exp', 'iat', 'auth_time', 'acr', 'device_id', 'jti'],
         });
-        return toVerified('stepup', payload);
+        return toVerified('stepup', checkedClaims(payload, this.clockSkewSeconds));
       }
       const issuer = this.issuers.get(unverifiedIssuer);
       if (!issuer) throw new TokenError('untrusted issuer');
@@ -178,7 +178,7 @@ export class TokenVerifier {
       // An ID token is for the client, not for calling APIs: refuse it as a bearer.
       if (payload.nonce !== undefined || payload.at_hash !== undefined)
         throw new TokenError('ID tokens are not access tokens');
-      return toVerified('access', payload);
+      return toVerified('access', checkedClaims(payload, this.clockSkewSeconds));
     } catch (err) {
       if (err instanceof TokenError) throw err;
       if (err instanceof errors.JWTExpired) throw new TokenError('token expired');
@@ -186,6 +186,48 @@ export class TokenVerifier {
       throw new TokenError('token could not be verified');
     }
   }
+}
+
+/** Longest `sub` (the contracts' subject), and `sid` and `acr` (their ids and acr values) a token may carry. */
+export const MAX_SUBJECT_LENGTH = 256;
+export const MAX_CLAIM_ID_LENGTH = 128;
+
+/**
+ * The time rule every verifier of StepGate applies, in one place: a token is good until its `exp` by this
+ * clock (so nothing minted from it, an identity assertion or a stepped-up token, starts already expired),
+ * and no `iat`, `nbf` or `auth_time` may lie further ahead than the clock skew (an `auth_time` in the future
+ * would stay "fresh" forever). Throws TokenError.
+ */
+export function assertTimeClaims(
+  payload: Pick<JWTPayload, 'exp' | 'iat' | 'nbf'> & { auth_time?: unknown },
+  clockSkewSeconds: number,
+  nowSeconds = Date.now() / 1000,
+): void {
+  if (typeof payload.exp !== 'number' || payload.exp <= nowSeconds) throw new TokenError('token expired');
+  const ahead = nowSeconds + clockSkewSeconds;
+  for (const [name, value] of [
+    ['iat', payload.iat],
+    ['nbf', payload.nbf],
+    ['auth_time', payload.auth_time],
+  ] as const) {
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new TokenError(`${name} is not a time`);
+    if (value > ahead) throw new TokenError(`${name} is in the future`);
+  }
+}
+
+/** The claims StepGate reads, checked: the time rule, and a non-empty `sub` and bounded `sid` and `acr`. */
+function checkedClaims(p: JWTPayload, clockSkewSeconds: number): JWTPayload {
+  assertTimeClaims(p, clockSkewSeconds);
+  if (typeof p.sub !== 'string' || p.sub.length === 0 || p.sub.length > MAX_SUBJECT_LENGTH)
+    throw new TokenError('sub must be 1-256 characters');
+  for (const name of ['sid', 'acr'] as const) {
+    const v = p[name];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_CLAIM_ID_LENGTH)
+      throw new TokenError(`${name} must be 1-${MAX_CLAIM_ID_LENGTH} characters`);
+  }
+  return p;
 }
 
 /** `typ` compares case-insensitively and without the `application/` prefix (RFC 7515 section 4.1.9). */

@@ -2,7 +2,8 @@ import type { ChallengeMethod, RiskLevel, RiskSignal } from '@stepgate/contracts
 import { epochMs } from '@stepgate/database';
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-export type ChallengeStatus = 'open' | 'passed' | 'locked';
+/** `locked`: its attempts ran out; `locked_out`: a lockout of its subject ended it, for good. */
+export type ChallengeStatus = 'open' | 'passed' | 'locked' | 'locked_out';
 
 export interface RiskSnapshot {
   score: number;
@@ -21,6 +22,10 @@ export class Challenge {
   @Column({ type: 'varchar', length: 256 })
   subject!: string;
 
+  /**
+   * The session binding (`sessionBindingOf` in @stepgate/identity) of the token that met the step-up: only a
+   * token with the same binding may see or complete the challenge. Null only from a gateway that sent none.
+   */
   @Column({ name: 'session_id', type: 'varchar', length: 128, nullable: true })
   sessionId!: string | null;
 

@@ -5,6 +5,7 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { DataSource, Repository } from 'typeorm';
 import { CHALLENGE_DB, updateReturning } from '../database/challenge-database';
 import { Challenge } from './challenge.entity';
+import { ENDED_BY_LOCKOUT } from './challenge-state';
 
 @Injectable()
 export class ChallengeStore {
@@ -47,8 +48,22 @@ export class ChallengeStore {
   }
 
   /**
-   * Marks the challenge passed; false if it already was. An attempt admitted before the last one ran out may
-   * still pass a challenge that has since locked: it was counted in time.
+   * Ends every challenge of the subject that could still pass (`locked_out`, for good): one UPDATE, so an
+   * answer being checked meanwhile finds its challenge ended when it tries to mark it passed.
+   */
+  async lockOut(subject: string): Promise<void> {
+    await this.db
+      .createQueryBuilder()
+      .update(Challenge)
+      .set({ status: 'locked_out' })
+      .where('subject = :subject AND status IN (:...ended)', { subject, ended: ENDED_BY_LOCKOUT })
+      .execute();
+  }
+
+  /**
+   * Marks the challenge passed; false if it already was, or a subject lockout ended it (`locked_out`). An
+   * attempt admitted before the last one ran out may still pass a challenge that has since locked: it was
+   * counted in time.
    */
   async markPassed(id: string, nowMs: number): Promise<boolean> {
     const result = await this.db

@@ -10,7 +10,7 @@ import {
   type CreateChallengeReply,
   type CreateChallengeRequest,
 } from '@stepgate/contracts';
-import { acrRank, dpopDeviceId } from '@stepgate/identity';
+import { acrRank, dpopDeviceId, sessionBindingOf } from '@stepgate/identity';
 import { MessageBus } from '@stepgate/kafka';
 import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
 import { FactorAudit } from '../factors/factor-audit.service';
@@ -22,6 +22,7 @@ import { safeReturnTo } from '../http/return-to';
 import { newId } from '../ids';
 import { TokenIssuer, type IssuedToken } from '../tokens/token.issuer';
 import { Challenge } from './challenge.entity';
+import { challengeState, type ChallengeState } from './challenge-state';
 import {
   ChallengeCompleted,
   ChallengeExpired,
@@ -48,12 +49,15 @@ export interface PassedChallenge extends IssuedToken {
 /** What a challenge page shows: the challenge as it stands for this caller. */
 export interface ChallengeView {
   challenge: Challenge;
-  state: 'open' | 'passed' | 'expired' | 'locked';
+  state: ChallengeState;
   /** Seconds to wait before the subject may try again, when failures slowed it down. */
   retryAfterSeconds: number | null;
 }
 
 const ACCOUNT_LOCKED = 'too many wrong answers for this account recently; try again later';
+const ENDED_BY_LOCKOUT =
+  'this challenge ended when the account was locked after too many wrong answers; retry the request to get a new one';
+const NO_ATTEMPTS_LEFT = 'no attempts left on this challenge';
 
 @Injectable()
 export class ChallengesService {
@@ -131,14 +135,7 @@ export class ChallengesService {
     const challenge = await this.store.find(id);
     if (!challenge) throw new ChallengeNotFound();
     assertSameParty(challenge, caller);
-    const state =
-      challenge.status === 'passed'
-        ? 'passed'
-        : challenge.expiresAt <= nowMs
-          ? 'expired'
-          : challenge.status === 'locked' || challenge.attemptsLeft <= 0
-            ? 'locked'
-            : 'open';
+    const state = challengeState(challenge, nowMs);
     return { challenge, state, retryAfterSeconds: await this.guard.waitSeconds(challenge.subject, nowMs) };
   }
 
@@ -152,9 +149,10 @@ export class ChallengesService {
     if (!challenge.methods.includes('webauthn')) throw new MethodNotOffered('webauthn');
     if (state === 'passed') throw new ChallengeCompleted();
     if (state === 'expired') throw new ChallengeExpired();
-    if (state === 'locked') throw new ChallengeLocked('no attempts left on this challenge');
+    if (state === 'locked')
+      throw new ChallengeLocked(challenge.status === 'locked_out' ? ENDED_BY_LOCKOUT : NO_ATTEMPTS_LEFT);
     return this.factors.webauthn.authenticationOptions(
-      { subject: challenge.subject, deviceId: challenge.deviceId, sessionId: caller.token.sessionId },
+      { subject: challenge.subject, deviceId: challenge.deviceId, sessionId: sessionBindingOf(caller.token) },
       challenge.id,
       this.userVerificationFor(challenge),
       nowMs,
@@ -180,6 +178,8 @@ export class ChallengesService {
     // cannot outrun the per-account limit, then on the challenge.
     const admission = await this.guard.admit(challenge.subject, nowMs);
     if (!admission.admitted) {
+      // Normally done by the failure that locked the subject; again here in case that request died before.
+      if (admission.reason === 'locked') await this.store.lockOut(challenge.subject);
       await this.publish(attempt, 'locked', challenge.attemptsLeft);
       if (admission.reason === 'locked')
         throw new ChallengeLocked(ACCOUNT_LOCKED, admission.retryAfterSeconds);
@@ -191,18 +191,25 @@ export class ChallengesService {
       await this.guard.refund(challenge.subject);
       await this.refuseUnlessOpen((await this.store.find(id)) ?? challenge, attempt, nowMs);
       await this.publish(attempt, 'locked', 0);
-      throw new ChallengeLocked('no attempts left on this challenge');
+      throw new ChallengeLocked(NO_ATTEMPTS_LEFT);
     }
 
     const checked = await this.check(challenge, caller, body, nowMs);
     const acr = checked ? this.attests(challenge, body.method, checked.userVerified) : null;
     if (!checked || acr === null) {
+      // The failure that locks the subject ends every challenge of it that could still pass, before it answers.
+      if (await this.guard.isLocked(challenge.subject, nowMs)) await this.store.lockOut(challenge.subject);
       await this.store.recordFailure(challenge.id);
       await this.publish(attempt, 'failed', attemptsLeft);
       throw new InvalidCode(attemptsLeft, body.method);
     }
+    // Passed before the streak ends: when a lockout ended the challenge meanwhile, the answer neither passes
+    // it nor clears the lockout.
+    if (!(await this.store.markPassed(challenge.id, nowMs))) {
+      await this.refuseUnlessOpen((await this.store.find(id)) ?? challenge, attempt, nowMs);
+      throw new ChallengeCompleted();
+    }
     await this.guard.reset(challenge.subject);
-    if (!(await this.store.markPassed(challenge.id, nowMs))) throw new ChallengeCompleted();
     // Bound to the DPoP key only when the challenge's device is that key: the token is then as hard to use
     // elsewhere as the key is to copy.
     const jkt =
@@ -213,7 +220,8 @@ export class ChallengesService {
         acr,
         amr: checked.amr,
         deviceId: challenge.deviceId,
-        sessionId: challenge.sessionId,
+        // The caller's own session (its sid), never the binding: a token without sid gets none.
+        sessionId: caller.token.sessionId,
         maxAgeSeconds: challenge.maxAgeSeconds,
         riskLevel: challenge.risk.level,
         jkt,
@@ -262,7 +270,11 @@ export class ChallengesService {
       }
       case 'webauthn': {
         const assertion = await this.factors.webauthn.verify(
-          { subject: challenge.subject, deviceId: challenge.deviceId, sessionId: caller.token.sessionId },
+          {
+            subject: challenge.subject,
+            deviceId: challenge.deviceId,
+            sessionId: sessionBindingOf(caller.token),
+          },
           challenge.id,
           body.response,
           nowMs,
@@ -313,9 +325,14 @@ export class ChallengesService {
       await this.publish(attempt, 'expired', challenge.attemptsLeft);
       throw new ChallengeExpired();
     }
+    if (challenge.status === 'locked_out') {
+      await this.publish(attempt, 'locked', 0);
+      const wait = await this.guard.waitSeconds(challenge.subject, nowMs);
+      throw new ChallengeLocked(ENDED_BY_LOCKOUT, wait ?? undefined);
+    }
     if (challenge.status === 'locked' || challenge.attemptsLeft <= 0) {
       await this.publish(attempt, 'locked', 0);
-      throw new ChallengeLocked('no attempts left on this challenge');
+      throw new ChallengeLocked(NO_ATTEMPTS_LEFT);
     }
   }
 
@@ -357,7 +374,11 @@ interface Attempt {
   nowMs: number;
 }
 
-/** Only the subject, on the device and in the session the challenge was opened for, may complete it. */
+/**
+ * Only the subject, on the device and in the session the challenge was opened for, may see or complete it. The
+ * session is the binding of the token that met the step-up (its sid, else its jti, else a hash of it), which
+ * the gateway computed with the same function.
+ */
 function assertSameParty(challenge: Challenge, caller: Caller): void {
   if (caller.token.subject !== challenge.subject) {
     throw new ChallengeForbidden('subject_mismatch', 'this challenge belongs to another account');
@@ -368,8 +389,9 @@ function assertSameParty(challenge: Challenge, caller: Caller): void {
       'a challenge can only be completed on the device it was opened for',
     );
   }
-  // A session-bound challenge needs that session: a token of another session, or of none, does not complete it.
-  if (challenge.sessionId && caller.token.sessionId !== challenge.sessionId) {
+  // A bound challenge needs that binding: a token of another session, or another token without one, does not
+  // complete it. Only a gateway that sent no binding opens an unbound challenge.
+  if (challenge.sessionId !== null && sessionBindingOf(caller.token) !== challenge.sessionId) {
     throw new ChallengeForbidden('session_mismatch', 'this challenge belongs to another session');
   }
 }

@@ -4,7 +4,7 @@
 // token, route, upstream, device and risk, so the hot path signs rarely.
 import { randomUUID } from 'node:crypto';
 import type { RiskAssessment } from '@stepgate/contracts';
-import type { VerifiedToken } from '@stepgate/identity';
+import { TokenError, type VerifiedToken } from '@stepgate/identity';
 import { SignJWT, type CryptoKey, type JWK } from 'jose';
 
 export const ASSERTION_HEADER = 'x-stepgate-assertion';
@@ -49,8 +49,10 @@ export class IdentityAssertionSigner {
     const hit = perToken?.get(slot);
     if (hit && hit.reuseUntil > nowMs) return hit.jwt;
     const now = Math.floor(nowMs / 1000);
-    // Never outlive the token it speaks for.
+    // Never outlive the token it speaks for, and never start expired: a token past its exp (by this clock,
+    // a moment after it was verified) gets no assertion.
     const exp = Math.min(now + this.settings.ttlSeconds, input.token.expiresAt);
+    if (exp <= now) throw new TokenError('token expired');
     const t = input.token;
     const jwt = await new SignJWT({
       acr: t.acr,

@@ -13,7 +13,13 @@ import {
   type DeviceSource,
   type RiskAssessment,
 } from '@stepgate/contracts';
-import { dpopDeviceId, TokenError, TokenVerifier, type VerifiedToken } from '@stepgate/identity';
+import {
+  dpopDeviceId,
+  sessionBindingOf,
+  TokenError,
+  TokenVerifier,
+  type VerifiedToken,
+} from '@stepgate/identity';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ASSERTION_HEADER, IdentityAssertionSigner } from '../assertion/identity-assertion';
 import { clientAddress, TrustedProxies, unmapped } from '../auth/client-address';
@@ -47,6 +53,7 @@ import {
   type CanonicalTarget,
 } from './canonical-request';
 import { stripOverrideParams, type ForwardContext } from './forward-headers';
+import { BadRequestHeader, checkRequestHeaders } from './request-headers';
 import {
   CHALLENGE_UPSTREAM,
   UpstreamForwarder,
@@ -174,7 +181,7 @@ export class GatewayHandler {
             'content-type': 'application/json',
             'x-correlation-id': x.correlationId,
             ...verdict.headers,
-            ...(x.cookies.length > 0 ? { 'set-cookie': x.cookies.join(', ') } : {}),
+            ...(x.cookies.length > 0 ? { 'set-cookie': x.cookies } : {}),
           },
           Buffer.from(verdict.body === undefined ? '' : JSON.stringify(verdict.body)),
         );
@@ -192,6 +199,24 @@ export class GatewayHandler {
     } finally {
       this.finish(x);
     }
+  }
+
+  /**
+   * CONNECT (a tunnel request): Node hands it over apart from other requests; answered like any method the
+   * gateway does not proxy, 405 with Allow, and evented, instead of a closed connection.
+   */
+  handleConnect(raw: IncomingMessage, socket: Duplex): void {
+    const x = this.begin(raw);
+    socket.on('error', () => socket.destroy());
+    x.outcome.reason = 'method_not_allowed';
+    x.outcome.status = 405;
+    writeRawResponse(
+      socket,
+      405,
+      { 'content-type': 'application/json', allow: ALLOW_HEADER, 'x-correlation-id': x.correlationId },
+      Buffer.from(JSON.stringify({ error: 'method_not_allowed', message: 'CONNECT is not accepted' })),
+    );
+    this.finish(x);
   }
 
   private begin(raw: IncomingMessage): Exchange {
@@ -228,7 +253,7 @@ export class GatewayHandler {
   }
 
   private failed(x: Exchange, err: unknown): void {
-    if (err instanceof BadRequestPath || err instanceof InvalidDeviceId) {
+    if (err instanceof BadRequestPath || err instanceof InvalidDeviceId || err instanceof BadRequestHeader) {
       x.outcome.reason = err.code;
       x.outcome.status = 400;
     } else {
@@ -302,6 +327,7 @@ export class GatewayHandler {
         body: { error: 'method_not_allowed', message: `${method} is not accepted` },
       };
     }
+    checkRequestHeaders(raw.rawHeaders);
     const target = canonicalTarget(raw.url ?? '/');
     outcome.path = target.path;
     const host = canonicalHost(headers.host, x.proto);
@@ -503,13 +529,19 @@ export class GatewayHandler {
     switch (decision.outcome) {
       case 'allow': {
         outcome.decision = 'allow';
-        const assertion = await this.assertions.assertion({
-          token,
-          audience: this.config.gateway.upstreams[route.upstream]?.audience ?? route.upstream,
-          route: route.id,
-          deviceId,
-          risk: assessment,
-        });
+        let assertion: string;
+        try {
+          assertion = await this.assertions.assertion({
+            token,
+            audience: this.config.gateway.upstreams[route.upstream]?.audience ?? route.upstream,
+            route: route.id,
+            deviceId,
+            risk: assessment,
+          });
+        } catch (err) {
+          if (!(err instanceof TokenError)) throw err;
+          return this.unauthenticated(outcome, 'invalid_token', 'invalid_token', err.message);
+        }
         return {
           kind: 'forward',
           forward: forward(route.upstream, { [ASSERTION_HEADER]: assertion }, route.stripPrefix),
@@ -715,7 +747,8 @@ export class GatewayHandler {
     const opened = await this.challenges.open({
       correlationId: x.correlationId,
       subject: token.subject,
-      sessionId: token.sessionId,
+      // What binds the challenge to this sign-in: the token's sid, else its jti, else a hash of its claims.
+      sessionId: sessionBindingOf(token),
       deviceId,
       route: route.id,
       requiredAcr: decision.acr,

@@ -11,8 +11,14 @@ import { Readable, type Duplex } from 'node:stream';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { errors, Pool } from 'undici';
-import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
-import { downstreamResponseHeaders, upstreamRequestHeaders, type ForwardContext } from './forward-headers';
+import { GATEWAY_CONFIG, type GatewayConfig, type UpstreamConfig } from '../config';
+import {
+  compileHeaderPolicy,
+  downstreamResponseHeaders,
+  upstreamRequestHeaders,
+  type CompiledHeaderPolicy,
+  type ForwardContext,
+} from './forward-headers';
 
 export const CHALLENGE_UPSTREAM = 'stepgate.challenge';
 
@@ -21,7 +27,7 @@ interface Upstream {
   pool: Pool;
   basePath: string;
   timeoutMs: number;
-  passAuthorization: boolean;
+  headers: CompiledHeaderPolicy;
 }
 
 export class BodyTooLarge extends Error {
@@ -48,7 +54,7 @@ export class UpstreamForwarder implements OnApplicationShutdown {
   private readonly upstreams = new Map<string, Upstream>();
 
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
-    const entries: [string, { url: string; timeoutMs: number; passAuthorization: boolean }][] = [
+    const entries: [string, UpstreamConfig][] = [
       ...Object.entries(config.gateway.upstreams),
       // The challenge service verifies the bearer itself.
       [CHALLENGE_UPSTREAM, { url: config.gateway.challenge.url, timeoutMs: 10_000, passAuthorization: true }],
@@ -60,7 +66,11 @@ export class UpstreamForwarder implements OnApplicationShutdown {
         pool: new Pool(url.origin, { connections: 128, keepAliveTimeout: 30_000 }),
         basePath: url.pathname.replace(/\/$/, ''),
         timeoutMs: u.timeoutMs,
-        passAuthorization: u.passAuthorization,
+        headers: compileHeaderPolicy({
+          passAuthorization: u.passAuthorization,
+          strip: u.stripHeaders,
+          allow: u.forwardHeaders?.mode === 'allowlist' ? u.forwardHeaders.allow : undefined,
+        }),
       });
     }
   }
@@ -70,13 +80,7 @@ export class UpstreamForwarder implements OnApplicationShutdown {
     incoming: IncomingHttpHeaders,
     ctx: ForwardContext,
   ): Record<string, string | string[]> {
-    const headers = upstreamRequestHeaders(incoming, ctx);
-    // A DPoP proof travels with its token: both stay here unless the upstream asked for the credentials.
-    if (!upstream.passAuthorization && !ctx.set?.authorization) {
-      delete headers.authorization;
-      delete headers.dpop;
-    }
-    return headers;
+    return upstreamRequestHeaders(incoming, ctx, upstream.headers);
   }
 
   /** Resolves with the status sent to the client once the answer has started streaming. */
