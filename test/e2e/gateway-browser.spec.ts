@@ -2,7 +2,8 @@
 // issuer's login page via the gateway, see a low-risk page, then a step-up route redirects to the
 // challenge page with a same-origin return_to, where TOTP passes and the browser returns to the page it
 // asked for. The admin console, through the gateway, saves a moved threshold as a new policy version and
-// rolls it back. Screenshots go to test-artifacts/ (gitignored).
+// rolls it back. Signing out takes the confirmation form (a GET only asks), and a replaced or signed-out
+// session cookie, replayed, is refused. Screenshots go to test-artifacts/ (gitignored).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Secret, TOTP } from 'otpauth';
@@ -112,6 +113,73 @@ describe('gateway in a browser', () => {
       Buffer.from(after.headers['x-stepgate-assertion']!.split('.')[1]!, 'base64url').toString(),
     ) as { acr: string };
     expect(claims.acr).toBe('urn:stepgate:acr:mfa');
+
+    // The replaced cookie was revoked server-side: replayed, it is no session (the elevated one still is).
+    const device = cookies.find((c) => c.name === '__Host-stepgate-device')!.value;
+    expect((await replay(gateway, device, elevated!.value)).status).toBe(200);
+    const old = await replay(gateway, device, session!.value);
+    expect(old.status).toBe(401);
+    expect(old.headers.getSetCookie().join('\n')).toMatch(/__Host-stepgate-session=;.*Max-Age=0/);
+    await context.close();
+  });
+
+  it('signs out only by the confirmation form, and refuses the signed-out cookie afterwards', async () => {
+    const subject = `logout-${Date.now()}`;
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${gateway}/api/reports/q3`);
+    await page.waitForSelector('#username');
+    await page.fill('#username', subject);
+    await Promise.all([page.waitForURL(`${gateway}/api/reports/q3`), page.click('button[type=submit]')]);
+    const signedIn = await context.cookies(gateway);
+    const session = signedIn.find((c) => c.name === '__Host-stepgate-session')!.value;
+    const device = signedIn.find((c) => c.name === '__Host-stepgate-device')!.value;
+
+    // A GET (what a link or an image on another site makes) only asks: the session stays.
+    const asked = await page.goto(`${gateway}/.stepgate/auth/logout?return_to=%2Fapi%2Freports%2Fq3`);
+    expect(asked?.status()).toBe(200);
+    expect(asked?.headers()['content-security-policy']).toContain("default-src 'none'");
+    expect(await page.textContent('h1')).toContain('Sign out?');
+    await page.screenshot({ path: join(ARTIFACTS, '6-logout-confirmation.png') });
+    const sessionAfterGet = (await context.cookies(gateway)).find(
+      (c) => c.name === '__Host-stepgate-session',
+    );
+    expect(sessionAfterGet?.value).toBe(session);
+    expect((await replay(gateway, device, session)).status).toBe(200);
+
+    // A POST from another site, or without the page's token, is refused and changes nothing.
+    const token = await page.getAttribute('input[name=_csrf]', 'value');
+    expect(token).toMatch(/^[\w-]{43}$/);
+    const post = (headers: Record<string, string>, body: string) =>
+      fetch(`${gateway.replace('localhost', '127.0.0.1')}/.stepgate/auth/logout`, {
+        method: 'POST',
+        headers: {
+          cookie: `__Host-stepgate-session=${session}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          ...headers,
+        },
+        body,
+        redirect: 'manual',
+      });
+    expect((await post({ origin: 'https://evil.example' }, `_csrf=${token}`)).status).toBe(403);
+    expect((await post({ 'sec-fetch-site': 'cross-site' }, `_csrf=${token}`)).status).toBe(403);
+    expect((await post({ origin: gateway }, '')).status).toBe(403);
+    expect((await post({ origin: gateway }, `_csrf=${'A'.repeat(43)}`)).status).toBe(403);
+    expect((await replay(gateway, device, session)).status).toBe(200);
+
+    // The form signs out, to the signed-out page; signing in again leads back to return_to.
+    await Promise.all([page.waitForSelector('#sign-in'), page.click('#logout')]);
+    expect(await page.textContent('h1')).toContain('signed out');
+    await page.screenshot({ path: join(ARTIFACTS, '7-signed-out.png') });
+    const left = await context.cookies(gateway);
+    expect(left.some((c) => c.name === '__Host-stepgate-session')).toBe(false);
+    await Promise.all([page.waitForSelector('#username'), page.click('#sign-in')]);
+
+    // The signed-out cookie, replayed, is no session on any path: 401 for an API call, sign-in for a page.
+    expect((await replay(gateway, device, session)).status).toBe(401);
+    const asPage = await replay(gateway, device, session, 'text/html');
+    expect(asPage.status).toBe(303);
+    expect(asPage.headers.get('location')).toMatch(/^\/\.stepgate\/auth\/login\?return_to=/);
     await context.close();
   });
 
@@ -233,6 +301,19 @@ async function getJson<T>(
   }, path);
   expect(got.status).toBe(200);
   return got as { status: number; etag: string | null; body: T };
+}
+
+/** A request from outside the browser with a copy of its cookies, as whoever stole them would send it. */
+function replay(
+  gateway: string,
+  device: string,
+  session: string,
+  accept = 'application/json',
+): Promise<Response> {
+  return fetch(`${gateway.replace('localhost', '127.0.0.1')}/api/reports/q3`, {
+    headers: { accept, cookie: `__Host-stepgate-device=${device}; __Host-stepgate-session=${session}` },
+    redirect: 'manual',
+  });
 }
 
 const text = async (locator: Locator) => ((await locator.textContent()) ?? '').replace(/\s+/g, ' ').trim();

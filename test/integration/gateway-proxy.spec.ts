@@ -794,9 +794,13 @@ describe('gateway proxy', () => {
       const sent = challengeSeen.filter((c) => c.method === 'POST').at(-1)!;
       expect(sent.device).toBe(device);
       expect(decodeJwt(sent.authorization!.slice(7)).sub).toBe('dora');
-      // A new session (new id), replacing the old cookie.
+      // A new session (new id), replacing the old cookie, which is revoked.
       const newSession = jar.cookies.get('__Host-stepgate-session')!;
       expect(newSession).not.toBe(oldSession);
+      const oldReplayed = await fetch(`${gw()}/api/reports/1`, {
+        headers: { cookie: `__Host-stepgate-session=${oldSession}`, accept: 'application/json' },
+      });
+      expect(oldReplayed.status).toBe(401);
 
       const through = await browse(jar, `${gw()}/api/payments/1?a=b`);
       expect(through.status).toBe(200);
@@ -837,14 +841,44 @@ describe('gateway proxy', () => {
       expect((await browse(jar, `${gw()}/api/reports/1`)).status).toBe(200);
     });
 
-    it('signs out', async () => {
+    it('signs out only by a same-origin POST with the confirmation page token, and revokes the session', async () => {
       const jar = new Jar();
       await signIn(jar, 'erin', '/');
-      const out = await browse(jar, `${gw()}/.stepgate/auth/logout?return_to=//evil.com`);
+      const signedIn = jar.header();
+      // A GET only asks (a link or an image on another site is a GET).
+      const asked = await browse(jar, `${gw()}/.stepgate/auth/logout?return_to=//evil.com`);
+      expect(asked.status).toBe(200);
+      expect(asked.headers.get('content-security-policy')).toContain("form-action 'self'");
+      const page = await asked.text();
+      const token = /name="_csrf" value="([\w-]{43})"/.exec(page)![1]!;
+      expect(page).toContain('action="/.stepgate/auth/logout?return_to=%2F"');
+      expect(jar.cookies.has('__Host-stepgate-session')).toBe(true);
+      const logout = (headers: Record<string, string>, body: string) =>
+        fetch(`${gw()}/.stepgate/auth/logout?return_to=%2Fapi%2Freports%2F1`, {
+          method: 'POST',
+          headers: { cookie: signedIn, 'content-type': 'application/x-www-form-urlencoded', ...headers },
+          body,
+          redirect: 'manual',
+        });
+      expect((await logout({ origin: 'https://evil.example' }, `_csrf=${token}`)).status).toBe(403);
+      expect((await logout({}, `_csrf=${token}`)).status).toBe(403);
+      expect((await logout({ origin: gw() }, '')).status).toBe(403);
+      expect((await logout({ origin: gw() }, `_csrf=${'A'.repeat(43)}`)).status).toBe(403);
+      expect((await browse(jar, `${gw()}/api/reports/1`)).status).toBe(200);
+
+      const out = await logout({ origin: gw() }, `_csrf=${token}`);
       expect(out.status).toBe(303);
-      expect(out.headers.get('location')).toBe('/');
+      expect(out.headers.get('location')).toBe('/.stepgate/auth/logout?return_to=%2Fapi%2Freports%2F1');
+      jar.take(out);
       expect(jar.cookies.has('__Host-stepgate-session')).toBe(false);
+      const signedOut = await browse(jar, `${gw()}${out.headers.get('location')!}`);
+      expect(await signedOut.text()).toContain('href="/.stepgate/auth/login?return_to=%2Fapi%2Freports%2F1"');
       expect((await browse(jar, `${gw()}/api/reports/1`)).status).toBe(303);
+      // The old cookie, replayed, is no session.
+      const replayed = await fetch(`${gw()}/api/reports/1`, {
+        headers: { cookie: signedIn, accept: 'application/json' },
+      });
+      expect(replayed.status).toBe(401);
     });
 
     it('ignores a forged session cookie', async () => {

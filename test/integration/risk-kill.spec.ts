@@ -144,7 +144,8 @@ describe(`risk instances killed mid-stream on ${backend}`, () => {
           const subject = subjects[(sent + j) % SUBJECTS]!;
           const k = sentTo.get(subject)!;
           sentTo.set(subject, k + 1);
-          return factories.access({
+          // Each passed a strong step-up, so risk learns every one whatever it scores: the history counts them.
+          return factories.steppedUpAccess({
             subject,
             deviceId: 'd-1',
             clientIp: `81.2.69.${(k % 200) + 1}`,

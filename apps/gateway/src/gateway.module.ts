@@ -8,6 +8,7 @@ import { Credentials, type ReplayStore } from './auth/credentials';
 import { IdentityAssertionSigner } from './assertion/identity-assertion';
 import { AuthHttpController } from './auth/auth.http.controller';
 import { SessionCodec } from './auth/session';
+import { SessionRevocations } from './auth/session-revocations';
 import { SignInService } from './auth/sign-in.service';
 import { ChallengeClient } from './challenge/challenge.client';
 import { loadGatewayKeys, type GatewayKeys } from './keys/gateway-keys';
@@ -78,6 +79,12 @@ export class GatewayModule {
           inject: [GATEWAY_KEYS],
           useFactory: (keys: GatewayKeys) =>
             new IdentityAssertionSigner(config.gateway.assertion, keys.signing),
+        },
+        {
+          provide: SessionRevocations,
+          inject: [MessageBus],
+          useFactory: (bus: MessageBus) =>
+            new SessionRevocations(bus, config.gateway.signIn?.session ?? { absoluteTimeoutSeconds: 43_200 }),
         },
         SignInService,
         { provide: DPOP_REPLAY, useFactory: () => dpopReplayStore(config, runtime) },

@@ -7,6 +7,7 @@ import { challengeOutcome, challengeOutcomeKey } from './challenge-outcome/chall
 import { factorChanged, factorChangedKey } from './factor-changed/factor-changed.event';
 import { deadLetter, deadLetterKey } from './dead-letter/dead-letter.event';
 import { policyVersion, policyVersionKey } from './policy-version/policy-version.event';
+import { sessionRevoked, sessionRevokedKey } from './session-revoked/session-revoked.event';
 import { assessRiskReply, assessRiskRequest } from './assess-risk/assess-risk.request';
 import { createChallengeReply, createChallengeRequest } from './create-challenge/create-challenge.request';
 
@@ -17,6 +18,7 @@ export const EVENT_CONTRACTS = {
   [TOPICS.factorChanged]: { schema: factorChanged, key: factorChangedKey },
   [TOPICS.deadLetter]: { schema: deadLetter, key: deadLetterKey },
   [TOPICS.policyVersion]: { schema: policyVersion, key: policyVersionKey },
+  [TOPICS.sessionRevoked]: { schema: sessionRevoked, key: sessionRevokedKey },
 } as const;
 
 export const REQUEST_CONTRACTS = {

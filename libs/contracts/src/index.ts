@@ -8,6 +8,7 @@ export * from './challenge-outcome/challenge-outcome.event';
 export * from './factor-changed/factor-changed.event';
 export * from './dead-letter/dead-letter.event';
 export * from './policy-version/policy-version.event';
+export * from './session-revoked/session-revoked.event';
 export * from './assess-risk/assess-risk.request';
 export * from './create-challenge/create-challenge.request';
 export * from './risk-assessment/client-reasons';

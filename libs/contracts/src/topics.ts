@@ -7,6 +7,8 @@ export const TOPICS = {
   deadLetter: 'stepgate.deadletter.v1',
   /** Compacted, one key: the newest policy version (docs/POLICY.md, adr/0013). */
   policyVersion: 'stepgate.policy.v1',
+  /** Session ids ended early (logout, elevation); retention >= the absolute session timeout (adr/0008). */
+  sessionRevoked: 'stepgate.session.revoked.v1',
 } as const;
 
 /** Topics whose consumers need only the newest value per key: created with cleanup.policy=compact. */

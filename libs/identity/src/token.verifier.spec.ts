@@ -146,7 +146,9 @@ describe(TokenVerifier.name, () => {
       await expect(sut.verify(await sign(published[0]!, {}, { [claim]: now + 30 }))).rejects.toThrow(
         `${claim} is in the future`,
       );
-      await expect(sut.verify(await sign(published[0]!, {}, { [claim]: 'soon' }))).rejects.toThrow(TokenError);
+      await expect(sut.verify(await sign(published[0]!, {}, { [claim]: 'soon' }))).rejects.toThrow(
+        TokenError,
+      );
     }
   });
 

@@ -64,4 +64,20 @@ describe(SessionCodec.name, () => {
     // A login cookie is not a session.
     expect(await sut.open(cookieHeader(value), now)).toBeNull();
   });
+
+  it("binds a form token to the session id and the form, under a key of the session key's own", async () => {
+    const s = sut.newSession(fields, now);
+    const token = sut.formToken(s, 'logout');
+    expect(token).toMatch(/^[\w-]{43}$/);
+    expect(sut.verifyFormToken({ ...s, seenAt: now + 100 }, 'logout', token)).toBe(true);
+    expect(sut.verifyFormToken(sut.newSession(fields, now), 'logout', token)).toBe(false);
+    expect(sut.verifyFormToken(s, 'other', token)).toBe(false);
+    const other = new SessionCodec(randomBytes(32), {
+      idleTimeoutSeconds: 600,
+      absoluteTimeoutSeconds: 3600,
+    });
+    expect(sut.verifyFormToken(s, 'logout', other.formToken(s, 'logout'))).toBe(false);
+    for (const bad of [undefined, '', 'x', `${token}=`, 42])
+      expect(sut.verifyFormToken(s, 'logout', bad)).toBe(false);
+  });
 });

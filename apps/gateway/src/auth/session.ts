@@ -1,7 +1,7 @@
 // Browser sessions, kept entirely in an encrypted cookie (JWE, dir + A256GCM) so any gateway instance can
 // serve any request. The cookie holds the user's access token, and after a passed challenge the
 // stepped-up token; page scripts never see either (HttpOnly). Idle and absolute timeouts are enforced here.
-import { randomUUID } from 'node:crypto';
+import { createHmac, hkdfSync, randomUUID, timingSafeEqual } from 'node:crypto';
 import { EncryptJWT, jwtDecrypt } from 'jose';
 import { cookieValue } from './request-identity';
 
@@ -43,11 +43,31 @@ export interface SessionTimeouts {
 export class SessionCodec {
   /** Decrypted cookies by their exact value: decryption is cheap, but not free on every request. */
   private readonly decrypted = new Map<string, Session>();
+  /** Keys the CSRF tokens of the gateway's own forms (logout), derived so it never doubles as the JWE key. */
+  private readonly formKey: Buffer;
 
   constructor(
     private readonly key: Uint8Array,
     private readonly timeouts: SessionTimeouts,
-  ) {}
+  ) {
+    this.formKey = Buffer.from(hkdfSync('sha256', key, '', 'stepgate session form token', 32));
+  }
+
+  /**
+   * A CSRF token for one of the gateway's forms, bound to the session id and the form's purpose: stateless
+   * (any instance checks it), useless for another session, and dead with its session.
+   */
+  formToken(session: Session, purpose: string): string {
+    return createHmac('sha256', this.formKey).update(`${purpose}\0${session.sid}`).digest('base64url');
+  }
+
+  verifyFormToken(session: Session, purpose: string, token: unknown): boolean {
+    if (typeof token !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(token)) return false;
+    return timingSafeEqual(
+      Buffer.from(this.formToken(session, purpose), 'base64url'),
+      Buffer.from(token, 'base64url'),
+    );
+  }
 
   newSession(fields: Omit<Session, 'sid' | 'createdAt' | 'seenAt'>, now: number, createdAt = now): Session {
     return { ...fields, sid: randomUUID(), createdAt, seenAt: now };

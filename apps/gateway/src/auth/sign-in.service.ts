@@ -6,19 +6,39 @@ import { TokenVerifier } from '@stepgate/identity';
 import * as oidc from 'openid-client';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
 import { canonicalHost } from '../proxy/canonical-request';
+import type { IncomingHttpHeaders } from 'node:http';
 import { returnToOrRoot } from './return-to';
-import { SessionCodec, LOGIN_COOKIE } from './session';
+import { sameOrigin } from './same-origin';
+import { SessionCodec, LOGIN_COOKIE, type Session } from './session';
+import { SessionRevocations } from './session-revocations';
 
 export const CALLBACK_PATH = '/.stepgate/auth/callback';
+export const LOGIN_PATH = '/.stepgate/auth/login';
+export const LOGOUT_PATH = '/.stepgate/auth/logout';
+/** The purpose a logout form's CSRF token is bound to (with the session id). */
+const LOGOUT_FORM = 'logout';
 
 export class SignInError extends Error {
   readonly code = 'sign_in_failed';
+}
+
+/** A logout that may not have been meant: another origin, or no valid CSRF token for this session. */
+export class LogoutRefused extends Error {
+  readonly code = 'forbidden';
 }
 
 export interface Redirect {
   location: string;
   cookies: string[];
 }
+
+/**
+ * The page GET logout shows: the confirmation form (its CSRF token) for a live session, else the signed-out
+ * page (with the cookie cleared, in case a dead one is still sent).
+ */
+export type LogoutPage =
+  | { kind: 'confirm'; csrfToken: string; returnTo: string }
+  | { kind: 'signed_out'; returnTo: string; cookies: string[] };
 
 @Injectable()
 export class SignInService {
@@ -28,6 +48,7 @@ export class SignInService {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     private readonly sessions: SessionCodec,
     private readonly verifier: TokenVerifier,
+    private readonly revocations: SessionRevocations,
   ) {}
 
   get enabled(): boolean {
@@ -110,8 +131,56 @@ export class SignInService {
     };
   }
 
-  logout(returnTo: unknown): Redirect {
-    return { location: returnToOrRoot(returnTo), cookies: [this.sessions.clearCookie()] };
+  /** GET logout: a page, never a sign-out (any site can make a browser send a GET). */
+  async logoutPage(cookieHeader: string | undefined, returnTo: unknown): Promise<LogoutPage> {
+    const session = await this.liveSession(cookieHeader);
+    const to = returnToOrRoot(returnTo);
+    if (!session) return { kind: 'signed_out', returnTo: to, cookies: [this.sessions.clearCookie()] };
+    return { kind: 'confirm', csrfToken: this.sessions.formToken(session, LOGOUT_FORM), returnTo: to };
+  }
+
+  /**
+   * POST logout: only from our own origin and, for a live session, with that session's CSRF token. The session
+   * id is revoked on every instance, so a copy of the cookie is refused too, and the cookie cleared. Then to
+   * the signed-out page, not straight to return_to: a protected return_to would bounce on to the provider,
+   * which the form's CSP (`form-action 'self'`, enforced on redirects) rightly blocks.
+   */
+  async logout(
+    headers: IncomingHttpHeaders,
+    returnTo: unknown,
+    csrfToken: unknown,
+    correlationId?: string,
+  ): Promise<Redirect> {
+    if (!sameOrigin(headers, this.origins(headers.host)))
+      throw new LogoutRefused('sign-out must come from this site');
+    const session = await this.liveSession(headers.cookie);
+    if (session) {
+      if (!this.sessions.verifyFormToken(session, LOGOUT_FORM, csrfToken))
+        throw new LogoutRefused(
+          'the sign-out form is missing its token or is from another session; reload it',
+        );
+      await this.revocations.revoke(session, 'logout', correlationId);
+    }
+    return {
+      location: `${LOGOUT_PATH}?return_to=${encodeURIComponent(returnToOrRoot(returnTo))}`,
+      cookies: [this.sessions.clearCookie()],
+    };
+  }
+
+  private async liveSession(cookieHeader: string | undefined): Promise<Session | null> {
+    const session = await this.sessions.open(cookieHeader, Math.floor(Date.now() / 1000));
+    return session && !this.revocations.isRevoked(session.sid) ? session : null;
+  }
+
+  /** The origins a browser on this gateway can be at: the configured public URL's, else this Host's. */
+  private origins(hostHeader: string | undefined): string[] {
+    const publicUrl = this.config.gateway.signIn?.publicUrl;
+    if (publicUrl) return [new URL(publicUrl).origin];
+    const http = canonicalHost(hostHeader, 'http');
+    const https = canonicalHost(hostHeader, 'https');
+    return [http && `http://${http.authority}`, https && `https://${https.authority}`].filter(
+      (o): o is string => o !== null,
+    );
   }
 
   private settings(): NonNullable<GatewayConfig['gateway']['signIn']> {

@@ -3,7 +3,7 @@
 // same pipeline judges WebSocket upgrades. Every request, whatever its fate, produces one access event and
 // one access log line.
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
@@ -34,6 +34,8 @@ import {
 } from '../auth/request-identity';
 import { safeReturnTo } from '../auth/return-to';
 import { SESSION_COOKIE, SessionCodec, type Session } from '../auth/session';
+import { sameOrigin } from '../auth/same-origin';
+import { SessionRevocations } from '../auth/session-revocations';
 import { ChallengeClient } from '../challenge/challenge.client';
 import { GATEWAY_CONFIG, type GatewayConfig, type RoutePolicy } from '../config';
 import { AccessEventPublisher } from '../events/access-event.publisher';
@@ -128,6 +130,7 @@ export class GatewayHandler {
     private readonly assertions: IdentityAssertionSigner,
     private readonly policy: GatewayPolicy,
     private readonly credentials: Credentials,
+    private readonly revocations: SessionRevocations,
   ) {
     this.trusted = new TrustedProxies(config.gateway.trustedProxies);
     const publicUrl = config.gateway.signIn?.publicUrl;
@@ -443,7 +446,10 @@ export class GatewayHandler {
     if (session) {
       // A cookie is sent whoever made the page: state-changing requests and WebSocket upgrades that ride
       // on the session must come from this origin (SameSite=Lax does not cover sibling subdomains).
-      if ((upgrade || !SAFE_METHODS.has(method)) && !sameOrigin(headers, `${x.proto}://${host.authority}`)) {
+      if (
+        (upgrade || !SAFE_METHODS.has(method)) &&
+        !sameOrigin(headers, [`${x.proto}://${host.authority}`])
+      ) {
         outcome.decision = 'deny';
         outcome.reason = 'cross_origin';
         return {
@@ -567,7 +573,8 @@ export class GatewayHandler {
     now: number,
   ): Promise<{ session: Session; token: VerifiedToken; raw: string } | null> {
     const session = await this.sessions.open(x.raw.headers.cookie, now);
-    if (!session) {
+    // A logged-out or replaced session id (on any instance) is no session.
+    if (!session || this.revocations.isRevoked(session.sid)) {
       x.cookies.push(this.sessions.clearCookie());
       return null;
     }
@@ -638,6 +645,8 @@ export class GatewayHandler {
     );
     const cookies = [...x.cookies.filter((c) => !c.startsWith(`${SESSION_COOKIE}=`))];
     cookies.push(this.sessions.cookie(await this.sessions.seal(elevated)));
+    // The replaced cookie stops working everywhere, not only in this browser.
+    await this.revocations.revoke(e.session, 'elevated', x.correlationId);
     x.outcome.reason = 'step-up passed; session elevated';
     x.outcome.token = stepUp;
     void reply.header('set-cookie', cookies).header('cache-control', 'no-store');
@@ -848,9 +857,3 @@ function quotable(s: string): string {
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/** The browser says the request comes from this origin (Origin, else Fetch Metadata). */
-function sameOrigin(headers: IncomingHttpHeaders, origin: string): boolean {
-  if (typeof headers.origin === 'string') return headers.origin === origin;
-  return headers['sec-fetch-site'] === 'same-origin';
-}
