@@ -9,9 +9,13 @@ import { HttpExceptionFilter } from '@stepgate/observability';
 import { loadGatewayConfig, type GatewayConfig } from './config';
 import { gatewayMessaging, GatewayModule } from './gateway.module';
 import { GatewayHandler } from './proxy/gateway.handler';
+import { BadRequestHeader, checkRequestHeaders } from './proxy/request-headers';
 import { METHODS, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TokenVerifier } from '@stepgate/identity';
+
+/** The catch-all routes of the proxy (GatewayHandler); everything else is one of the gateway's own endpoints. */
+const PROXY_ROUTES = new Set(['/*', '/']);
 
 export async function createGatewayApp(
   runtime: RuntimeEnv,
@@ -53,6 +57,17 @@ export async function createGatewayApp(
   const methods = fastify.supportedMethods.filter((m) => m !== 'CONNECT');
   fastify.route({ method: methods, url: '/*', handler });
   fastify.route({ method: methods, url: '/', handler });
+  // The same header rules for the gateway's own endpoints (sign-in, logout, health): the proxy route checks
+  // them itself, so its refusals are evented like any request.
+  fastify.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    if (PROXY_ROUTES.has(req.routeOptions.url ?? '')) return;
+    try {
+      checkRequestHeaders(req.raw.rawHeaders);
+    } catch (err) {
+      if (!(err instanceof BadRequestHeader)) throw err;
+      await reply.code(400).send({ error: 'invalid_request', message: err.message });
+    }
+  });
   // WebSocket upgrades are judged by the same pipeline, then piped to the upstream.
   fastify.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     void gateway.handleUpgrade(req, socket, head);
