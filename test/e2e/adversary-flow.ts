@@ -53,31 +53,10 @@ export interface Running {
 }
 
 /** A copy of config/stepgate.yaml with the given edits, in the run's data directory. */
-function writeConfig(
-  env: Record<string, string>,
-  edits: [from: string, to: string][],
-  rewrite = (t: string) => t,
-): string {
+function writeConfig(env: Record<string, string>, edits: [from: string, to: string][]): string {
   const file = join(env.STEPGATE_DATA_DIR!, 'stepgate.yaml');
-  writeFileSync(file, rewrite(edited(readFileSync(join(ROOT, 'config/stepgate.yaml'), 'utf8'), edits)));
+  writeFileSync(file, edited(readFileSync(join(ROOT, 'config/stepgate.yaml'), 'utf8'), edits));
   return file;
-}
-
-/**
- * The config with a route's `stepUp` line replaced: `stepUp` of the route whose `- id:` is `routeId`, as
- * given (whatever the repository's file says there today).
- */
-export function withRouteStepUp(routeId: string, stepUp: string): (text: string) => string {
-  return (text) => {
-    const start = text.indexOf(`- id: ${routeId}\n`);
-    expect(start, `route ${routeId} in the config file`).toBeGreaterThan(-1);
-    const next = text.indexOf('- id: ', start + 1);
-    const end = next === -1 ? text.length : next;
-    const block = text.slice(start, end);
-    const line = /^(\s*)stepUp: .*$/m.exec(block);
-    expect(line, `route ${routeId} has a stepUp line`).not.toBeNull();
-    return text.slice(0, start) + block.replace(line![0], `${line![1]}stepUp: ${stepUp}`) + text.slice(end);
-  };
 }
 
 function edited(text: string, edits: [from: string, to: string][]): string {
@@ -107,8 +86,6 @@ function targetOf(
 export interface StartOptions {
   /** Edits of the copied config file before start. */
   config?: [from: string, to: string][];
-  /** A rewrite of the copied config file before start, after the edits. */
-  rewrite?: (text: string) => string;
   env?: Record<string, string>;
 }
 
@@ -122,7 +99,7 @@ export async function startEmbedded(
   const ports = await freePorts();
   const db: TestDatabase | undefined = backend === 'postgres' ? await createTestDatabase() : undefined;
   const env = stepgateEnv(ports, { ...(db ? { DATABASE_URL: db.url } : {}), ...opts.env });
-  const file = writeConfig(env, [shortCache, ...(opts.config ?? [])], opts.rewrite);
+  const file = writeConfig(env, [shortCache, ...(opts.config ?? [])]);
   env.STEPGATE_CONFIG = file;
   const service = startService('stepgate', [entry('stepgate')], env);
   const target = targetOf(ports, env, file);
@@ -159,7 +136,7 @@ export async function startDistributed(
     ...(db ? { DATABASE_URL: db.url } : {}),
     ...opts.env,
   });
-  const file = writeConfig(env, [shortCache, ...(opts.config ?? [])], opts.rewrite);
+  const file = writeConfig(env, [shortCache, ...(opts.config ?? [])]);
   env.STEPGATE_CONFIG = file;
   const services: Service[] = [];
   const start = (name: string, app: string, health: string) => {

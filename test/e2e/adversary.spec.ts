@@ -26,7 +26,6 @@ import {
   type Answer,
   type Running,
   type Target,
-  withRouteStepUp,
 } from './adversary-flow';
 import { devToken } from './step-up-flow';
 
@@ -309,13 +308,8 @@ describe.each(databaseBackends())('issue #11 adversary at high risk, embedded on
   let stepgate: Running;
 
   beforeAll(async () => {
-    // Payments asks for a phishing-resistant step-up at high (the route policy's acrByLevel).
-    stepgate = await startEmbedded(backend, {
-      rewrite: withRouteStepUp(
-        'payments',
-        `{ acr: 'urn:stepgate:acr:mfa', maxAgeSeconds: 300, acrByLevel: { high: '${PHR}' } }`,
-      ),
-    });
+    // The shipped policy: payments asks for a phishing-resistant step-up at high (stepUp.acrByLevel).
+    stepgate = await startEmbedded(backend);
   });
   afterAll(async () => {
     await stepgate?.stop();
