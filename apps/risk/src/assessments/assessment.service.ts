@@ -25,7 +25,7 @@ import { published } from '../scoring/weighing';
 import type { GeoLookup, Observation, Score, ScoringContext } from '../scoring/scoring.types';
 import { toRiskAssessment, type NewAssessmentRecord } from './assessment.mapping';
 import { GEO_LOOKUP } from './geo.lookup';
-import { learns } from './learning';
+import { learns, sighted } from './learning';
 
 type ApplyWork = (em: EntityManager, assessmentId: string) => Promise<NewAssessmentRecord>;
 
@@ -175,6 +175,8 @@ export class AssessmentService {
       // Risk's own level for the access, not the gateway's (see learning.ts).
       if (learns(event, score.level, active.learning, before.historySize)) {
         profile.learnAccess(access, observation, active.config.retention, set.population);
+      } else if (sighted(event, score.level, active.learning)) {
+        profile.sightDevice(access);
       }
       return {
         assessmentId,

@@ -1,7 +1,7 @@
 import type { RiskLevel } from '@stepgate/contracts';
 import { describe, expect, it } from 'vitest';
 import type { RouteView } from '../config';
-import { learns, type LearningPolicy } from './learning';
+import { learns, sighted, type LearningPolicy } from './learning';
 
 const MFA = 'urn:stepgate:acr:mfa';
 const PHR = 'urn:stepgate:acr:phr';
@@ -94,5 +94,17 @@ describe(learns.name, () => {
     expect(learns(access({ steppedUp: true, acr: MFA }), levels, { ...POLICY, acrLevels: [] }, 5)).toBe(
       false,
     );
+  });
+});
+
+describe(sighted.name, () => {
+  it("sights a device where the route allows at risk's own level, not where it steps up or denies", () => {
+    expect(sighted(access({ route: 'reports' }), 'medium', POLICY)).toBe(true);
+    // Allowed by the gateway's cache, but payments steps up at risk's own medium: not even seen.
+    expect(sighted(access(), 'medium', POLICY)).toBe(false);
+    expect(sighted(access({ route: 'reports' }), 'critical', POLICY)).toBe(false);
+    expect(sighted(access({ route: 'reports', monitored: true }), 'low', POLICY)).toBe(false);
+    expect(sighted(access({ route: 'stepgate.challenge' }), 'low', POLICY)).toBe(false);
+    expect(sighted(access({ route: 'reports', decision: 'step_up' }), 'low', POLICY)).toBe(false);
   });
 });

@@ -51,3 +51,14 @@ export function learns(
     }
   }
 }
+
+/**
+ * Whether an access risk does not learn still counts as its device having been used successfully
+ * (`WorkingProfile.sightDevice`): the gateway forwarded it, not in monitor mode, on one of the policy's
+ * routes, and that route allows it at risk's own level (a lenient route at medium, never a cached allow
+ * where risk's own level steps up).
+ */
+export function sighted(event: LearnedFields, level: RiskLevel, policy: LearningPolicy): boolean {
+  if (event.decision !== 'allow' || event.monitored || event.route === null) return false;
+  return policy.routes.get(event.route)?.decisions[level] === 'allow';
+}

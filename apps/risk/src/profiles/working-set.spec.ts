@@ -128,6 +128,35 @@ describe(WorkingProfile.name, () => {
     expect(late.snapshot('d-1').device).toMatchObject({ browser: 'Chrome', os: 'Windows', lastSeenAt: NOW });
   });
 
+  it('sights a new device it does not learn: seen, with nothing of its context, and never rewrites a known one', () => {
+    const sut = anEmptyProfile();
+    const population = emptyPopulation();
+    sut.learnAccess(anAccess(), anObservation('81.2.69.142', CHROME_WINDOWS), limits, population);
+    // The known device from elsewhere with another browser (a copied id): left exactly as it was.
+    sut.sightDevice(anAccess({ eventId: 'e-2', time: NOW + 1000, clientIp: '89.160.20.112', userAgent: '' }));
+    const known = new Map(sut.learnedDevices()).get('d-1');
+    expect(known).toMatchObject({ seenCount: 1, browser: 'Chrome', lastClientIp: '81.2.69.142' });
+    // A device new to the subject: seen, no families, no history, no value learned.
+    sut.sightDevice(
+      anAccess({ eventId: 'e-3', deviceId: 'd-2', time: NOW + 2000, clientIp: '89.160.20.112' }),
+    );
+    expect(sut.snapshot('d-2').device).toMatchObject({
+      seenCount: 1,
+      browser: null,
+      os: null,
+      confirmedAt: null,
+    });
+    expect(sut.snapshot('d-2').historySize).toBe(1);
+    expect(sut.snapshot('d-2').deviceCount).toBe(2);
+    expect([...sut.features.network.keys()]).toEqual(['81.2.69.0/24']);
+    expect(
+      sut
+        .learnedDevices()
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(['d-1', 'd-2']);
+  });
+
   it("counts the subject's devices: stored ones and those its batch learns first", () => {
     const sut = new WorkingProfile('alice', 5, null, [], [], [], new Map(), 2);
     expect(sut.snapshot(null).deviceCount).toBe(2);

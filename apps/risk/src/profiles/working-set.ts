@@ -219,6 +219,31 @@ export class WorkingProfile {
     }
   }
 
+  /**
+   * An allowed access risk does not learn (riskier than low on a route that let it through) still makes a
+   * device new to the subject a seen one, so its user can, for example, enrol a first factor from it. It
+   * teaches nothing about its context: no browser or OS for the device, no feature value, no history, and a
+   * device the subject already has is left as it was (a copied id cannot rewrite what is known of it).
+   */
+  sightDevice(access: AccessRecord): void {
+    const id = access.deviceId;
+    if (id === null || this.devices.has(id)) return;
+    this.devices.set(id, {
+      createdAt: access.time,
+      seenCount: 1,
+      firstSeenAt: access.time,
+      lastSeenAt: access.time,
+      confirmedAt: null,
+      browser: null,
+      os: null,
+      lastClientIp: access.clientIp,
+      lastUserAgent: access.userAgent,
+      lastRoute: access.route,
+      seenDelta: 1,
+    });
+    this.deviceCount += 1;
+  }
+
   /** The sightings learned in this batch, with their deltas. */
   learnedSightings(): (StoredSighting & { delta: number })[] {
     const out: (StoredSighting & { delta: number })[] = [];
