@@ -1,17 +1,11 @@
 // Bad input never yields a 500 or a hang: seeded random bytes in the request line, the headers and the
-// cookies, sent as they are to the embedded StepGate over TCP, a bounded number of times. Every answer must be
-// a 4xx, the process must stay alive and healthy, and its memory flat. A failure names its seed and case.
+// cookies, sent as they are over TCP to StepGate embedded and over Kafka, a bounded number of times. Every
+// answer must be a 4xx, the gateway must stay alive and healthy, and its memory flat. A failure names its
+// seed and case.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rng } from '../../apps/risk/src/evaluation/rng';
-import {
-  entry,
-  freePorts,
-  startService,
-  stepgateEnv,
-  waitForHealthy,
-  type Service,
-} from '../support/processes';
+import { startDistributed, startEmbedded, type Running } from './adversary-flow';
 
 const SEED = 20261203;
 const ROUNDS = 4;
@@ -109,21 +103,24 @@ async function residentBytes(base: string): Promise<number> {
   return Number(/^stepgate_process_resident_memory_bytes(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
-describe('the gateway under random bytes', () => {
-  let service: Service;
+const MODES = [
+  ['embedded', (backend: 'sqlite') => startEmbedded(backend)],
+  ['over Kafka', (backend: 'sqlite') => startDistributed(backend)],
+] as const;
+
+describe.each(MODES)('the gateway under random bytes, %s', (_mode, start) => {
+  let stepgate: Running;
   let port: number;
   let base: string;
 
   beforeAll(async () => {
-    const ports = await freePorts();
-    port = ports.gateway;
-    base = `http://127.0.0.1:${port}`;
-    service = startService('stepgate', [entry('stepgate')], stepgateEnv(ports));
-    await waitForHealthy(`${base}/.stepgate/healthz`, service);
+    stepgate = await start('sqlite');
+    base = stepgate.target.gateway;
+    port = Number(new URL(base).port);
   });
 
   afterAll(async () => {
-    await service?.stop();
+    await stepgate?.stop();
   });
 
   it(`answers ${ROUNDS * PER_ROUND} malformed requests with 4xx only, stays up, and keeps its memory flat`, async () => {
