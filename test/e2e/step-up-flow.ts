@@ -173,8 +173,10 @@ export async function walkStepUpFlow({ gateway, env }: FlowTarget, subject: stri
   const adminPlain = await call(gateway, adminPath, { token: devToken(env, 'admin'), device: adminDevice });
   expect(adminPlain.status).toBe(401);
   expect(adminPlain.headers.get('www-authenticate')).toContain('insufficient_user_authentication');
-  const adminMfa = devToken(env, 'admin', '--acr', 'urn:stepgate:acr:mfa');
-  const profile = await call(gateway, adminPath, { token: adminMfa, device: adminDevice });
+  // A fresh phishing-resistant sign-in: what the admin route asks at every level up to high (a first access
+  // from a new device may score high, where mfa is not enough).
+  const adminStrong = devToken(env, 'admin', '--acr', 'urn:stepgate:acr:phr');
+  const profile = await call(gateway, adminPath, { token: adminStrong, device: adminDevice });
   expect(profile.status).toBe(200);
   expect(profile.json).toMatchObject({ subject, devices: [{ deviceId: device, status: 'confirmed' }] });
 }
