@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every StepGate service; docker-compose.yml picks the service with `command`.
-# The default command is the embedded mode (all services in one process, in-process bus, SQLite).
+# The default command is the embedded demo (all services in one process, in-process bus, SQLite, the dev
+# issuer): `docker run -p 8080:8080 IMAGE` and nothing else. It says loudly that it is a demo.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -46,9 +47,10 @@ COPY package.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config ./config
-# STEPGATE_DATA_DIR: where a service keeps local state (SQLite when DATABASE_URL is unset). A named
-# volume mounted here starts with this ownership.
-RUN mkdir -p /app/data && chown node:node /app/data
+# STEPGATE_DATA_DIR: where a service keeps local state (SQLite when DATABASE_URL is unset); /app/demo-secrets:
+# where compose's stepgate-secrets writes the secrets the operator did not supply. A named volume mounted on
+# either starts with this ownership.
+RUN mkdir -p /app/data /app/demo-secrets && chown node:node /app/data /app/demo-secrets && chmod 700 /app/demo-secrets
 USER node
-EXPOSE 8080
-CMD ["node", "dist/apps/stepgate/src/main.js"]
+EXPOSE 8080 8090
+CMD ["node", "dist/apps/stepgate/src/main.js", "--demo"]

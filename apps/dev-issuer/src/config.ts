@@ -4,7 +4,13 @@ import { z } from 'zod';
 export const devIssuerConfigSchema = z.looseObject({
   devIssuer: z.strictObject({
     http: z.strictObject({ host: z.string().min(1), port: z.coerce.number().int().min(0).max(65535) }),
+    /** The issuer identifier (`iss`), and where browsers reach the login page: a URL the user's browser can open. */
     issuer: z.url(),
+    /**
+     * Where services reach the token endpoint and the key set, when that is not the issuer URL (in compose the
+     * browser opens http://localhost:8090 and containers call http://dev-issuer:8090). Empty: the issuer URL.
+     */
+    backchannelUrl: z.union([z.url(), z.literal('')]).default(''),
     audience: z.string().min(1),
     tokenTtlSeconds: z.number().int().positive().max(86_400),
     /** The `groups` claim of each subject's tokens (e.g. who may use the admin console). */

@@ -37,11 +37,13 @@ export class DevOidcProvider {
 
   discovery(): Record<string, unknown> {
     const issuer = this.config.issuer;
+    // The browser opens the authorization endpoint; services call the token endpoint and read the keys.
+    const backchannel = this.config.backchannelUrl || issuer;
     return {
       issuer,
-      jwks_uri: `${issuer}/jwks.json`,
+      jwks_uri: `${backchannel}/jwks.json`,
       authorization_endpoint: `${issuer}/authorize`,
-      token_endpoint: `${issuer}/token`,
+      token_endpoint: `${backchannel}/token`,
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       grant_types_supported: ['authorization_code'],

@@ -80,6 +80,18 @@ export const gatewaySection = z.strictObject({
     .strictObject({
       /** The provider's issuer URL; its discovery document is read at start. */
       issuer: httpUrl,
+      /**
+       * Where the gateway reads the provider's metadata when the issuer URL is one only browsers reach (the
+       * dev issuer in compose); the metadata's `issuer` must still equal `issuer`. Empty: discovered from it.
+       */
+      discoveryUrl: z
+        .union([
+          httpUrl.refine((u) => u.includes('/.well-known/'), {
+            message: 'must be the metadata document itself (…/.well-known/openid-configuration)',
+          }),
+          z.literal(''),
+        ])
+        .default(''),
       clientId: z.string().min(1),
       /** Empty: a public client (PKCE only). Comes from the environment. */
       clientSecret: z.string().default(''),

@@ -50,7 +50,28 @@ function checkConfig(runtime: RuntimeEnv): (ConfigIssue | string)[] {
   return problems;
 }
 
+const DEMO_BANNER = [
+  '',
+  '  ##################################################################################################',
+  '  #  STEPGATE DEMO (--demo): development mode in a production image. The dev issuer signs a token   #',
+  '  #  for ANY name, and keys are development keys under STEPGATE_DATA_DIR. Never expose this.        #',
+  '  #  For a deployment: docker compose, or each service with your own secrets (docs/OPERATIONS.md).  #',
+  '  ##################################################################################################',
+  '',
+].join('\n');
+
+/**
+ * `--demo` (the image's default command) runs the embedded demo whatever NODE_ENV the image sets:
+ * development keys, the dev issuer enabled. It changes this process's environment before anything reads it.
+ */
+function enterDemoMode(env: NodeJS.ProcessEnv): void {
+  env.NODE_ENV = 'development';
+  env.STEPGATE_DEV_ISSUER_ENABLED = 'true';
+  console.warn(DEMO_BANNER);
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--demo')) enterDemoMode(process.env);
   const runtime = readRuntimeEnv(process.env);
   const problems = checkConfig(runtime);
   if (process.argv.includes('--check-config')) {

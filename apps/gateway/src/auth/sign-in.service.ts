@@ -193,11 +193,18 @@ export class SignInService {
     if (!this.provider) {
       const s = this.settings();
       const issuer = new URL(s.issuer);
+      const metadata = s.discoveryUrl ? new URL(s.discoveryUrl) : issuer;
       const auth = s.clientSecret ? oidc.ClientSecretPost(s.clientSecret) : oidc.None();
-      // Plain http only when the configured provider URL says so (the dev issuer on loopback).
-      const execute = issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [];
+      // Plain http only when the configured provider URLs say so (the dev issuer on loopback or in compose).
+      const execute = metadata.protocol === 'http:' ? [oidc.allowInsecureRequests] : [];
       this.provider = oidc
-        .discovery(issuer, s.clientId, s.clientSecret || undefined, auth, { execute, timeout: 10 })
+        .discovery(metadata, s.clientId, s.clientSecret || undefined, auth, { execute, timeout: 10 })
+        .then((provider) => {
+          // Read from a metadata URL, openid-client does not compare the issuer: the gateway does.
+          const found = provider.serverMetadata().issuer;
+          if (found !== s.issuer) throw new Error(`its metadata names issuer ${found}, not ${s.issuer}`);
+          return provider;
+        })
         .catch((err: unknown) => {
           this.provider = null;
           throw new SignInError(`the sign-in provider is unavailable: ${(err as Error).message}`);
