@@ -21,7 +21,9 @@ import { Client } from 'pg';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ComposeInterpolationError,
   dockerfileEnv,
+  interpolate,
   loadCompose,
   mountOf,
   publishedPort,
@@ -223,6 +225,13 @@ describe('docker-compose.yml on a fresh clone', () => {
     } finally {
       await demo.stop();
     }
+  });
+
+  it("interpolates as compose's rules say", () => {
+    expect(interpolate('${A:-x} ${A-y} $$A ${B:-${C:-z}}', { A: '' })).toBe('x  $A z');
+    expect(interpolate('$A/${A}', { A: 'v' })).toBe('v/v');
+    expect(() => interpolate('${A:?set A}', { A: '' })).toThrow(ComposeInterpolationError);
+    expect(interpolate('${A?set A}', { A: '' })).toBe('');
   });
 
   it('interpolates with nothing set, as compose would, and names no host path or secret of the developer', () => {

@@ -36,16 +36,16 @@ export function interpolate(text: string, env: Record<string, string | undefined
       dollar: string | undefined,
       bare: string | undefined,
       name: string | undefined,
-      op?: string,
-      arg = '',
-    ) => {
+      op: string | undefined,
+      arg: string | undefined,
+    ): string => {
       if (dollar) return '$';
       const key = (bare ?? name)!;
       const value = env[key];
       const unset = op?.startsWith(':') ? !value : value === undefined;
       if (!op || !unset) return value ?? '';
-      if (op.endsWith('-')) return interpolate(arg, env);
-      throw new ComposeInterpolationError(`required variable ${key} is missing a value: ${arg}`);
+      if (op.endsWith('-')) return interpolate(arg ?? '', env);
+      throw new ComposeInterpolationError(`required variable ${key} is missing a value: ${arg ?? ''}`);
     },
   );
 }
@@ -116,9 +116,11 @@ export function dockerfileEnv(file: string): Record<string, string> {
     stages.at(-1)!.env.push(...pairs);
   }
   const chain: typeof stages = [];
-  for (let stage = stages.at(-1); stage; stage = stages.find((s) => s.name === stage!.from)) {
+  for (let stage = stages.at(-1); stage;) {
+    const from = stage.from;
     chain.unshift(stage);
     if (chain.length > stages.length) throw new Error('Dockerfile stages form a cycle');
+    stage = stages.find((s) => s.name === from);
   }
   return Object.fromEntries(chain.flatMap((s) => s.env));
 }
