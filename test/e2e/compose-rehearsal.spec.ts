@@ -197,7 +197,7 @@ describe('docker-compose.yml on a fresh clone', () => {
       STEPGATE_DATA_DIR: data,
       PATH: process.env.PATH ?? '',
     };
-    expect(env.NODE_ENV).toBe('production');
+    expect(env['NODE_ENV']).toBe('production');
     const demo = startService('image-demo', args, env);
     try {
       const deadline = Date.now() + 60_000;

@@ -55,6 +55,7 @@ describe('gateway', () => {
     issuerConfig = {
       http: { host: '127.0.0.1', port: issuerPort },
       issuer: issuerUrl,
+      backchannelUrl: '',
       audience: 'stepgate',
       tokenTtlSeconds: 300,
       groups: {},

@@ -102,4 +102,107 @@ describe(loadChallengeConfig.name, () => {
       expect.stringMatching(/STEPGATE_FACTOR_KEY: required/),
     ]);
   });
+
+  it('takes its secrets from *_FILE files, as compose and Kubernetes secrets give them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'challenge-secrets-'));
+    const current = randomBytes(32);
+    const old = randomBytes(32);
+    writeFileSync(join(dir, 'factor'), `${current.toString('base64')}\n`);
+    writeFileSync(join(dir, 'previous'), `old:${old.toString('base64')}\n`);
+    writeFileSync(join(dir, 'signing'), `${JSON.stringify(jwk)}\n`);
+    const config = load({
+      NODE_ENV: 'production',
+      STEPGATE_FACTOR_KEY_FILE: join(dir, 'factor'),
+      STEPGATE_FACTOR_PREVIOUS_KEYS_FILE: join(dir, 'previous'),
+      STEPGATE_TOKEN_SIGNING_KEY_FILE: join(dir, 'signing'),
+    });
+    expect(config.secrets.factorKeys).toEqual({
+      current: { id: derivedKeyId(current), key: current },
+      previous: [{ id: 'old', key: old }],
+    });
+    expect(config.secrets.signingJwk).toEqual(jwk);
+  });
+
+  describe('with a demo secrets directory', () => {
+    function demoDir(files: Record<string, string>): string {
+      const dir = mkdtempSync(join(tmpdir(), 'challenge-demo-'));
+      for (const [name, content] of Object.entries(files))
+        writeFileSync(join(dir, name), content, { mode: 0o600 });
+      return dir;
+    }
+
+    function loadWarning(env: Record<string, string>) {
+      const warnings: string[] = [];
+      const config = loadChallengeConfig(readRuntimeEnv({ STEPGATE_CONFIG: repoConfig, ...env }), (m) =>
+        warnings.push(m),
+      );
+      return { config, warnings };
+    }
+
+    it('uses the demo factor and signing keys in production, warning once per secret', () => {
+      const key = randomBytes(32);
+      const dir = demoDir({
+        'factor-key': `${key.toString('base64')}\n`,
+        'token-signing-key.jwk': JSON.stringify(jwk),
+      });
+      const env = { NODE_ENV: 'production', STEPGATE_DEMO_SECRETS_DIR: dir };
+      const { config, warnings } = loadWarning(env);
+      expect(config.secrets).toEqual({
+        factorKeys: { current: { id: derivedKeyId(key), key }, previous: [] },
+        signingJwk: jwk,
+      });
+      expect(warnings).toEqual([
+        expect.stringMatching(/^DEMO SECRET IN USE: STEPGATE_FACTOR_KEY .*factor-key/),
+        expect.stringMatching(/^DEMO SECRET IN USE: STEPGATE_TOKEN_SIGNING_KEY .*token-signing-key\.jwk/),
+      ]);
+      // Loaded again in the same process (the embedded mode checks, then builds): no second warning.
+      expect(loadWarning(env).warnings).toEqual([]);
+    });
+
+    it("prefers the operator's secrets, and warns only for the demo ones", () => {
+      const own = randomBytes(32);
+      const dir = demoDir({
+        'factor-key': `${randomBytes(32).toString('base64')}\n`,
+        'token-signing-key.jwk': JSON.stringify(jwk),
+      });
+      const { config, warnings } = loadWarning({
+        STEPGATE_FACTOR_KEY: own.toString('base64'),
+        STEPGATE_DEMO_SECRETS_DIR: dir,
+      });
+      expect(config.secrets.factorKeys?.current.key).toEqual(own);
+      expect(warnings).toEqual([expect.stringMatching(/STEPGATE_TOKEN_SIGNING_KEY/)]);
+    });
+
+    it('refuses a missing factor key, saying the init step did not run; a missing signing key stays optional', () => {
+      const dir = demoDir({});
+      expect(problemsOf(() => load({ NODE_ENV: 'production', STEPGATE_DEMO_SECRETS_DIR: dir }))).toEqual([
+        expect.stringMatching(
+          /^STEPGATE_FACTOR_KEY: not set, .*factor-key: the demo-secrets init step did not run/,
+        ),
+      ]);
+      const withKey = demoDir({ 'factor-key': randomBytes(32).toString('base64') });
+      expect(loadWarning({ STEPGATE_DEMO_SECRETS_DIR: withKey }).config.secrets.signingJwk).toBeNull();
+    });
+
+    it('names the demo file a bad key came from', () => {
+      const dir = demoDir({ 'factor-key': 'c2hvcnQ=\n', 'token-signing-key.jwk': '{"kty":"EC"}' });
+      expect(problemsOf(() => load({ STEPGATE_DEMO_SECRETS_DIR: dir }))).toEqual([
+        `STEPGATE_FACTOR_KEY (from ${join(dir, 'factor-key')}): must be the base64 encoding of exactly 32 bytes`,
+        expect.stringMatching(
+          new RegExp(
+            `^STEPGATE_TOKEN_SIGNING_KEY \\(from ${join(dir, 'token-signing-key\\.jwk')}\\): not a private EC P-256 JWK`,
+          ),
+        ),
+      ]);
+    });
+  });
 });
+
+const jwk = {
+  kty: 'EC',
+  crv: 'P-256',
+  x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+  y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+  d: 'jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI',
+  kid: 'demo',
+};

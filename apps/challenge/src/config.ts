@@ -1,9 +1,18 @@
 // The challenge service's configuration: its own `challenge:` section, the token issuers it shares with the
-// gateway, the acr levels of the policy, and the secrets it takes from the environment. The only place the
-// service reads environment variables.
+// gateway, the acr levels of the policy, and the secrets it takes from the environment (NAME or NAME_FILE, else
+// the demo secrets directory, docs/adr/0015). The only place the service reads environment variables.
 import { createHash } from 'node:crypto';
-import { ConfigError, loadConfig, type RuntimeEnv } from '@stepgate/config';
+import {
+  announceDemoSecrets,
+  ConfigError,
+  loadConfig,
+  lookupSecret,
+  secretLabel,
+  type RuntimeEnv,
+  type SecretLookup,
+} from '@stepgate/config';
 import { describeIssues } from '@stepgate/contracts';
+import { createLogger } from '@stepgate/observability';
 import { z } from 'zod';
 
 /** Methods this build can verify; the config may only name these. */
@@ -226,8 +235,15 @@ export type SigningJwk = z.infer<typeof signingJwk>;
 
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Loads and validates everything at once; throws ConfigError listing every problem of the file and the environment. */
-export function loadChallengeConfig(runtime: RuntimeEnv): ChallengeConfig {
+/**
+ * Loads and validates everything at once; throws ConfigError listing every problem of the file and the
+ * environment. A secret taken from the demo secrets directory is announced (once per process) to `warn`.
+ */
+export function loadChallengeConfig(
+  runtime: RuntimeEnv,
+  warn: (message: string) => void = (message) =>
+    createLogger('challenge', runtime.env).warn(message, 'ChallengeSecrets'),
+): ChallengeConfig {
   const problems: string[] = [];
   let file: FileConfig | undefined;
   try {
@@ -236,9 +252,10 @@ export function loadChallengeConfig(runtime: RuntimeEnv): ChallengeConfig {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);
   }
-  const secrets = readSecrets(runtime.env, problems);
+  const { secrets, lookups } = readSecrets(runtime.env, problems);
   if (!file || problems.length > 0)
     throw new ConfigError(`${runtime.configFile} and the environment`, problems);
+  announceDemoSecrets(lookups, warn);
   return {
     challenge: file.challenge,
     issuers: file.gateway.issuers,
@@ -248,11 +265,19 @@ export function loadChallengeConfig(runtime: RuntimeEnv): ChallengeConfig {
   };
 }
 
-function readSecrets(env: Record<string, string | undefined>, problems: string[]): ChallengeSecrets {
-  const current = env.STEPGATE_FACTOR_KEY
-    ? parseKey('STEPGATE_FACTOR_KEY', env.STEPGATE_FACTOR_KEY, env.STEPGATE_FACTOR_KEY_ID, problems)
-    : null;
-  if (!current && env.NODE_ENV === 'production') {
+function readSecrets(
+  env: Record<string, string | undefined>,
+  problems: string[],
+): { secrets: ChallengeSecrets; lookups: SecretLookup[] } {
+  const factor = lookupSecret(env, 'STEPGATE_FACTOR_KEY');
+  // Optional: without it the service generates one and shares it through the database (tokens/signing-keys.ts).
+  const signing = lookupSecret(env, 'STEPGATE_TOKEN_SIGNING_KEY', { optional: true });
+  let current: FactorKey | null = null;
+  if (factor.source !== 'none') {
+    current = parseKey(secretLabel(factor), factor.value, env.STEPGATE_FACTOR_KEY_ID, problems);
+  } else if (factor.problem) {
+    problems.push(factor.problem);
+  } else if (env.NODE_ENV === 'production') {
     problems.push('STEPGATE_FACTOR_KEY: required when NODE_ENV=production (base64 of 32 random bytes)');
   }
   const previous = (env.STEPGATE_FACTOR_PREVIOUS_KEYS ?? '')
@@ -268,14 +293,17 @@ function readSecrets(env: Record<string, string | undefined>, problems: string[]
       const key = parseKey('STEPGATE_FACTOR_PREVIOUS_KEYS', material, id, problems);
       return key ? [key] : [];
     });
-  if (previous.length > 0 && !current) {
+  if (previous.length > 0 && factor.source === 'none') {
     problems.push('STEPGATE_FACTOR_PREVIOUS_KEYS: set only together with STEPGATE_FACTOR_KEY');
   }
+  if (signing.source === 'none' && signing.problem) problems.push(signing.problem);
   return {
-    factorKeys: current ? { current, previous } : null,
-    signingJwk: env.STEPGATE_TOKEN_SIGNING_KEY
-      ? parseSigningJwk(env.STEPGATE_TOKEN_SIGNING_KEY, problems)
-      : null,
+    secrets: {
+      factorKeys: current ? { current, previous } : null,
+      signingJwk:
+        signing.source === 'none' ? null : parseSigningJwk(secretLabel(signing), signing.value, problems),
+    },
+    lookups: [factor, signing],
   };
 }
 
@@ -302,17 +330,17 @@ export function derivedKeyId(key: Buffer): string {
   return `k-${createHash('sha256').update('stepgate-factor-key-id\0').update(key).digest('hex').slice(0, 16)}`;
 }
 
-function parseSigningJwk(text: string, problems: string[]): SigningJwk | null {
+function parseSigningJwk(label: string, text: string, problems: string[]): SigningJwk | null {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
-    problems.push('STEPGATE_TOKEN_SIGNING_KEY: not valid JSON (expected a private EC P-256 JWK)');
+    problems.push(`${label}: not valid JSON (expected a private EC P-256 JWK)`);
     return null;
   }
   const result = signingJwk.safeParse(raw);
   if (!result.success) {
-    problems.push(`STEPGATE_TOKEN_SIGNING_KEY: not a private EC P-256 JWK (${describeIssues(result.error)})`);
+    problems.push(`${label}: not a private EC P-256 JWK (${describeIssues(result.error)})`);
     return null;
   }
   return result.data;

@@ -1,5 +1,6 @@
 // The process-level settings every service shares (where Kafka and the database are); read once, in each main.ts.
 import { resolve } from 'node:path';
+import { resolveSecretFiles } from './secrets';
 
 export interface RuntimeEnv {
   configFile: string;
@@ -15,10 +16,13 @@ export interface RuntimeEnv {
   instanceId: string;
   /** Consumer groups are `<prefix>-<service>`: lets several deployments (or test runs) share a cluster. */
   kafkaGroupPrefix: string;
+  /** The environment, each secret already taken from NAME or NAME_FILE (secrets.ts). */
   env: Record<string, string | undefined>;
 }
 
-export function readRuntimeEnv(env: Record<string, string | undefined>): RuntimeEnv {
+/** Throws ConfigError when a secret is given twice (NAME and NAME_FILE) or its file cannot be read. */
+export function readRuntimeEnv(processEnv: Record<string, string | undefined>): RuntimeEnv {
+  const env = resolveSecretFiles(processEnv);
   const brokers = (env.KAFKA_BROKERS ?? '')
     .split(',')
     .map((b) => b.trim())

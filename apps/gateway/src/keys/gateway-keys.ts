@@ -1,12 +1,19 @@
-// Where the gateway's two secrets come from: the environment in production (every instance must share
-// them), else development keys generated once and kept under the data directory (0600), with a warning.
+// Where the gateway's two secrets come from: the environment (NAME or NAME_FILE; every instance must share
+// them), else the demo secrets directory when STEPGATE_DEMO_SECRETS_DIR is set (docs/adr/0015), else, outside
+// production, development keys generated once and kept under the data directory (0600). Both fallbacks warn.
 //   STEPGATE_SESSION_KEY          base64 of 32 bytes: encrypts session cookies (dir + A256GCM)
 //   STEPGATE_GATEWAY_SIGNING_KEY  a private EC P-256 JWK: signs X-StepGate-Assertion (ES256)
 import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoggerService } from '@nestjs/common';
-import { ConfigError } from '@stepgate/config';
+import {
+  announceDemoSecrets,
+  ConfigError,
+  lookupSecret,
+  secretLabel,
+  type SecretLookup,
+} from '@stepgate/config';
 import {
   calculateJwkThumbprint,
   exportJWK,
@@ -32,24 +39,36 @@ export async function loadGatewayKeys(
 ): Promise<GatewayKeys> {
   const production = env.NODE_ENV === 'production';
   const problems: string[] = [];
-  let sessionKey: Uint8Array | undefined;
-  if (env.STEPGATE_SESSION_KEY) {
-    const k = Buffer.from(env.STEPGATE_SESSION_KEY, 'base64');
-    if (k.length !== 32) problems.push('STEPGATE_SESSION_KEY: must be base64 of exactly 32 bytes');
-    else sessionKey = k;
-  } else if (production) problems.push('STEPGATE_SESSION_KEY: required when NODE_ENV=production');
+  const absent = (lookup: Extract<SecretLookup, { source: 'none' }>): void => {
+    if (lookup.problem) problems.push(lookup.problem);
+    else if (production) problems.push(`${lookup.name}: required when NODE_ENV=production`);
+  };
 
+  const session = lookupSecret(env, 'STEPGATE_SESSION_KEY');
+  let sessionKey: Uint8Array | undefined;
+  if (session.source === 'none') absent(session);
+  else {
+    const k = Buffer.from(session.value, 'base64');
+    if (k.length !== 32) problems.push(`${secretLabel(session)}: must be base64 of exactly 32 bytes`);
+    else sessionKey = k;
+  }
+
+  const signing = lookupSecret(env, 'STEPGATE_GATEWAY_SIGNING_KEY');
   let signingJwk: JWK | undefined;
-  if (env.STEPGATE_GATEWAY_SIGNING_KEY) {
+  if (signing.source === 'none') absent(signing);
+  else {
     try {
-      signingJwk = JSON.parse(env.STEPGATE_GATEWAY_SIGNING_KEY) as JWK;
+      signingJwk = JSON.parse(signing.value) as JWK;
       if (signingJwk.kty !== 'EC' || signingJwk.crv !== 'P-256' || !signingJwk.d) throw new Error();
     } catch {
-      problems.push('STEPGATE_GATEWAY_SIGNING_KEY: must be a private EC P-256 JWK (JSON)');
+      problems.push(`${secretLabel(signing)}: must be a private EC P-256 JWK (JSON)`);
       signingJwk = undefined;
     }
-  } else if (production) problems.push('STEPGATE_GATEWAY_SIGNING_KEY: required when NODE_ENV=production');
+  }
   if (problems.length > 0) throw new ConfigError('environment', problems);
+  announceDemoSecrets([session, signing], (message) => {
+    logger.warn(message, 'GatewayKeys');
+  });
 
   if (!sessionKey) {
     const path = join(dataDir, SESSION_KEY_FILE);
