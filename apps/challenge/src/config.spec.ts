@@ -57,6 +57,9 @@ describe(loadChallengeConfig.name, () => {
     expect(config.secrets.factorKeys?.previous).toEqual([{ id: '2025-q4', key: old }]);
     const named = load({ STEPGATE_FACTOR_KEY: current.toString('base64'), STEPGATE_FACTOR_KEY_ID: 'k-2026' });
     expect(named.secrets.factorKeys?.current.id).toBe('k-2026');
+    // Compose passes a variable the operator left out as "": that is no key id, not a bad one.
+    const unnamed = load({ STEPGATE_FACTOR_KEY: current.toString('base64'), STEPGATE_FACTOR_KEY_ID: '' });
+    expect(unnamed.secrets.factorKeys?.current.id).toBe(derivedKeyId(current));
   });
 
   it('reports every problem of the file and the environment at once', () => {

@@ -12,6 +12,7 @@ import {
   type SecretLookup,
 } from '@stepgate/config';
 import { describeIssues } from '@stepgate/contracts';
+import { consumerSettingsFields } from '@stepgate/kafka';
 import { createLogger } from '@stepgate/observability';
 import { z } from 'zod';
 
@@ -58,6 +59,8 @@ const signatureAlgorithm = z.enum([
 
 const challengeSection = z.strictObject({
   http: z.strictObject({ host: z.string().min(1), port }),
+  /** The bus consumer: handler failures (redelivery, then dead letter) and health bounds (libs/kafka). */
+  kafka: z.strictObject(consumerSettingsFields).optional(),
   ttlSeconds: seconds(30, 3600),
   maxAttempts: int(1, 20),
   firstFactorEnrolment: z.enum(['seen-device', 'any-device', 'never']),
@@ -274,7 +277,8 @@ function readSecrets(
   const signing = lookupSecret(env, 'STEPGATE_TOKEN_SIGNING_KEY', { optional: true });
   let current: FactorKey | null = null;
   if (factor.source !== 'none') {
-    current = parseKey(secretLabel(factor), factor.value, env.STEPGATE_FACTOR_KEY_ID, problems);
+    // Empty is unset, as for every variable: compose passes one the operator did not give as "".
+    current = parseKey(secretLabel(factor), factor.value, env.STEPGATE_FACTOR_KEY_ID || undefined, problems);
   } else if (factor.problem) {
     problems.push(factor.problem);
   } else if (env.NODE_ENV === 'production') {

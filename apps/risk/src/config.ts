@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { RISK_LEVELS, type RiskLevel } from '@stepgate/contracts';
+import { consumerSettingsFields } from '@stepgate/kafka';
 import { z } from 'zod';
 import { CidrList, parseCidr } from './scoring/ip-network';
 import { FEATURES, type Feature, type ScoringPolicy } from './scoring/scoring.types';
@@ -111,6 +112,8 @@ const riskSection = z.strictObject({
        * risk with a fresh database can be rebuilt from the topics under a new group id.
        */
       groupId: z.string().min(1).max(249).optional(),
+      /** Handler failures (redelivery, then dead letter) and health bounds of the consumer (libs/kafka). */
+      ...consumerSettingsFields,
     })
     .prefault({}),
   retention: z

@@ -10,5 +10,6 @@ export * from './dead-letter/dead-letter.event';
 export * from './policy-version/policy-version.event';
 export * from './session-revoked/session-revoked.event';
 export * from './assess-risk/assess-risk.request';
+export * from './assess-risk/assess-risk.http';
 export * from './create-challenge/create-challenge.request';
 export * from './risk-assessment/client-reasons';

@@ -1,7 +1,9 @@
 // Batch consumption: a handler marked `@BatchEventPattern(topic)` receives every message a fetch brought for
 // one partition (Kafka) or everything queued (in-process) in one call, so a service can apply many events in
-// one transaction. Offsets move past a batch only when its handler resolved; a rejection redelivers the whole
-// batch. `ValidBatch` splits the raw messages into valid events and rejects with their reasons.
+// one transaction. Offsets move past a batch only when its handler resolved; when it rejects, the Kafka server
+// runs the batch again one message at a time to find the failing one (kafka.server.ts), so a batch handler must
+// be idempotent per message. `ValidBatch` splits the raw messages into valid events and rejects with their
+// reasons.
 import type { PipeTransform } from '@nestjs/common';
 import { EventPattern, Payload } from '@nestjs/microservices';
 import { describeIssues, EVENT_CONTRACTS, type EventOf, type EventTopic } from '@stepgate/contracts';

@@ -1,9 +1,19 @@
-import { Controller, Get, Res, ServiceUnavailableException, UseFilters } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Res, UseFilters } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { ConsumerHealth } from '@stepgate/kafka';
+import {
+  BusMetrics,
+  ConsumerHealth,
+  consumerSettingsOf,
+  describeError,
+  livenessBody,
+  readinessBody,
+  type LivenessBody,
+  type ReadinessBody,
+} from '@stepgate/kafka';
 import { HttpExceptionFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import type { DataSource } from 'typeorm';
+import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
 import { CHALLENGE_DB } from '../database/challenge-database';
 import { ChallengeMetrics } from './challenge.metrics';
 
@@ -15,18 +25,43 @@ export class HealthHttpController {
     @InjectDataSource(CHALLENGE_DB) private readonly db: DataSource,
     private readonly metrics: ChallengeMetrics,
     private readonly consumer: ConsumerHealth,
-  ) {}
+    bus: BusMetrics,
+    @Inject(CHALLENGE_CONFIG) config: ChallengeConfig,
+  ) {
+    // The bounds the challenge consumer is held to, before bootstrap starts it (challenge.kafka), and its
+    // metrics (dead letters, redelivery, offset resets, lag, crashes) under challenge's service label.
+    consumer.configure(consumerSettingsOf(config.challenge.kafka));
+    bus.registerIn(metrics.registry);
+  }
 
-  /** Healthy when the database answers and the bus consumer runs (it is how outcomes and factor changes flow). */
+  /**
+   * Liveness: 503 only when restarting the process is what helps, a bus consumer that kafkajs gave up on or
+   * that crashes in a loop. A database or a broker that is away is waited out: readiness says so.
+   */
   @Get('healthz')
-  async health(): Promise<{ status: 'ok' }> {
-    if (!this.consumer.healthy) throw new ServiceUnavailableException('the bus consumer crashed');
+  @Header('cache-control', 'no-store')
+  health(@Res({ passthrough: true }) reply: FastifyReply): LivenessBody {
+    const { code, body } = livenessBody(this.consumer.liveness());
+    void reply.status(code);
+    return body;
+  }
+
+  /**
+   * Readiness: the database answers (factors, challenges, keys) and the consumer that answers challenge
+   * requests is in its group with Kafka answering. Lag, messages being retried and skipped offsets are warnings.
+   */
+  @Get('readyz')
+  @Header('cache-control', 'no-store')
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<ReadinessBody> {
+    const readiness = await this.consumer.readiness();
     try {
       await this.db.query('SELECT 1');
-    } catch {
-      throw new ServiceUnavailableException('database unreachable');
+    } catch (err) {
+      readiness.reasons.unshift(`the database is not answering: ${describeError(err)}`);
     }
-    return { status: 'ok' };
+    const { code, body } = readinessBody(readiness);
+    void reply.status(code);
+    return body;
   }
 
   @Get('metrics')

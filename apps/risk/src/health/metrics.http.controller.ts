@@ -1,4 +1,5 @@
 import { Controller, Get, Res, UseFilters } from '@nestjs/common';
+import { BusMetrics } from '@stepgate/kafka';
 import { HttpExceptionFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { RiskMetrics } from './risk.metrics';
@@ -6,7 +7,13 @@ import { RiskMetrics } from './risk.metrics';
 @Controller()
 @UseFilters(HttpExceptionFilter)
 export class MetricsHttpController {
-  constructor(private readonly metrics: RiskMetrics) {}
+  constructor(
+    private readonly metrics: RiskMetrics,
+    bus: BusMetrics,
+  ) {
+    // The consumer's own (dead letters, redelivery, offset resets, lag, crashes), under risk's service label.
+    bus.registerIn(metrics.registry);
+  }
 
   @Get('metrics')
   async metricsText(@Res({ passthrough: true }) reply: FastifyReply): Promise<string> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deviceId, deviceSource, id, ip, isoTime, riskLevel, subject } from '../common';
+import { deviceId, deviceSource, id, ip, isoTime, riskLevel, subject, text } from '../common';
 
 export const ACCESS_DECISIONS = ['allow', 'step_up', 'deny', 'unauthenticated'] as const;
 
@@ -17,17 +17,17 @@ export const accessEvent = z.strictObject({
   deviceId: deviceId.nullable(),
   deviceSource: deviceSource.nullable(),
   clientIp: ip,
-  userAgent: z.string().max(1024),
-  method: z.string().min(1).max(16),
-  host: z.string().min(1).max(255),
-  path: z.string().min(1).max(4096),
-  route: z.string().max(128).nullable(),
+  userAgent: text().max(1024),
+  method: text().min(1).max(16),
+  host: text().min(1).max(255),
+  path: text().min(1).max(4096),
+  route: text().max(128).nullable(),
   decision: z.enum(ACCESS_DECISIONS),
-  reason: z.string().max(256),
+  reason: text().max(256),
   status: z.number().int().min(100).max(599),
   riskScore: z.number().min(0).max(100).nullable(),
   riskLevel: riskLevel.nullable(),
-  acr: z.string().max(128).nullable(),
+  acr: text().max(128).nullable(),
   /** The policy version the gateway decided under; null while it runs on the config file's policy at start. */
   policyVersion: z.int().min(1).nullable(),
   /** A monitor-mode route forwarded a request that enforcement would have stepped up or denied. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deviceId, id, isoTime, riskLevel, riskSignal, subject } from '../common';
+import { deviceId, id, isoTime, riskLevel, riskSignal, subject, text } from '../common';
 import { challengeMethod } from '../challenge-outcome/challenge-outcome.event';
 
 /**
@@ -11,8 +11,8 @@ export const createChallengeRequest = z.strictObject({
   subject,
   sessionId: id.nullable(),
   deviceId: deviceId.nullable(),
-  route: z.string().max(128),
-  requiredAcr: z.string().min(1).max(128),
+  route: text().max(128),
+  requiredAcr: text().min(1).max(128),
   maxAgeSeconds: z.number().int().positive(),
   risk: z.strictObject({
     score: z.number().min(0).max(100),
@@ -32,11 +32,11 @@ export const createChallengeReply = z.discriminatedUnion('status', [
   /** The policy allows methods the subject has not enrolled: enrol first (never a silent downgrade). */
   z.strictObject({
     status: z.literal('enrolment_required'),
-    reason: z.string().max(500),
+    reason: text().max(500),
     /** The methods that would do, strongest first: the client's enrolment hint points at the first. */
     methods: z.array(challengeMethod).min(1),
   }),
   /** No method may satisfy this risk level (critical): denied with the reason. */
-  z.strictObject({ status: z.literal('denied'), reason: z.string().max(500) }),
+  z.strictObject({ status: z.literal('denied'), reason: text().max(500) }),
 ]);
 export type CreateChallengeReply = z.infer<typeof createChallengeReply>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isoTime } from '../common';
+import { isoTime, text } from '../common';
 
 export const POLICY_SOURCES = ['file', 'api', 'rollback'] as const;
 
@@ -22,11 +22,11 @@ export const policyVersion = z.strictObject({
     risk: z.record(z.string(), z.unknown()),
   }),
   /** Who made it: the verified subject of an admin change, `file:<path>` for a change to the config file. */
-  author: z.string().min(1).max(256),
+  author: text().min(1).max(256),
   source: z.enum(POLICY_SOURCES),
   /** For a rollback, the version whose document this one restores. */
   restores: z.int().min(1).nullable(),
-  comment: z.string().max(500).nullable(),
+  comment: text().max(500).nullable(),
   createdAt: isoTime,
 });
 export type PolicyVersion = z.infer<typeof policyVersion>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { deviceId, deviceStatus, id, isoTime, riskLevel, riskSignal, subject } from '../common';
+import { deviceId, deviceStatus, id, isoTime, riskLevel, riskSignal, subject, text } from '../common';
 
 /** Published by risk after it scores an access; the gateway uses it to invalidate cached decisions. */
 export const riskAssessment = z.strictObject({
@@ -13,7 +13,7 @@ export const riskAssessment = z.strictObject({
   level: riskLevel,
   signals: z.array(riskSignal).max(64),
   deviceStatus,
-  modelVersion: z.string().min(1).max(64),
+  modelVersion: text().min(1).max(64),
 });
 export type RiskAssessment = z.infer<typeof riskAssessment>;
 export const riskAssessmentKey = (a: RiskAssessment): string => a.subject;
