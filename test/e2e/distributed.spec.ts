@@ -47,7 +47,8 @@ describe.each(databaseBackends())('distributed StepGate over Kafka on %s', (back
       start('challenge', 'challenge', `http://127.0.0.1:${ports.challenge}/healthz`),
     ]);
     gateway = `http://127.0.0.1:${ports.gateway}`;
-    await start('gateway', 'gateway', `${gateway}/.stepgate/healthz`);
+    // Ready, not just alive: the gateway serves before its Kafka client is (challenges are asked over Kafka).
+    await start('gateway', 'gateway', `${gateway}/.stepgate/readyz`);
   });
 
   afterAll(async () => {

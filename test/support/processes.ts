@@ -60,6 +60,9 @@ export function stepgateEnv(ports: Ports, extra: Record<string, string> = {}): R
     STEPGATE_CHALLENGE_JWKS: `http://127.0.0.1:${ports.challenge}/.stepgate/challenge/jwks.json`,
     STEPGATE_DEMO_UPSTREAM_URL: `http://127.0.0.1:${ports.upstream}`,
     STEPGATE_RISK_ADMIN_URL: `http://127.0.0.1:${ports.risk}`,
+    // The gateway asks risk directly, as compose deploys it (adr/0016-direct-risk-path); ignored on the
+    // in-process bus.
+    STEPGATE_RISK_URL: `http://127.0.0.1:${ports.risk}`,
     STEPGATE_GATEWAY_JWKS: `http://127.0.0.1:${ports.gateway}/.stepgate/jwks.json`,
     ...extra,
   };

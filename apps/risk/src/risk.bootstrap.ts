@@ -1,4 +1,4 @@
-// Builds and starts the risk service: config, Nest over Fastify, the bus consumer, then the HTTP port.
+// Builds and starts the risk service: config, Nest over Fastify, the HTTP port, then the bus consumer.
 // Used by main.ts and by the embedded launcher, so it keeps no process-wide state of its own.
 import type { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -28,8 +28,11 @@ export async function createRiskApp(
       inheritAppConfig: true,
     });
     app.get(ConsumerHealth).watch(consumer.status);
-    await app.startAllMicroservices();
+    // The port first: the gateway's direct assessments (adr/0016-direct-risk-path) need only the database,
+    // while joining the consumer group after a crash waits out the dead member's session (30 s). Start fails
+    // if either fails.
     await app.listen({ host: config.http.host, port: config.http.port });
+    await app.startAllMicroservices();
   } catch (err) {
     await app.close().catch(() => undefined);
     throw err;

@@ -1,10 +1,12 @@
-// The risk service: consumes access events and challenge outcomes, answers assess requests, and serves
-// health, metrics and the admin view over HTTP.
+// The risk service: consumes access events and challenge outcomes, answers assess requests (over Kafka, and
+// directly over HTTP to the gateway: adr/0016-direct-risk-path), and serves health, metrics and the admin
+// view over HTTP.
 import { type DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { RuntimeEnv } from '@stepgate/config';
 import { MessageBus, MessagingModule, type MessagingOptions } from '@stepgate/kafka';
 import { AdminModule } from './admin/admin.module';
+import { AssessmentsModule } from './assessments/assessments.module';
 import { RISK_CONFIG, type RiskConfig } from './config';
 import { ConsoleModule } from './console/console.module';
 import { EventsModule } from './events/events.module';
@@ -14,7 +16,13 @@ import { RISK_RUNTIME } from './policy/policy-versions.service';
 import { RiskPolicy } from './policy/risk-policy.service';
 import { RISK_DB, riskDataSourceOptions } from './profiles/risk.data-source';
 
-/** How risk talks to the bus: one consumer group for every instance, and it must see every event. */
+/**
+ * How risk talks to the bus: one consumer group for every instance, and it must see every event. The producer
+ * and the policy follower connect in the background, so starting waits for neither (a follower's fresh group
+ * alone takes seconds to form): the HTTP port, with the gateway's direct assessments, opens as soon as the
+ * database answers, on the newest policy version recorded there (PolicyVersions). The consumer still needs
+ * the broker to start (risk.bootstrap.ts).
+ */
 export function riskMessagingOptions(runtime: RuntimeEnv, config: RiskConfig): MessagingOptions {
   return {
     clientId: 'stepgate-risk',
@@ -24,6 +32,7 @@ export function riskMessagingOptions(runtime: RuntimeEnv, config: RiskConfig): M
     maxWaitMs: runtime.kafkaMaxWaitMs,
     idempotent: runtime.kafkaIdempotent,
     fromBeginning: true,
+    startWithoutBroker: true,
   };
 }
 
@@ -41,6 +50,7 @@ export class RiskModule {
           useFactory: () => ({ ...riskDataSourceOptions(runtime), retryAttempts: 3, retryDelay: 1000 }),
         }),
         EventsModule,
+        AssessmentsModule,
         PolicyModule,
         AdminModule,
         ConsoleModule,

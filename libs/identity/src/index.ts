@@ -9,3 +9,4 @@ export * from './dpop/replay.store';
 export * from './dpop/www-authenticate';
 export * from './dpop/device';
 export * from './session-binding';
+export * from './service-token';

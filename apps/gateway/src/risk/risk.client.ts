@@ -1,12 +1,17 @@
 // Gets a risk assessment for a request: from the cache (only for exactly the inputs risk scored), else
-// synchronously from risk within a budget.
+// synchronously from risk within a budget, over the transport the deployment configured (risk.transport.ts).
+// Concurrent misses for the same inputs share one request, and inputs risk just did not answer for are not
+// asked again for a moment (the negative cache), so a burst on a cold or unanswered context costs risk one
+// request, not one per client request.
 import { Inject, Injectable } from '@nestjs/common';
-import { REQUESTS, type RiskAssessment } from '@stepgate/contracts';
-import { MessageBus } from '@stepgate/kafka';
+import type { RiskAssessment } from '@stepgate/contracts';
+import { LRUCache } from 'lru-cache';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
 import { GatewayMetrics } from '../health/gateway.metrics';
 import { GatewayPolicy } from '../policy/gateway-policy.service';
 import { RiskDecisionCache, type ScoredInputs } from './risk-decision.cache';
+import { RiskPathMetrics } from './risk.metrics';
+import { RISK_TRANSPORT, RiskRequestError, type RiskTransport } from './risk.transport';
 
 export interface RiskContext extends ScoredInputs {
   correlationId: string;
@@ -15,16 +20,32 @@ export interface RiskContext extends ScoredInputs {
 @Injectable()
 export class RiskClient {
   readonly cache: RiskDecisionCache;
+  /** Requests in flight by cache key: a miss for the same inputs waits for the one already asked. */
+  private readonly inFlight = new Map<string, Promise<RiskAssessment | null>>();
+  /** Cache keys risk did not answer for, for gateway.risk.negativeCacheMs. */
+  private readonly unanswered: LRUCache<string, true> | null;
+  private readonly pathMetrics: RiskPathMetrics;
+  /** Bumped by every policy version: an answer to a request made under an older one is not cached. */
+  private generation = 0;
 
   constructor(
-    private readonly bus: MessageBus,
+    @Inject(RISK_TRANSPORT) private readonly transport: RiskTransport,
     private readonly metrics: GatewayMetrics,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
     policy: GatewayPolicy,
   ) {
-    this.cache = new RiskDecisionCache(config.gateway.risk.cacheTtlSeconds * 1000);
+    const { cacheTtlSeconds, negativeCacheMs } = config.gateway.risk;
+    this.cache = new RiskDecisionCache(cacheTtlSeconds * 1000);
+    this.unanswered =
+      negativeCacheMs === 0
+        ? null
+        : new LRUCache<string, true>({ max: 100_000, ttl: negativeCacheMs, ttlResolution: 0 });
+    this.pathMetrics = new RiskPathMetrics(metrics.registry);
     // A new version may move thresholds or weights: levels cached under the old one are not reused.
-    policy.onChange(() => this.cache.clear());
+    policy.onChange(() => {
+      this.generation++;
+      this.cache.clear();
+    });
   }
 
   /** The assessment, or null when risk did not answer in time (the route's fail mode then decides). */
@@ -45,18 +66,47 @@ export class RiskClient {
       return cached;
     }
     this.metrics.riskCache.inc({ result: 'miss' });
+    const assessment = await this.answer(inputs, ctx.correlationId);
+    this.metrics.riskLookups.inc({ source: assessment ? 'risk' : 'unavailable' });
+    return assessment;
+  }
+
+  private answer(inputs: ScoredInputs, correlationId: string): Promise<RiskAssessment | null> {
+    const key = RiskDecisionCache.key(inputs);
+    if (this.unanswered?.has(key)) {
+      this.pathMetrics.miss('negative_cache');
+      return Promise.resolve(null);
+    }
+    const pending = this.inFlight.get(key);
+    if (pending) {
+      this.pathMetrics.miss('coalesced');
+      return pending;
+    }
+    this.pathMetrics.miss('requested');
+    const request = this.request(key, inputs, correlationId).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, request);
+    return request;
+  }
+
+  /** One request to risk; never rejects. */
+  private async request(
+    key: string,
+    inputs: ScoredInputs,
+    correlationId: string,
+  ): Promise<RiskAssessment | null> {
+    const generation = this.generation;
     const stop = this.metrics.riskLatency.startTimer();
     try {
-      const assessment = await this.bus.request(
-        REQUESTS.assessRisk,
-        { correlationId: ctx.correlationId, ...inputs },
+      const assessment = await this.transport.assess(
+        { correlationId, ...inputs },
         this.config.gateway.risk.timeoutMs,
       );
-      this.cache.set(inputs, assessment);
-      this.metrics.riskLookups.inc({ source: 'risk' });
+      this.pathMetrics.request(this.transport.path, 'answered');
+      if (generation === this.generation) this.cache.set(inputs, assessment);
       return assessment;
-    } catch {
-      this.metrics.riskLookups.inc({ source: 'unavailable' });
+    } catch (err) {
+      this.pathMetrics.request(this.transport.path, err instanceof RiskRequestError ? err.failure : 'failed');
+      this.unanswered?.set(key, true);
       return null;
     } finally {
       stop();

@@ -229,6 +229,9 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
         if (!head || head.version === published) return true;
         const { changes: _changes, ...event } = head;
         const lineage = (await this.store.lineage())!;
+        // In force here at once, from the database: this instance scores on the newest version before its
+        // follower (a group of its own, seconds to form) brings it back, and even with Kafka away.
+        this.policy.apply({ ...event, lineage });
         await this.bus.publish(TOPICS.policyVersion, { ...event, lineage });
         published = head.version;
       }
