@@ -1,15 +1,27 @@
 // MessageBus over Kafka through @nestjs/microservices' ClientKafka (kafkajs underneath): idempotent
-// producer with acks=-1, and request/reply on `<pattern>.reply` for the patterns the service asks.
+// producer with acks=-1, and request/reply on `<pattern>.reply` for the patterns the service asks. Started
+// without the broker (the gateway), it connects and follows in the background, retrying.
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { ClientKafka } from '@nestjs/microservices';
 import type { EventOf, EventTopic, ReplyOf, RequestOf, RequestPattern } from '@stepgate/contracts';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Kafka, type Consumer } from 'kafkajs';
 import { lastValueFrom, Subject, timeout, TimeoutError } from 'rxjs';
 import { assertEvent, assertRequest, keyOf, parseReply } from './contract.validation';
 import { deliverFollowed, headersOf } from './in-process.message-bus';
-import { type FollowHandler, MessageBus, type PublishMeta, RequestTimeoutError } from './message-bus';
+import {
+  BrokerUnavailableError,
+  type FollowHandler,
+  MessageBus,
+  type PublishMeta,
+  RequestTimeoutError,
+} from './message-bus';
 import { kafkaClientConfig, producerConfig, type KafkaSettings } from './kafka.options';
+
+/** Without the broker, how long shutdown waits for acknowledgements, and for each disconnect. */
+const SHUTDOWN_WAIT_MS = 5_000;
+const RETRY_MAX_MS = 30_000;
 
 export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown {
   private readonly logger = new Logger(KafkaMessageBus.name);
@@ -18,10 +30,19 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
   private readonly followers = new Set<Consumer>();
   /** `crashed` when a follower gave up (kafkajs will not restart it), `connected` when one (re)joined. */
   readonly followerStatus = new Subject<string>();
+  /** Followers disconnecting in the background (`startWithoutBroker`). */
+  private readonly leaving = new Set<Promise<unknown>>();
+  private connected = false;
+  /** Resolves true once connected, false if the bus shut down first (`connectInBackground`). */
+  connection: Promise<boolean> = Promise.resolve(true);
+  /** Aborted at shutdown: background connection attempts stop. */
+  private readonly closing = new AbortController();
 
+  /** `startWithoutBroker`: see MessagingOptions. */
   constructor(
     private readonly settings: KafkaSettings,
     private readonly requestPatterns: RequestPattern[],
+    private readonly startWithoutBroker = false,
   ) {
     super();
     this.client = new ClientKafka({
@@ -41,6 +62,33 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
 
   async connect(): Promise<void> {
     await this.client.connect();
+    this.connected = true;
+  }
+
+  /** Whether the client reached the broker once (kafkajs reconnects by itself after that). */
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Connects without waiting: retried until the broker answers or the bus shuts down. */
+  connectInBackground(): void {
+    this.connection = this.retry('connecting to Kafka', () => this.connect());
+    void this.connection.then((done) => done && this.logger.log('connected to Kafka'));
+  }
+
+  /** Runs `attempt` until it succeeds (true) or the bus shuts down (false), backing off up to 30 s. */
+  private async retry(what: string, attempt: () => Promise<void>): Promise<boolean> {
+    for (let delay = 1000; !this.closing.signal.aborted; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+      try {
+        await attempt();
+        return true;
+      } catch (err) {
+        if (this.closing.signal.aborted) return false;
+        this.logger.warn(`${what}: ${String(err)}; retrying in ${delay / 1000} s`);
+        await sleep(delay, undefined, { signal: this.closing.signal }).catch(() => undefined);
+      }
+    }
+    return false;
   }
 
   async publish<T extends EventTopic>(topic: T, value: EventOf<T>, meta: PublishMeta = {}): Promise<void> {
@@ -81,10 +129,49 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
     await this.track(lastValueFrom(this.client.emitBatch(topic, { messages }), { defaultValue: undefined }));
   }
 
+  /** Without the broker at start (`startWithoutBroker`), resolves at once and subscribes when it can. */
   async follow<T extends EventTopic>(topic: T, handler: FollowHandler<T>): Promise<() => Promise<void>> {
+    let current: Consumer | null = null;
+    let stopped = false;
+    const start = async () => {
+      const consumer = this.follower(topic);
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          eachMessage: ({ message, partition }) =>
+            deliverFollowed(topic, message.value?.toString('utf8') ?? null, handler, {
+              offset: message.offset,
+              partition,
+            }),
+        });
+      } catch (err) {
+        await consumer.disconnect().catch(() => undefined);
+        throw err;
+      }
+      if (stopped) return void (await consumer.disconnect());
+      current = consumer;
+      this.followers.add(consumer);
+    };
+    if (this.startWithoutBroker) void this.retry(`following ${topic}`, start);
+    else await start();
+    return async () => {
+      stopped = true;
+      if (!current || !this.followers.delete(current)) return;
+      const leaving = current.disconnect();
+      // A broker that is away would hold the caller (a shutdown) for as long: the bus's own shutdown waits.
+      if (!this.startWithoutBroker) return leaving;
+      this.leaving.add(leaving.catch(() => undefined));
+    };
+  }
+
+  /**
+   * A consumer in a group of this instance's own that never commits: it reads from the start every time, and
+   * the broker forgets it once the instance is gone.
+   */
+  private follower(topic: EventTopic): Consumer {
     const { clientId, groupId, maxWaitMs } = this.settings;
-    // A group of this instance's own that never commits: it reads from the start every time, and the broker
-    // forgets it once the instance is gone.
     const consumer = new Kafka(kafkaClientConfig(this.settings, `${clientId}-follow`)).consumer({
       groupId: `${groupId}-follow-${randomUUID()}`,
       maxWaitTimeInMs: maxWaitMs,
@@ -96,20 +183,7 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
       if (!payload.restart) this.followerStatus.next('crashed');
     });
     consumer.on(consumer.events.GROUP_JOIN, () => this.followerStatus.next('connected'));
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: ({ message, partition }) =>
-        deliverFollowed(topic, message.value?.toString('utf8') ?? null, handler, {
-          offset: message.offset,
-          partition,
-        }),
-    });
-    this.followers.add(consumer);
-    return async () => {
-      if (this.followers.delete(consumer)) await consumer.disconnect();
-    };
+    return consumer;
   }
 
   async request<P extends RequestPattern>(
@@ -120,6 +194,8 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
     if (!this.requestPatterns.includes(pattern))
       throw new Error(`${pattern} was not declared as a request pattern`);
     assertRequest(pattern, payload);
+    // Not even connected: no reply can come, so the caller's fallback need not wait for the deadline.
+    if (this.startWithoutBroker && !this.connected) throw new BrokerUnavailableError(pattern);
     try {
       const reply: unknown = await lastValueFrom(
         this.client
@@ -137,13 +213,39 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
     }
   }
 
-  /** Waits for every accepted publish to be acknowledged, then disconnects. */
+  /**
+   * Waits for every accepted publish to be acknowledged, then disconnects. Started without the broker, it
+   * waits a few seconds at most for each step: a broker that is away would otherwise hold the process past
+   * its stop grace period (the gateway has already spilled what Kafka did not acknowledge).
+   */
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled(this.inFlight);
-    await Promise.allSettled([...this.followers].map((c) => c.disconnect()));
+    this.closing.abort();
+    const followers = [...this.followers];
     this.followers.clear();
-    await this.client
-      .close()
-      .catch((err: unknown) => this.logger.warn(`closing Kafka client: ${String(err)}`));
+    const pending = this.inFlight.size;
+    await this.bounded(
+      (async () => {
+        await Promise.allSettled(this.inFlight);
+        await Promise.allSettled([
+          ...followers.map((c) => c.disconnect()),
+          ...this.leaving,
+          this.client
+            .close()
+            .catch((err: unknown) => this.logger.warn(`closing Kafka client: ${String(err)}`)),
+        ]);
+      })(),
+      `disconnecting from Kafka (${pending} publishes were unacknowledged)`,
+    );
+  }
+
+  /** The step itself, or (started without the broker) at most SHUTDOWN_WAIT_MS of it. */
+  private async bounded(step: Promise<unknown>, what: string): Promise<void> {
+    if (!this.startWithoutBroker) {
+      await step;
+      return;
+    }
+    const timer = sleep(SHUTDOWN_WAIT_MS, 'timeout' as const, { ref: false });
+    if ((await Promise.race([step.then(() => 'done' as const), timer])) === 'timeout')
+      this.logger.warn(`${what}: gave up after ${SHUTDOWN_WAIT_MS / 1000} s`);
   }
 }

@@ -18,6 +18,13 @@ export interface MessagingOptions {
   idempotent: boolean;
   /** Where a new consumer group starts: true for services that must see every event. */
   fromBeginning: boolean;
+  /**
+   * Start without the broker: connect and follow topics in the background, retrying until the broker
+   * answers; meanwhile requests fail at once (BrokerUnavailableError) and publishes wait for the connection.
+   * At shutdown, unacknowledged publishes are waited for a few seconds only: the caller keeps what it must not
+   * lose (the gateway's access-event spill file). Off: starting waits for the broker.
+   */
+  startWithoutBroker?: boolean;
 }
 
 export const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
@@ -57,6 +64,14 @@ export class RequestTimeoutError extends Error {
   readonly code = 'request_timeout';
   constructor(pattern: string, timeoutMs: number) {
     super(`no reply to ${pattern} within ${timeoutMs} ms`);
+  }
+}
+
+/** A request made before the bus first reached the broker (only with `startWithoutBroker`). */
+export class BrokerUnavailableError extends Error {
+  readonly code = 'broker_unavailable';
+  constructor(pattern: string) {
+    super(`${pattern}: not connected to the broker yet`);
   }
 }
 

@@ -1,9 +1,12 @@
 // Wires the message bus for a service: Kafka when brokers are configured, the in-process bus otherwise.
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BusMetrics } from './bus-metrics';
 import { ConsumerHealth } from './consumer-health';
 import { DeadLetterFilter, DeadLetters } from './dead-letter.filter';
+import { HandlerErrors } from './handler-errors.interceptor';
 import { inProcessBroker } from './in-process.broker';
 import { InProcessMessageBus } from './in-process.message-bus';
 import { InProcessServer } from './in-process.transport';
@@ -11,6 +14,7 @@ import { KafkaMessageBus } from './kafka.message-bus';
 import { kafkaServerOptions } from './kafka.options';
 import { BatchingServerKafka } from './kafka.server';
 import { MESSAGING_OPTIONS, MessageBus, type MessagingOptions } from './message-bus';
+import { TopicCompaction } from './topic-compaction';
 
 @Module({})
 export class MessagingModule {
@@ -25,17 +29,21 @@ export class MessagingModule {
           inject: [ConsumerHealth],
           useFactory: async (health: ConsumerHealth): Promise<MessageBus> => {
             if (options.brokers.length === 0) return new InProcessMessageBus(inProcessBroker);
-            const bus = new KafkaMessageBus(options, options.requests);
+            const bus = new KafkaMessageBus(options, options.requests, options.startWithoutBroker === true);
             health.watch(bus.followerStatus);
-            await bus.connect();
+            if (options.startWithoutBroker) bus.connectInBackground();
+            else await bus.connect();
             return bus;
           },
         },
         DeadLetters,
+        BusMetrics,
+        TopicCompaction,
         ConsumerHealth,
         { provide: APP_FILTER, useClass: DeadLetterFilter },
+        { provide: APP_INTERCEPTOR, useClass: HandlerErrors },
       ],
-      exports: [MessageBus, MESSAGING_OPTIONS, DeadLetters, ConsumerHealth],
+      exports: [MessageBus, MESSAGING_OPTIONS, DeadLetters, ConsumerHealth, BusMetrics],
     };
   }
 }
@@ -44,5 +52,23 @@ export class MessagingModule {
 export function messagingTransport(options: MessagingOptions): MicroserviceOptions {
   if (options.brokers.length === 0)
     return { strategy: new InProcessServer(inProcessBroker, options.groupId) };
-  return { strategy: new BatchingServerKafka(kafkaServerOptions(options, options.fromBeginning)) };
+  const serverOptions = kafkaServerOptions(options, options.fromBeginning);
+  return {
+    strategy: options.startWithoutBroker
+      ? new ServerKafkaWithoutBroker(serverOptions)
+      : new BatchingServerKafka(serverOptions),
+  };
+}
+
+const CLOSE_WAIT_MS = 5_000;
+
+/**
+ * The consuming side of a service started without the broker (`startWithoutBroker`): closing waits a few
+ * seconds at most, since a broker that is away never answers the consumer's leave-group; what the consumer
+ * did not commit is consumed again, as after a crash.
+ */
+class ServerKafkaWithoutBroker extends BatchingServerKafka {
+  override async close(): Promise<void> {
+    await Promise.race([super.close(), sleep(CLOSE_WAIT_MS, undefined, { ref: false })]);
+  }
 }

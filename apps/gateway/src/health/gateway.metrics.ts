@@ -79,13 +79,36 @@ export class GatewayMetrics {
   });
   readonly accessEvents = new Counter({
     name: 'stepgate_gateway_access_events_total',
-    help: 'Access events by result (published, failed, dropped)',
+    help:
+      'Access events by result: published (acknowledged by Kafka, directly or from the spill file), spilled ' +
+      '(written to the spill file), failed (a batch Kafka refused after the producer retries; then spilled), ' +
+      'dropped (lost: the spill file full or unavailable)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
   readonly eventBuffer = new Gauge({
     name: 'stepgate_gateway_access_events_in_flight',
-    help: 'Access events accepted and not yet acknowledged by the broker',
+    help: 'Access events held in memory: buffered or sent to Kafka and not yet acknowledged',
+    registers: [this.registry],
+  });
+  readonly spillBytes = new Gauge({
+    name: 'stepgate_gateway_access_spill_bytes',
+    help: 'Bytes of access events in the spill file not yet published',
+    registers: [this.registry],
+  });
+  readonly spillEvents = new Gauge({
+    name: 'stepgate_gateway_access_spill_events',
+    help: 'Access events in the spill file not yet published',
+    registers: [this.registry],
+  });
+  readonly spillLimit = new Gauge({
+    name: 'stepgate_gateway_access_spill_limit_bytes',
+    help: 'The spill file bound (gateway.accessEvents.spill.maxBytes); 0 when there is no spill file',
+    registers: [this.registry],
+  });
+  readonly spillCorrupt = new Counter({
+    name: 'stepgate_gateway_access_spill_corrupt_records_total',
+    help: 'Spill file records skipped because they were cut short or failed their checksum',
     registers: [this.registry],
   });
 }

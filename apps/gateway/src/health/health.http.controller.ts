@@ -1,8 +1,18 @@
-import { Controller, Get, Header, HttpCode, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
+import { TOPICS } from '@stepgate/contracts';
 import { TokenVerifier } from '@stepgate/identity';
-import { ConsumerHealth } from '@stepgate/kafka';
+import {
+  BusMetrics,
+  ConsumerHealth,
+  consumerSettingsOf,
+  livenessBody,
+  readinessBody,
+  type LivenessBody,
+} from '@stepgate/kafka';
 import type { FastifyReply } from 'fastify';
 import { IdentityAssertionSigner } from '../assertion/identity-assertion';
+import { AccessEventPublisher } from '../events/access-event.publisher';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
 import { GatewayPolicy } from '../policy/gateway-policy.service';
 import { GatewayMetrics } from './gateway.metrics';
 
@@ -17,25 +27,35 @@ export class HealthHttpController {
     private readonly assertions: IdentityAssertionSigner,
     private readonly consumer: ConsumerHealth,
     private readonly policy: GatewayPolicy,
-  ) {}
-
-  /**
-   * Liveness: the process answers, and its bus consumer runs. Without it the gateway would keep serving
-   * cached risk decisions that risk has since changed, so a crashed consumer asks for a restart.
-   */
-  @Get('healthz')
-  health(@Res({ passthrough: true }) reply: FastifyReply): { status: string; reason?: string } {
-    if (!this.consumer.healthy) {
-      void reply.status(503);
-      return { status: 'unavailable', reason: 'the bus consumer crashed' };
-    }
-    return { status: 'ok' };
+    private readonly events: AccessEventPublisher,
+    bus: BusMetrics,
+    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+  ) {
+    // The bounds the gateway's consumer is held to, before bootstrap starts it (gateway.kafka), and its
+    // metrics (dead letters, redelivery, offset resets, lag, crashes) under the gateway's service label.
+    consumer.configure(consumerSettingsOf(config.gateway.kafka));
+    bus.registerIn(metrics.registry);
   }
 
   /**
-   * Readiness: the gateway listens only after its message bus connected, so what is left is the issuers'
-   * key sets, fetched at least once (retried here at most once a second), and a published policy version:
-   * until one arrives the gateway runs on the config file's policy, which an admin may have tightened since.
+   * Liveness: 503 only when restarting the process is what helps, a bus consumer that kafkajs gave up on or
+   * that crashes in a loop (without it the gateway would keep serving cached risk decisions that risk has
+   * since changed). A broker that is away is waited out: readiness says so.
+   */
+  @Get('healthz')
+  @Header('cache-control', 'no-store')
+  health(@Res({ passthrough: true }) reply: FastifyReply): LivenessBody {
+    const { code, body } = livenessBody(this.consumer.liveness());
+    void reply.status(code);
+    return body;
+  }
+
+  /**
+   * Readiness: the issuers' key sets, fetched at least once (retried here at most once a second); a published
+   * policy version (until one arrives the gateway runs on the config file's policy, which an admin may have
+   * tightened since) on a policy topic that is compacted; the assessment consumer in its group since start,
+   * and no crash loop. Kafka away later, lag, messages being retried, skipped offsets and access events
+   * dropped past the spill file's bound are warnings.
    */
   @Get('readyz')
   async ready(@Res() reply: FastifyReply): Promise<void> {
@@ -43,16 +63,24 @@ export class HealthHttpController {
       this.lastKeyAttempt = Date.now();
       await this.verifier.loadIssuerKeys();
     }
+    // Without Kafka the gateway still serves: on cached decisions, the routes' fail modes and the policy in
+    // force. Every gateway going unready at once would make a Kafka outage an outage of the gateway: warned.
+    const consumer = await this.consumer.readiness({
+      compacted: [TOPICS.policyVersion],
+      brokerOutage: 'warning',
+    });
     const reasons = [
       ...(this.verifier.issuerKeysLoaded ? [] : ['issuer key sets not fetched yet']),
       ...(this.policy.current.version === null
         ? ['no published policy version yet (risk publishes one at start on stepgate.policy.v1)']
         : []),
+      ...consumer.reasons,
     ];
-    await reply
-      .code(reasons.length === 0 ? 200 : 503)
-      .header('cache-control', 'no-store')
-      .send(reasons.length === 0 ? { status: 'ready' } : { status: 'not_ready', reasons });
+    // Access events past the spill file's bound are dropped: said, but not a reason to leave rotation, for in
+    // an outage long enough to fill it every gateway would leave at once.
+    const warnings = [...consumer.warnings, ...this.events.readinessReasons()];
+    const { code, body } = readinessBody({ reasons, warnings });
+    await reply.code(code).header('cache-control', 'no-store').send(body);
   }
 
   @Get('metrics')

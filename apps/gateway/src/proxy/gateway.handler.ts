@@ -222,6 +222,21 @@ export class GatewayHandler {
     this.finish(x);
   }
 
+  /**
+   * A request that arrives while the gateway shuts down (on a connection opened before): 503 with
+   * `Connection: close`, so the client goes elsewhere, and an access event like every answer.
+   */
+  refuseWhileDraining(req: FastifyRequest, reply: FastifyReply): void {
+    const x = this.begin(req.raw);
+    x.outcome.reason = 'shutting_down';
+    x.outcome.status = 503;
+    void reply
+      .code(503)
+      .headers({ connection: 'close', 'x-correlation-id': x.correlationId })
+      .send({ error: 'service_unavailable', message: 'the gateway is shutting down' });
+    this.finish(x);
+  }
+
   private begin(raw: IncomingMessage): Exchange {
     const peer = raw.socket.remoteAddress;
     const clientIp = clientAddress(peer, raw.headers['x-forwarded-for'], this.trusted);
