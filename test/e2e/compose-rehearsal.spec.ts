@@ -191,7 +191,7 @@ describe('docker-compose.yml on a fresh clone', () => {
     const [node, ...args] = JSON.parse(cmd) as string[];
     expect(node).toBe('node');
     const data = mkdtempSync(join(tmpdir(), 'image-demo-'));
-    const env = {
+    const env: Record<string, string> = {
       ...image,
       STEPGATE_CONFIG: join(ROOT, 'config/stepgate.yaml'),
       STEPGATE_DATA_DIR: data,

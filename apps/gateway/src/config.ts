@@ -1,5 +1,6 @@
 // The gateway's configuration: its own `gateway` section and the `policy` it enforces.
 import { ConfigError, loadConfig, type RuntimeEnv } from '@stepgate/config';
+import { consumerSettingsFields } from '@stepgate/kafka';
 import { routePolicyIssues, routePolicySection } from '@stepgate/policy';
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -130,7 +131,56 @@ export const gatewaySection = z.strictObject({
   risk: z.strictObject({
     timeoutMs: z.number().int().positive().max(10_000),
     cacheTtlSeconds: z.number().int().min(0).max(3600),
+    /**
+     * Risk's private HTTP port (STEPGATE_RISK_URL): assessments are asked there directly, authenticated with
+     * a service token (adr/0016-direct-risk-path). Empty: over the bus (Kafka request/reply, or in process
+     * when embedded).
+     */
+    url: z.union([httpUrl, z.literal('')]).default(''),
+    /** Keep-alive connections to risk on the direct path (one request at a time on each: no pipelining). */
+    connections: z.coerce.number().int().min(1).max(1024).default(32),
+    /**
+     * How long a context risk did not answer is not asked again (its requests get the route's
+     * onRiskUnavailable at once), so a timeout storm does not pile up on risk. 0: always ask.
+     */
+    negativeCacheMs: z.coerce.number().int().min(0).max(10_000).default(1000),
   }),
+  /**
+   * Access events that Kafka has not taken (past the memory buffer, or refused after the producer's retries)
+   * wait in a bounded spill file under STEPGATE_DATA_DIR/access-spill/ and are published, in order, when it
+   * takes them again (docs/OPERATIONS.md, "The access-event spill file").
+   */
+  accessEvents: z
+    .strictObject({
+      /** Events held in memory (waiting, or sent and unacknowledged) before new ones go to the spill file. */
+      memoryEvents: z.coerce.number().int().min(1).default(20_000),
+      spill: z
+        .strictObject({
+          /** Bound on unpublished bytes in the spill file; past it new events are dropped (counted). 0: no spill file. */
+          maxBytes: z.coerce
+            .number()
+            .int()
+            .min(0)
+            .default(256 * 1024 * 1024),
+          /** Size at which a new segment file starts; published segments are deleted whole. */
+          segmentBytes: z
+            .number()
+            .int()
+            .min(64 * 1024)
+            .max(1024 * 1024 * 1024)
+            .default(16 * 1024 * 1024),
+          /** fdatasync at most this often (0: after every write): what a power loss may cost, not a crash. */
+          fsyncIntervalMs: z.number().int().min(0).max(60_000).default(1000),
+        })
+        .default({ maxBytes: 256 * 1024 * 1024, segmentBytes: 16 * 1024 * 1024, fsyncIntervalMs: 1000 }),
+      /** At shutdown, how long the last events may wait for Kafka before the rest goes to the spill file. */
+      shutdownFlushMs: z.number().int().min(0).max(60_000).default(5000),
+    })
+    .default({
+      memoryEvents: 20_000,
+      spill: { maxBytes: 256 * 1024 * 1024, segmentBytes: 16 * 1024 * 1024, fsyncIntervalMs: 1000 },
+      shutdownFlushMs: 5000,
+    }),
   /** DPoP (RFC 9449): API clients that prove a key on every request; the key is their device. */
   dpop: z
     .strictObject({
@@ -159,6 +209,8 @@ export const gatewaySection = z.strictObject({
       replay: 'auto',
       replayMaxEntries: 200_000,
     }),
+  /** The bus consumer: handler failures (redelivery, then dead letter) and health bounds (libs/kafka). */
+  kafka: z.strictObject(consumerSettingsFields).optional(),
   clockSkewSeconds: z.number().int().min(0).max(300),
   maxHeaderBytes: z.number().int().positive().default(16_384),
   maxBodyBytes: z

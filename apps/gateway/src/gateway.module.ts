@@ -1,8 +1,14 @@
 import { type DynamicModule, Logger, Module } from '@nestjs/common';
-import { REQUESTS } from '@stepgate/contracts';
+import { REQUESTS, RISK_SERVICE_AUDIENCE } from '@stepgate/contracts';
 import { MessageBus, MessagingModule, type MessagingOptions } from '@stepgate/kafka';
 import type { RuntimeEnv } from '@stepgate/config';
-import { DpopNonces, MemoryReplayStore, PostgresReplayStore, TokenVerifier } from '@stepgate/identity';
+import {
+  DpopNonces,
+  MemoryReplayStore,
+  PostgresReplayStore,
+  ServiceTokenSigner,
+  TokenVerifier,
+} from '@stepgate/identity';
 import { hkdfSync } from 'node:crypto';
 import { Credentials, type ReplayStore } from './auth/credentials';
 import { IdentityAssertionSigner } from './assertion/identity-assertion';
@@ -13,7 +19,7 @@ import { SignInService } from './auth/sign-in.service';
 import { ChallengeClient } from './challenge/challenge.client';
 import { loadGatewayKeys, type GatewayKeys } from './keys/gateway-keys';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config';
-import { AccessEventPublisher } from './events/access-event.publisher';
+import { AccessEventPublisher, accessEventSettings } from './events/access-event.publisher';
 import { GatewayMetrics } from './health/gateway.metrics';
 import { HealthHttpController } from './health/health.http.controller';
 import { GatewayPolicy } from './policy/gateway-policy.service';
@@ -21,6 +27,8 @@ import { GatewayHandler } from './proxy/gateway.handler';
 import { UpstreamForwarder } from './proxy/upstream.forwarder';
 import { AssessmentsMessageController } from './risk/assessments.message.controller';
 import { RiskClient } from './risk/risk.client';
+import { DirectRiskClient } from './risk/risk.direct-client';
+import { BusRiskTransport, RISK_TRANSPORT, type RiskTransport } from './risk/risk.transport';
 
 const GATEWAY_KEYS = Symbol('GATEWAY_KEYS');
 const DPOP_REPLAY = Symbol('DPOP_REPLAY');
@@ -39,7 +47,44 @@ function dpopReplayStore(config: GatewayConfig, runtime: RuntimeEnv): ReplayStor
   return new MemoryReplayStore({ maxEntries: replayMaxEntries });
 }
 
-/** Each gateway instance reads every assessment (to invalidate its own cache): a consumer group of its own. */
+/**
+ * How assessments are asked (adr/0016-direct-risk-path): in process when the bus is (embedded, or no broker:
+ * no consumer group to wait for), else directly over HTTP when gateway.risk.url is set, else over Kafka
+ * request/reply.
+ */
+function riskTransport(
+  config: GatewayConfig,
+  runtime: RuntimeEnv,
+  bus: MessageBus,
+  keys: GatewayKeys,
+): RiskTransport {
+  const logger = new Logger('RiskClient');
+  const { url, connections, timeoutMs } = config.gateway.risk;
+  if (runtime.kafkaBrokers.length === 0) {
+    if (url) logger.log('gateway.risk.url is ignored on the in-process bus: risk answers in process');
+    return new BusRiskTransport(bus, 'in_process');
+  }
+  if (!url) {
+    logger.log('assessments over Kafka request/reply (gateway.risk.url is not set)');
+    return new BusRiskTransport(bus, 'kafka');
+  }
+  logger.log(`assessments directly from ${url}`);
+  const tokens = new ServiceTokenSigner(
+    {
+      issuer: config.gateway.assertion.issuer,
+      audience: RISK_SERVICE_AUDIENCE,
+      subject: `stepgate-gateway/${runtime.instanceId}`,
+      ttlSeconds: 300,
+    },
+    keys.signing,
+  );
+  return new DirectRiskClient({ url, connections, timeoutMs }, tokens);
+}
+
+/**
+ * Each gateway instance reads every assessment (to invalidate its own cache): a consumer group of its own. It
+ * starts and serves without the broker (cached decisions, the routes' fail modes, access events spilled).
+ */
 export function gatewayMessaging(runtime: RuntimeEnv): MessagingOptions {
   return {
     clientId: 'stepgate-gateway',
@@ -49,6 +94,7 @@ export function gatewayMessaging(runtime: RuntimeEnv): MessagingOptions {
     maxWaitMs: runtime.kafkaMaxWaitMs,
     idempotent: runtime.kafkaIdempotent,
     fromBeginning: false,
+    startWithoutBroker: true,
   };
 }
 
@@ -122,10 +168,24 @@ export class GatewayModule {
           inject: [MessageBus, GatewayMetrics],
           useFactory: (bus: MessageBus, metrics: GatewayMetrics) => new GatewayPolicy(config, bus, metrics),
         },
+        {
+          provide: RISK_TRANSPORT,
+          inject: [MessageBus, GATEWAY_KEYS],
+          useFactory: (bus: MessageBus, keys: GatewayKeys) => riskTransport(config, runtime, bus, keys),
+        },
         RiskClient,
         ChallengeClient,
         UpstreamForwarder,
-        AccessEventPublisher,
+        {
+          provide: AccessEventPublisher,
+          inject: [MessageBus, GatewayMetrics],
+          useFactory: (bus: MessageBus, metrics: GatewayMetrics) =>
+            new AccessEventPublisher(
+              bus,
+              metrics,
+              accessEventSettings(config.gateway.accessEvents, runtime.dataDir, runtime.instanceId),
+            ),
+        },
         GatewayHandler,
       ],
     };
