@@ -195,7 +195,10 @@ describe.skipIf(!postgresAvailable())('consumer faults over Kafka, services as p
     // What survived retention is learnt: the consumer resumed at the earliest offset the broker had.
     await assessed(afterReset.eventId);
     const metrics = await riskMetrics();
-    expect(counter(metrics, 'stepgate_kafka_offset_resets_total', /topic="stepgate\.access\.v3"/)).toBe(1);
+    // At least the one recorded: retention may drop more while the consumer catches up, and reset it again.
+    expect(
+      counter(metrics, 'stepgate_kafka_offset_resets_total', /topic="stepgate\.access\.v3"/),
+    ).toBeGreaterThanOrEqual(1);
     expect(counter(metrics, 'stepgate_kafka_skipped_messages_total')).toBeGreaterThan(0);
     const ready = await health(`${risk}/readyz`);
     expect(ready.status).toBe(200);

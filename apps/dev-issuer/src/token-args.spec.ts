@@ -38,6 +38,15 @@ describe(parseTokenArgs.name, () => {
     });
   });
 
+  it('takes a value that starts with a dash, as one thumbprint in 64 does', () => {
+    const dashed = `-${JKT.slice(1)}`;
+    expect(parseTokenArgs(['--sub', '-bob', '--dpop-jkt', dashed])).toMatchObject({
+      sub: '-bob',
+      jkt: dashed,
+    });
+    expect(parseTokenArgs([`--dpop-jkt=${dashed}`, '--sub', 'bob']).jkt).toBe(dashed);
+  });
+
   it('binds the token to a DPoP key with --dpop-jkt', () => {
     expect(parseTokenArgs(['--sub', 'alice', '--dpop-jkt', JKT])).toMatchObject({ sub: 'alice', jkt: JKT });
   });

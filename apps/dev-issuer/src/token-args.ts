@@ -12,19 +12,32 @@ export const TOKEN_USAGE = [
 
 // An RFC 7638 SHA-256 thumbprint: 32 bytes, base64url without padding.
 
+const OPTIONS = {
+  sub: { type: 'string' },
+  acr: { type: 'string' },
+  ttl: { type: 'string' },
+  sid: { type: 'string' },
+  group: { type: 'string', multiple: true },
+  'dpop-jkt': { type: 'string' },
+} as const;
+
+/**
+ * `--name value` as `--name=value` for every option that takes one: parseArgs refuses a separate value that
+ * starts with `-`, and one thumbprint in 64 does (base64url), as may a subject.
+ */
+function joinValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const name = arg.startsWith('--') && !arg.includes('=') ? arg.slice(2) : null;
+    if (name !== null && name in OPTIONS && i + 1 < args.length) out.push(`${arg}=${args[++i]!}`);
+    else out.push(arg);
+  }
+  return out;
+}
+
 export function parseTokenArgs(args: string[]): DevTokenRequest {
-  const { values } = parseArgs({
-    args,
-    options: {
-      sub: { type: 'string' },
-      acr: { type: 'string' },
-      ttl: { type: 'string' },
-      sid: { type: 'string' },
-      group: { type: 'string', multiple: true },
-      'dpop-jkt': { type: 'string' },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args: joinValues(args), options: OPTIONS, strict: true });
   if (!values.sub) throw new Error(TOKEN_USAGE);
   const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
   if (ttl !== undefined && !(Number.isInteger(ttl) && ttl > 0))

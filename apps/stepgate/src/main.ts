@@ -65,6 +65,13 @@ const DEMO_BANNER = [
  * development keys, the dev issuer enabled. It changes this process's environment before anything reads it.
  */
 function enterDemoMode(env: NodeJS.ProcessEnv): void {
+  // An operator who said no to the dev issuer is not overruled by the image's default command.
+  if (env.STEPGATE_DEV_ISSUER_ENABLED === 'false') {
+    throw new Error(
+      '--demo runs the dev issuer, which signs a token for anyone, and STEPGATE_DEV_ISSUER_ENABLED=false says ' +
+        'not to: run the services with your own issuer and secrets instead (docs/OPERATIONS.md)',
+    );
+  }
   env.NODE_ENV = 'development';
   env.STEPGATE_DEV_ISSUER_ENABLED = 'true';
   console.warn(DEMO_BANNER);

@@ -195,8 +195,9 @@ export class SignInService {
       const issuer = new URL(s.issuer);
       const metadata = s.discoveryUrl ? new URL(s.discoveryUrl) : issuer;
       const auth = s.clientSecret ? oidc.ClientSecretPost(s.clientSecret) : oidc.None();
-      // Plain http only when the configured provider URLs say so (the dev issuer on loopback or in compose).
-      const execute = metadata.protocol === 'http:' ? [oidc.allowInsecureRequests] : [];
+      // Plain http only when the provider itself is (the dev issuer on loopback or in compose): an https
+      // issuer's metadata, token endpoint and client secret never go over http, whatever discoveryUrl says.
+      const execute = issuer.protocol === 'http:' ? [oidc.allowInsecureRequests] : [];
       this.provider = oidc
         .discovery(metadata, s.clientId, s.clientSecret || undefined, auth, { execute, timeout: 10 })
         .then((provider) => {

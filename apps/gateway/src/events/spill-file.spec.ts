@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFile, cp, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -178,5 +178,36 @@ describe(SpillFile.name, () => {
     }
     // Its holder is gone now.
     await spill({ dir: other });
+  });
+
+  it('leaves a directory to a holder on another host while it keeps its lock fresh, takes it once stale', async () => {
+    const dir = await newDir();
+    const lock = join(dir, 'LOCK');
+    await writeFile(lock, JSON.stringify({ pid: 1, host: 'another-container' }));
+    await expect(
+      SpillFile.open({ dir, maxBytes: 1, segmentBytes: 4096, fsyncIntervalMs: 0 }),
+    ).rejects.toThrow('process 1 on host another-container');
+    const longAgo = new Date(Date.now() - 60_000);
+    await utimes(lock, longAgo, longAgo);
+    await spill({ dir });
+    expect(JSON.parse(await readFile(lock, 'utf8'))).toMatchObject({ host: hostname(), pid: process.pid });
+  });
+
+  it('reads on from the saved position when damage lies only in records published before it', async () => {
+    const dir = await newDir();
+    const before = await spill({ dir, segmentBytes: 1 << 20 });
+    await before.append(Array.from({ length: 6 }, (_, i) => record(i)));
+    const batch = await before.read(3, 1 << 20);
+    await before.commit(batch.end);
+    await before.close();
+    const [name] = await segments(dir);
+    const data = await readFile(join(dir, name!));
+    flip(data, RECORD_BYTES + 20);
+    await writeFile(join(dir, name!), data);
+
+    const after = await spill({ dir, segmentBytes: 1 << 20 });
+    expect(after.pendingRecords).toBe(3);
+    expect(await drain(after)).toEqual([3, 4, 5]);
+    expect(after.corruptRecords).toBe(1);
   });
 });

@@ -9,8 +9,10 @@ import {
   readdir,
   readFile,
   rename,
+  stat,
   truncate,
   unlink,
+  utimes,
   writeFile,
   type FileHandle,
 } from 'node:fs/promises';
@@ -25,6 +27,9 @@ export const MAX_RECORD_BYTES = 1024 * 1024;
 const SEGMENT_NAME = /^(\d{16})\.spill$/;
 const CURSOR = 'cursor';
 const LOCK = 'LOCK';
+/** The holder touches its LOCK this often; one from another host untouched for LOCK_STALE_MS is taken over. */
+const LOCK_HEARTBEAT_MS = 5_000;
+const LOCK_STALE_MS = 30_000;
 /** Directories this process holds: a second gateway in one process (tests, the embedded launcher) must not share one. */
 const held = new Set<string>();
 
@@ -87,6 +92,7 @@ export class SpillFile {
   private closed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly syncTimer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: NodeJS.Timeout;
   /** Records found corrupt (at open, or later when read) and skipped. */
   corruptRecords = 0;
 
@@ -102,6 +108,15 @@ export class SpillFile {
       }, options.fsyncIntervalMs);
       this.syncTimer.unref();
     }
+    // The LOCK's age is how a gateway on another host sharing this volume tells a live holder from a gone one.
+    const lockPath = join(options.dir, LOCK);
+    this.heartbeat = setInterval(() => {
+      const now = new Date();
+      utimes(lockPath, now, now).catch((err: unknown) =>
+        this.log(`spill file lock heartbeat: ${String(err)}`),
+      );
+    }, LOCK_HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   /**
@@ -254,6 +269,7 @@ export class SpillFile {
       if (this.closed) return;
       this.closed = true;
       clearInterval(this.syncTimer);
+      clearInterval(this.heartbeat);
       try {
         await this.sync();
         await this.tail?.file.close();
@@ -292,6 +308,18 @@ export class SpillFile {
         if (start && pos <= start.offset) resumeAt = { offset: pos, records };
         const record = parseRecord(data, pos, data.length);
         if ('problem' in record) {
+          // Damage before the saved position is in records already published: the cursor's record boundary is
+          // where reading resumes, and nothing after it is dropped for it.
+          if (start && pos < start.offset && isRecordAt(data, start.offset)) {
+            this.corruptRecords += 1;
+            this.log(
+              `spill file ${segmentName(seq)}: ${record.problem} at byte ${pos}, before the saved position; ` +
+                `reading from byte ${start.offset}`,
+            );
+            records = start.records;
+            pos = start.offset;
+            continue;
+          }
           if (pos < data.length) {
             // The tail of a write a crash cut short, or damage: nothing after it can be framed again.
             this.corruptRecords += 1;
@@ -427,6 +455,11 @@ function frame(payload: Buffer): Buffer {
 const SHORT = 'a record cut short';
 
 /** The record at `pos`: its payload and where it ends, or what is wrong (SHORT: the bytes stop inside it). */
+/** Whether a record starts at `pos` (or the data ends there, after the last one). */
+function isRecordAt(data: Buffer, pos: number): boolean {
+  return pos === data.length || (pos < data.length && !('problem' in parseRecord(data, pos, data.length)));
+}
+
 function parseRecord(
   data: Buffer,
   pos: number,
@@ -443,8 +476,9 @@ function parseRecord(
 
 /**
  * Takes the directory's LOCK file. A lock whose process is gone (a crash; or this pid, reused in a new
- * container) is taken over; a live holder on this host refuses. A lock written on another host is taken over:
- * a data directory moves with its container, it is not shared by live ones.
+ * container) is taken over; a live holder on this host refuses. A lock written on another host (a container
+ * that shares the volume, or the one this one replaces) is held while its holder keeps touching it, and taken
+ * over once it has not for LOCK_STALE_MS.
  */
 async function lock(dir: string): Promise<void> {
   if (held.has(dir)) throw new SpillLockedError(dir, 'another gateway in this process');
@@ -461,6 +495,14 @@ async function lock(dir: string): Promise<void> {
     const holder = parseLock(await readFile(path, 'utf8').catch(() => ''));
     if (holder && holder.host === me.host && holder.pid !== me.pid && alive(holder.pid))
       throw new SpillLockedError(dir, `process ${holder.pid}`);
+    if (holder && holder.host !== me.host) {
+      const touched = await stat(path).then(
+        (st) => st.mtimeMs,
+        () => 0,
+      );
+      if (Date.now() - touched < LOCK_STALE_MS)
+        throw new SpillLockedError(dir, `process ${holder.pid} on host ${holder.host}`);
+    }
     await unlink(path).catch(() => undefined);
   }
   throw new SpillLockedError(dir, 'a process that keeps taking it');

@@ -44,7 +44,7 @@ import { decide, type Decision } from '../policy/decide';
 import { unmetRequirement } from '../policy/requirements';
 import { GatewayPolicy } from '../policy/gateway-policy.service';
 import { matchRoute } from '../policy/route-matcher';
-import { RiskClient } from '../risk/risk.client';
+import { RiskClient, UnassessableContext } from '../risk/risk.client';
 import {
   ALLOWED_METHODS,
   BadRequestPath,
@@ -518,23 +518,32 @@ export class GatewayHandler {
     let assessment: RiskAssessment | null = null;
     if (unmet) decision = { outcome: 'deny', reason: unmet };
     else {
-      assessment = await this.risk.assess({
-        correlationId: x.correlationId,
-        subject: token.subject,
-        deviceId,
-        deviceSource: outcome.deviceSource,
-        clientIp: x.clientIp,
-        userAgent: String(headers['user-agent'] ?? ''),
-        route: route.id,
-      });
+      let unassessable: string | null = null;
+      try {
+        assessment = await this.risk.assess({
+          correlationId: x.correlationId,
+          subject: token.subject,
+          deviceId,
+          deviceSource: outcome.deviceSource,
+          clientIp: x.clientIp,
+          userAgent: String(headers['user-agent'] ?? ''),
+          route: route.id,
+        });
+      } catch (err) {
+        if (!(err instanceof UnassessableContext)) throw err;
+        unassessable = err.message;
+      }
       outcome.risk = assessment;
-      decision = decide({
-        route,
-        level: assessment?.level ?? null,
-        token,
-        acrLevels: policy.acrLevels,
-        nowSeconds: now,
-      });
+      decision =
+        unassessable !== null
+          ? { outcome: 'deny', reason: unassessable }
+          : decide({
+              route,
+              level: assessment?.level ?? null,
+              token,
+              acrLevels: policy.acrLevels,
+              nowSeconds: now,
+            });
     }
     outcome.reason = decision.reason;
     outcome.steppedUp = decision.outcome === 'allow' && decision.steppedUp === true;

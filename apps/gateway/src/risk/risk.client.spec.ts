@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { GatewayConfig } from '../config';
 import { GatewayMetrics } from '../health/gateway.metrics';
 import type { GatewayPolicy } from '../policy/gateway-policy.service';
-import { RiskClient, type RiskContext } from './risk.client';
+import { RiskClient, UnassessableContext, type RiskContext } from './risk.client';
 import { RiskRequestError, type RiskTransport } from './risk.transport';
 
 /** A transport whose answers the test releases: each request waits for `answer` or `fail`. */
@@ -75,6 +75,27 @@ function setup(negativeCacheMs = 1000) {
 }
 
 describe(RiskClient.name, () => {
+  it('refuses to put to risk what its contract refuses, rather than let it read as risk unavailable', async () => {
+    const { sut, transport } = setup();
+    await expect(sut.assess(ctx({ subject: 's'.repeat(300) }))).rejects.toBeInstanceOf(UnassessableContext);
+    await expect(sut.assess(ctx({ deviceId: 'd\u0000' }))).rejects.toThrow(/cannot be assessed \(deviceId\)/);
+    expect(transport.asked).toEqual([]);
+  });
+
+  it('asks again once a new policy version applies, even a context risk did not answer a moment ago', async () => {
+    const { sut, transport, newPolicy } = setup();
+    const first = sut.assess(ctx());
+    transport.fail();
+    expect(await first).toBeNull();
+    expect(await sut.assess(ctx())).toBeNull();
+    expect(transport.asked).toHaveLength(1);
+    newPolicy();
+    const again = sut.assess(ctx());
+    transport.answer('low');
+    expect((await again)?.level).toBe('low');
+    expect(transport.asked).toHaveLength(2);
+  });
+
   it('asks risk once for concurrent misses of the same inputs, and once per other inputs', async () => {
     const { sut, transport, count } = setup();
     const same = Array.from({ length: 10 }, () => sut.assess(ctx({ clientIp: '10.1.2.99' })));

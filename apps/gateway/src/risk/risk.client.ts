@@ -4,7 +4,7 @@
 // asked again for a moment (the negative cache), so a burst on a cold or unanswered context costs risk one
 // request, not one per client request.
 import { Inject, Injectable } from '@nestjs/common';
-import type { RiskAssessment } from '@stepgate/contracts';
+import { assessRiskRequest, type RiskAssessment } from '@stepgate/contracts';
 import { LRUCache } from 'lru-cache';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
 import { GatewayMetrics } from '../health/gateway.metrics';
@@ -12,6 +12,12 @@ import { GatewayPolicy } from '../policy/gateway-policy.service';
 import { RiskDecisionCache, type ScoredInputs } from './risk-decision.cache';
 import { RiskPathMetrics } from './risk.metrics';
 import { RISK_TRANSPORT, RiskRequestError, type RiskTransport } from './risk.transport';
+
+/**
+ * What the client sent cannot be put to risk (a value the contract refuses): the request is denied, never left
+ * to the route's fail mode, which may allow.
+ */
+export class UnassessableContext extends Error {}
 
 export interface RiskContext extends ScoredInputs {
   correlationId: string;
@@ -45,6 +51,8 @@ export class RiskClient {
     policy.onChange(() => {
       this.generation++;
       this.cache.clear();
+      // A new version may change what risk answers (or whether): ask again rather than wait the entry out.
+      this.unanswered?.clear();
     });
   }
 
@@ -66,6 +74,13 @@ export class RiskClient {
       return cached;
     }
     this.metrics.riskCache.inc({ result: 'miss' });
+    // Checked before asking: refused by risk (or by the bus), it would read as "risk unavailable".
+    const request = assessRiskRequest.safeParse({ correlationId: ctx.correlationId, ...inputs });
+    if (!request.success) {
+      this.metrics.riskLookups.inc({ source: 'unassessable' });
+      const fields = [...new Set(request.error.issues.map((i) => i.path.join('.')))].join(', ');
+      throw new UnassessableContext(`the request cannot be assessed (${fields})`);
+    }
     const assessment = await this.answer(inputs, ctx.correlationId);
     this.metrics.riskLookups.inc({ source: assessment ? 'risk' : 'unavailable' });
     return assessment;
