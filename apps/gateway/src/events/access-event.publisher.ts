@@ -1,10 +1,12 @@
 // Publishes one access event per request without ever blocking the request path, and keeps every one it
 // accepted while Kafka is away. Events go to Kafka in batches from a bounded memory buffer; past that bound,
 // and when Kafka refuses a batch after the producer's retries, they go to the spill file (spill-file.ts) and
-// are published from there, in order, once Kafka takes them again. While the spill file holds any, new events
-// queue behind them there. Past the spill file's bound, new events are dropped: counted, logged and reported
-// as a readiness reason. Shutdown (after the HTTP server closed, before the bus disconnects) gives Kafka a
-// deadline and spills the rest. docs/OPERATIONS.md, "The access-event spill file".
+// are published from there, in the order they were spilled, once Kafka takes them again. While the spill file
+// holds any, new events queue behind them there; a batch Kafka refused after its retries is spilled behind
+// younger ones, and with several batches in flight a later one may reach Kafka first (adr/0017). Past the
+// spill file's bound, new events are dropped: counted, logged and reported as a readiness warning. Shutdown
+// (after the HTTP server closed, before the bus disconnects) gives Kafka a deadline and spills the rest.
+// docs/OPERATIONS.md, "The access-event spill file".
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { accessEvent, TOPICS, type AccessEvent } from '@stepgate/contracts';
 import type { MessageBus } from '@stepgate/kafka';
