@@ -321,12 +321,12 @@ describe('access events through broker outages (gateway process, mock Kafka froz
         'started without the broker:',
         JSON.stringify({ listenedInMs: listenedIn, anonymous, allowed, denied }),
       );
-      // It waits 10 s for the broker, then listens without it.
-      expect(listenedIn).toBeLessThan(15_000);
+      // It waited for the broker (10 s), then listened without it: it is serving while the broker is frozen.
       expect(anonymous.status).toBe(401);
       expect(allowed.status).toBe(200);
       expect(denied.status).toBe(403);
-      expect(Math.max(allowed.ms, denied.ms)).toBeLessThan(400);
+      // Risk could not be asked, and that was known at once: no request waited out the risk budget.
+      expect(await metric(first.base, 'stepgate_gateway_risk_requests_total', 'result="timeout"')).toBe(0);
 
       kafka.thaw();
       const caught = await awaitEvents(kafka.brokers, answered, 120_000);
