@@ -1,12 +1,16 @@
 // Two gateway instances over Kafka and one PostgreSQL: what every instance must share. A DPoP proof id is
-// single use across instances (the PostgreSQL replay store), and a session signed out at one instance is
-// refused at the other (stepgate.session.revoked.v1). Both share one public origin (gateway.signIn.publicUrl),
+// single use across instances (the PostgreSQL replay store), a session signed out at one instance is
+// refused at the other (stepgate.session.revoked.v1), and each follows risk's decision changes, not the other's
+// traffic (stepgate.risk.decision.v1, adr/0019). Both share one public origin (gateway.signIn.publicUrl),
 // as instances behind one load balancer do, so a proof's htu and the sign-in redirect fit either.
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import { generateProof } from 'dpop';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TOPICS } from '@stepgate/contracts';
 import { testKafkaBrokers } from '../support/env';
+import { factories } from '../support/factories';
+import { kafkaClient } from '../support/kafka-probe';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '../support/postgres';
 import {
   entry,
@@ -141,6 +145,63 @@ describe.skipIf(!postgresAvailable())(
       expect(asPage.status).toBe(303);
       expect(asPage.headers.get('location')).toMatch(/^\/\.stepgate\/auth\/login\?return_to=/);
       await context.close();
+    });
+
+    it("follows decision changes, not the other instance's traffic", async () => {
+      const sample = async (gateway: string, name: string, topic?: string) => {
+        const text = await (await fetch(`${gateway}/.stepgate/metrics`)).text();
+        return text
+          .split('\n')
+          .filter((l) => l.startsWith(`${name}{`) && (!topic || l.includes(`topic="${topic}"`)))
+          .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+      };
+      const consumedBy = (gateway: string) => ({
+        changes: sample(gateway, 'stepgate_kafka_messages_consumed_total', TOPICS.decisionChange),
+        assessments: sample(gateway, 'stepgate_kafka_messages_consumed_total', TOPICS.riskAssessment),
+      });
+      const subject = `steady-${Date.now()}`;
+      const token = devToken(env, subject);
+      const headers = { authorization: `Bearer ${token}`, 'x-device-id': `${subject}-device` };
+      // Known to risk first: its first access is learned, and A caches the level risk gives.
+      expect((await fetch(`${a}/api/reports/q3`, { headers })).status).toBe(200);
+      const before = { changes: await consumedBy(b).changes, assessments: await consumedBy(b).assessments };
+
+      // Steady traffic at A only: 200 requests, each one an access event risk scores and learns from.
+      for (let i = 0; i < 200; i++) expect((await fetch(`${a}/api/reports/q3`, { headers })).status).toBe(200);
+      // Risk has scored A's traffic once it has assessed the access after it (its events are in order per subject).
+      const marker = await fetch(`${a}/api/reports/q3`, { headers });
+      expect(marker.status).toBe(200);
+      await eventually(
+        async () => ((await sample(a, 'stepgate_gateway_requests_total')) >= 202 ? true : undefined),
+        'A counted its requests',
+      );
+      await new Promise((r) => setTimeout(r, 2000));
+      // B read none of A's traffic: no assessment at all, and at most the odd change (a level that moved).
+      expect((await consumedBy(b).assessments) - before.assessments).toBe(0);
+      expect((await consumedBy(b).changes) - before.changes).toBeLessThan(5);
+
+      // A challenge result for the subject is a change: both instances consume it and drop its decisions.
+      const changesBefore = await Promise.all(
+        [a, b].map((g) => sample(g, 'stepgate_gateway_decision_changes_total')),
+      );
+      const producer = kafkaClient(testKafkaBrokers()).producer({ allowAutoTopicCreation: true });
+      await producer.connect();
+      const outcome = factories.outcome({ subject, deviceId: `${subject}-device`, result: 'failed' });
+      await producer.send({
+        topic: TOPICS.challengeOutcome,
+        messages: [{ key: subject, value: JSON.stringify(outcome) }],
+      });
+      await producer.disconnect();
+      for (const [i, gateway] of [a, b].entries())
+        await eventually(
+          async () =>
+            (await sample(gateway, 'stepgate_gateway_decision_changes_total')) > changesBefore[i]!
+              ? true
+              : undefined,
+          `${gateway} consumed the change`,
+        );
+      // The consumption metric the steady phase read is live: it counted the change.
+      expect(await consumedBy(b).changes).toBeGreaterThan(before.changes);
     });
   },
 );

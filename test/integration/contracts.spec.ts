@@ -40,6 +40,10 @@ class RecordingController {
   assessment(@ValidPayload(TOPICS.riskAssessment) v: unknown): void {
     received.push({ topic: TOPICS.riskAssessment, value: v });
   }
+  @EventPattern(TOPICS.decisionChange)
+  change(@ValidPayload(TOPICS.decisionChange) v: unknown): void {
+    received.push({ topic: TOPICS.decisionChange, value: v });
+  }
   @EventPattern(TOPICS.challengeOutcome)
   outcome(@ValidPayload(TOPICS.challengeOutcome) v: unknown): void {
     received.push({ topic: TOPICS.challengeOutcome, value: v });
@@ -83,6 +87,7 @@ async function until<T>(fn: () => T | undefined, timeoutMs = 20_000): Promise<T>
 const samples = (): [EventTopic, { correlationId: string }][] => [
   [TOPICS.access, factories.access()],
   [TOPICS.riskAssessment, factories.assessment()],
+  [TOPICS.decisionChange, factories.decisionChange()],
   [TOPICS.challengeOutcome, factories.outcome()],
   [TOPICS.factorChanged, factories.factorChanged()],
 ];

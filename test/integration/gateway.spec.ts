@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { request as rawRequest } from 'node:http';
 import { connect } from 'node:net';
-import { openChallengeReply, scriptedRiskReply } from '../support/factories';
+import { factories, openChallengeReply, scriptedRiskReply } from '../support/factories';
 
 let riskLevel: RiskLevel | 'silent' = 'low';
 /** When set, the scripted risk's level for a request (a stand-in for scoring what changed). */
@@ -486,23 +486,62 @@ describe('gateway', () => {
       );
     });
 
-    it('dead-letters a malformed assessment instead of crashing its consumer', async () => {
+    it('dead-letters a malformed decision change instead of crashing its consumer', async () => {
       const marker = randomUUID();
       const deadLetters: string[] = [];
       inProcessBroker.subscribe(TOPICS.deadLetter, `dl-${marker}`, async (m) => {
         deadLetters.push(m.value);
       });
       inProcessBroker.publish({
-        topic: TOPICS.riskAssessment,
+        topic: TOPICS.decisionChange,
         key: 'alice',
         value: JSON.stringify({ subject: marker }),
         headers: {},
       });
       const dl = await eventually(async () => deadLetters.find((d) => d.includes(marker)), 'a dead letter');
       expect(JSON.parse(dl)).toMatchObject({
-        topic: TOPICS.riskAssessment,
-        reason: expect.stringContaining('score') as unknown,
+        topic: TOPICS.decisionChange,
+        reason: expect.stringContaining('scope') as unknown,
       });
+    });
+
+    it('serves a cached decision until risk publishes a change for the subject, and only follows changes', async () => {
+      const subject = `changes-${randomUUID()}`;
+      const device = `d-${randomUUID()}`;
+      const headers = {
+        authorization: `Bearer ${await token(subject)}`,
+        'x-device-id': device,
+      };
+      riskLevel = 'low';
+      expect((await get('/api/payments/1', headers)).status).toBe(200);
+      const asked = assessed.length;
+      // Risk now sees it otherwise; the gateway still has its cached low and does not ask.
+      riskLevel = 'medium';
+      expect((await get('/api/payments/1', headers)).status).toBe(200);
+      expect(assessed.length).toBe(asked);
+      // An assessment on the old stream changes nothing: gateways do not follow every assessment any more.
+      inProcessBroker.publish({
+        topic: TOPICS.riskAssessment,
+        key: subject,
+        value: JSON.stringify(factories.assessment({ subject, deviceId: device, level: 'medium', score: 45 })),
+        headers: {},
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await get('/api/payments/1', headers)).status).toBe(200);
+      // The decision change for the subject and device drops the cached low: the next request is scored.
+      inProcessBroker.publish({
+        topic: TOPICS.decisionChange,
+        key: subject,
+        value: JSON.stringify(factories.decisionChange({ subject, deviceId: device, level: 'medium' })),
+        headers: {},
+      });
+      const stepped = await eventually(async () => {
+        const r = await get('/api/payments/1', headers);
+        return r.status === 401 ? r : undefined;
+      }, 'a step-up once the change arrived');
+      expect(stepped.headers.get('www-authenticate')).toContain('insufficient_user_authentication');
+      expect(assessed.length).toBe(asked + 1);
+      riskLevel = 'low';
     });
 
     it('never serves a cached decision to a request risk did not score: another browser is a miss', async () => {

@@ -14,6 +14,7 @@ import {
   type AccessEvent,
   type ChallengeOutcome,
   type DeadLetter,
+  type DecisionChange,
   type RiskAssessment,
 } from '@stepgate/contracts';
 import { inProcessBroker, KafkaMessageBus, MessageBus } from '@stepgate/kafka';
@@ -104,7 +105,7 @@ describe.each(databaseBackends())('risk over Kafka on %s', (backend) => {
     );
     // Each consumer group takes a few seconds to form on the mock cluster: form them side by side.
     [probe, app] = await Promise.all([
-      probeTopics(brokers, [TOPICS.riskAssessment, TOPICS.deadLetter]),
+      probeTopics(brokers, [TOPICS.riskAssessment, TOPICS.decisionChange, TOPICS.deadLetter]),
       // A group of its own per run: on the mock cluster, joining a group another member has just left
       // waits out the session timeout (30 s), even after a clean LeaveGroup.
       createRiskApp(runtime, quietLogger(), {
@@ -205,6 +206,36 @@ describe.each(databaseBackends())('risk over Kafka on %s', (backend) => {
     ]);
   });
 
+  it('tells gateways of a change only when its own score disagrees with the level the gateway acted on', async () => {
+    const subject = `dora-${randomUUID()}`;
+    const changeOf = (causationId: string) =>
+      probe.waitFor<DecisionChange>((c, t) => t === TOPICS.decisionChange && c.causationId === causationId);
+    // The gateway acted on low (a cached decision, say); risk scores the new device medium.
+    const first = factories.access({ subject, deviceId: 'd-1', riskLevel: 'low' });
+    await send(TOPICS.access, subject, first);
+    expect(await changeOf(first.eventId)).toMatchObject({
+      cause: 'access',
+      scope: 'device',
+      subject,
+      deviceId: 'd-1',
+      level: 'medium',
+      correlationId: first.correlationId,
+    });
+    // Decided without an assessment, and decided at the level risk gives: nothing to tell.
+    const unassessed = factories.access({ subject, deviceId: 'd-1', riskLevel: null, riskScore: null });
+    const agreeing = factories.access({ subject, deviceId: 'd-1', riskLevel: 'medium' });
+    await send(TOPICS.access, subject, unassessed);
+    await send(TOPICS.access, subject, agreeing);
+    expect((await assessmentOf(agreeing.eventId)).level).toBe('medium');
+    const marker = factories.access({ subject, deviceId: 'd-1', riskLevel: 'low' });
+    await send(TOPICS.access, subject, marker);
+    expect((await changeOf(marker.eventId)).level).toBe('medium');
+    const changes = probe.messages
+      .filter((m) => m.topic === TOPICS.decisionChange && m.value.includes(subject))
+      .map((m) => (JSON.parse(m.value) as DecisionChange).causationId);
+    expect(changes).toEqual([first.eventId, marker.eventId]);
+  });
+
   it('applies an event delivered twice once, and re-publishes the same assessment', async () => {
     const subject = `bob-${randomUUID()}`;
     const event = factories.access({ subject, deviceId: 'd-1' });
@@ -269,6 +300,10 @@ describe.each(databaseBackends())('risk over Kafka on %s', (backend) => {
     const afterFailure = await assessmentOf(challengeId);
     expect(afterFailure).toMatchObject({ deviceStatus: 'seen', score: 40, level: 'medium' });
     expect(signalNames(afterFailure)).toEqual(['unconfirmed_device', 'failed_challenges']);
+    // Gateways drop every cached decision of the subject: a failure weighs on all of its devices.
+    expect(
+      await probe.waitFor<DecisionChange>((c, t) => t === TOPICS.decisionChange && c.causationId === challengeId),
+    ).toMatchObject({ cause: 'challenge_outcome', scope: 'subject', subject, level: null });
 
     const passed: ChallengeOutcome = {
       ...failed,

@@ -58,6 +58,20 @@ export const factories = {
     modelVersion: 'test',
     ...over,
   }),
+  decisionChange: (
+    over: Partial<EventOf<'stepgate.risk.decision.v1'>> = {},
+  ): EventOf<'stepgate.risk.decision.v1'> => ({
+    changeId: randomUUID(),
+    time: now(),
+    correlationId: randomUUID(),
+    causationId: randomUUID(),
+    cause: 'access',
+    scope: 'device',
+    subject: 'alice',
+    deviceId: 'dev-1',
+    level: 'medium',
+    ...over,
+  }),
   outcome: (
     over: Partial<EventOf<'stepgate.challenge.outcome.v1'>> = {},
   ): EventOf<'stepgate.challenge.outcome.v1'> => ({

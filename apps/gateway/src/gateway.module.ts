@@ -25,7 +25,7 @@ import { HealthHttpController } from './health/health.http.controller';
 import { GatewayPolicy } from './policy/gateway-policy.service';
 import { GatewayHandler } from './proxy/gateway.handler';
 import { UpstreamForwarder } from './proxy/upstream.forwarder';
-import { AssessmentsMessageController } from './risk/assessments.message.controller';
+import { DecisionChangesMessageController } from './risk/decision-changes.message.controller';
 import { RiskClient } from './risk/risk.client';
 import { DirectRiskClient } from './risk/risk.direct-client';
 import { BusRiskTransport, RISK_TRANSPORT, type RiskTransport } from './risk/risk.transport';
@@ -82,7 +82,7 @@ function riskTransport(
 }
 
 /**
- * Each gateway instance reads every assessment (to invalidate its own cache): a consumer group of its own. It
+ * Each gateway instance reads every decision change (to invalidate its own cache): a consumer group of its own. It
  * starts and serves without the broker (cached decisions, the routes' fail modes, access events spilled).
  */
 export function gatewayMessaging(runtime: RuntimeEnv): MessagingOptions {
@@ -104,7 +104,7 @@ export class GatewayModule {
     return {
       module: GatewayModule,
       imports: [MessagingModule.forRoot(gatewayMessaging(runtime))],
-      controllers: [HealthHttpController, AuthHttpController, AssessmentsMessageController],
+      controllers: [HealthHttpController, AuthHttpController, DecisionChangesMessageController],
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         {

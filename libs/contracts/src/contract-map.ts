@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { REQUESTS, TOPICS } from './topics';
 import { accessEvent, accessEventKey } from './access/access.event';
 import { riskAssessment, riskAssessmentKey } from './risk-assessment/risk-assessment.event';
+import { decisionChange, decisionChangeKey } from './decision-change/decision-change.event';
 import { challengeOutcome, challengeOutcomeKey } from './challenge-outcome/challenge-outcome.event';
 import { factorChanged, factorChangedKey } from './factor-changed/factor-changed.event';
 import { deadLetter, deadLetterKey } from './dead-letter/dead-letter.event';
@@ -14,6 +15,7 @@ import { createChallengeReply, createChallengeRequest } from './create-challenge
 export const EVENT_CONTRACTS = {
   [TOPICS.access]: { schema: accessEvent, key: accessEventKey },
   [TOPICS.riskAssessment]: { schema: riskAssessment, key: riskAssessmentKey },
+  [TOPICS.decisionChange]: { schema: decisionChange, key: decisionChangeKey },
   [TOPICS.challengeOutcome]: { schema: challengeOutcome, key: challengeOutcomeKey },
   [TOPICS.factorChanged]: { schema: factorChanged, key: factorChangedKey },
   [TOPICS.deadLetter]: { schema: deadLetter, key: deadLetterKey },

@@ -4,6 +4,7 @@ export * from './common';
 export * from './contract-map';
 export * from './access/access.event';
 export * from './risk-assessment/risk-assessment.event';
+export * from './decision-change/decision-change.event';
 export * from './challenge-outcome/challenge-outcome.event';
 export * from './factor-changed/factor-changed.event';
 export * from './dead-letter/dead-letter.event';

@@ -1,7 +1,10 @@
 // Every Kafka topic StepGate uses, versioned: a breaking change is a new version, never an edit.
 export const TOPICS = {
   access: 'stepgate.access.v3',
+  /** Every assessment risk makes of an access or a challenge result: the explainable record, not followed by gateways. */
   riskAssessment: 'stepgate.risk.assessment.v1',
+  /** What gateways follow to drop cached decisions: only changes, never the traffic (adr/0019). */
+  decisionChange: 'stepgate.risk.decision.v1',
   challengeOutcome: 'stepgate.challenge.outcome.v1',
   factorChanged: 'stepgate.factor.changed.v1',
   deadLetter: 'stepgate.deadletter.v1',

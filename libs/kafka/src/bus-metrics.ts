@@ -14,6 +14,13 @@ export class BusMetrics {
     registers: [],
   });
 
+  readonly consumed = new Counter({
+    name: 'stepgate_kafka_messages_consumed_total',
+    help: 'Messages this instance fetched from Kafka, by topic (what it pays to follow each topic)',
+    labelNames: ['topic'] as const,
+    registers: [],
+  });
+
   readonly handlerFailures = new Counter({
     name: 'stepgate_kafka_handler_failures_total',
     help: 'Failed attempts to handle a consumed message, by topic and fault (message: counts toward dead-lettering; infrastructure: retried until it recovers)',
@@ -51,6 +58,7 @@ export class BusMetrics {
 
   private readonly all: [string, Metric][] = [
     ['stepgate_kafka_dead_letters_total', this.deadLetters],
+    ['stepgate_kafka_messages_consumed_total', this.consumed],
     ['stepgate_kafka_handler_failures_total', this.handlerFailures],
     ['stepgate_kafka_offset_resets_total', this.offsetResets],
     ['stepgate_kafka_skipped_messages_total', this.skippedMessages],

@@ -89,6 +89,7 @@ export class BatchingServerKafka extends ServerKafka {
     const run = (messages: KafkaMessage[]) =>
       batched ? this.runBatch(handler, payload, messages) : this.runOne(payload, messages[0]!);
     const messages = batch.messages;
+    this.monitor.metrics?.consumed.inc({ topic: batch.topic }, messages.length);
     // Up to here, messages run one at a time: a batch of them failed, and which one is not known yet.
     let aloneUntil = 0;
     let i = 0;

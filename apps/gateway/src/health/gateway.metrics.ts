@@ -41,9 +41,15 @@ export class GatewayMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly decisionChanges = new Counter({
+    name: 'stepgate_gateway_decision_changes_total',
+    help: 'Decision changes consumed from risk, by cause (access, challenge_outcome): what this instance reads to keep its cache true',
+    labelNames: ['cause'] as const,
+    registers: [this.registry],
+  });
   readonly riskCacheInvalidations = new Counter({
     name: 'stepgate_gateway_risk_cache_invalidations_total',
-    help: 'Cached decisions a newer assessment dropped (it disagreed) or kept (it agreed exactly)',
+    help: 'Cached decisions a decision change dropped (another level) or kept (the same level)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });

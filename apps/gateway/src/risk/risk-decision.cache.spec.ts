@@ -1,4 +1,4 @@
-import type { RiskAssessment } from '@stepgate/contracts';
+import type { DecisionChange, RiskAssessment } from '@stepgate/contracts';
 import { describe, expect, it } from 'vitest';
 import { RiskDecisionCache, type ScoredInputs } from './risk-decision.cache';
 
@@ -113,5 +113,45 @@ describe(RiskDecisionCache.name, () => {
     sut.set(inputs(), assessment(5, 'low'));
     expect(sut.invalidate('alice', null)).toEqual({ dropped: 1, kept: 0 });
     expect(sut.get(inputs())).toBeDefined();
+  });
+
+  it('applies a decision change in its scope: one device, or every cached decision of the subject', () => {
+    const sut = new RiskDecisionCache(60_000);
+    const change = (over: Partial<DecisionChange>): DecisionChange => ({
+      changeId: '00000000-0000-4000-8000-000000000002',
+      time: new Date(0).toISOString(),
+      correlationId: '00000000-0000-4000-8000-000000000003',
+      causationId: '00000000-0000-4000-8000-000000000004',
+      cause: 'access',
+      scope: 'device',
+      subject: 'alice',
+      deviceId: 'd1',
+      level: 'medium',
+      ...over,
+    });
+    const fill = () => {
+      sut.set(inputs(), assessment(5, 'low'));
+      sut.set(inputs({ route: 'reports' }), assessment(45, 'medium'));
+      sut.set(inputs({ deviceId: 'd2' }), assessment(5, 'low'));
+      sut.set(inputs({ deviceId: null, deviceSource: null }), assessment(5, 'low'));
+      sut.set(inputs({ subject: 'bob' }), assessment(5, 'low'));
+    };
+    fill();
+    // The device's decisions at another level go; the same level, other devices and other subjects stay.
+    expect(sut.apply(change({}))).toEqual({ dropped: 1, kept: 1 });
+    expect(sut.get(inputs())).toBeUndefined();
+    expect(sut.get(inputs({ route: 'reports' }))).toBeDefined();
+    expect(sut.size).toBe(4);
+    // Without a level, every decision of the subject goes, with or without a device; bob's stays.
+    expect(sut.apply(change({ scope: 'subject', deviceId: null, level: null, cause: 'challenge_outcome' }))).toEqual({
+      dropped: 3,
+      kept: 0,
+    });
+    expect(sut.size).toBe(1);
+    expect(sut.get(inputs({ subject: 'bob' }))).toBeDefined();
+    // The index follows what leaves the cache: refilled and cleared by subject again, nothing is left behind.
+    fill();
+    expect(sut.apply(change({ scope: 'subject', level: 'low' }))).toEqual({ dropped: 1, kept: 3 });
+    expect(sut.apply(change({ scope: 'subject', subject: 'carol' }))).toEqual({ dropped: 0, kept: 0 });
   });
 });

@@ -4,9 +4,9 @@
 // OS and device type from it; an empty one is a value of its own) and the route (risk may judge the same
 // context differently per route). Any changed input is a miss, so a copied token and device id from
 // another browser is scored, never served a verdict made for the victim's (issue #7, finding 1).
-// An entry lives for the configured TTL, or until risk publishes an assessment for the same subject and
-// device at another level; that invalidation goes through an index, not a scan of the cache.
-import type { DeviceSource, RiskAssessment } from '@stepgate/contracts';
+// An entry lives for the configured TTL, or until risk publishes a decision change for its subject (and
+// device) at another level; that invalidation goes through an index, not a scan of the cache.
+import type { DecisionChange, DeviceSource, RiskAssessment } from '@stepgate/contracts';
 import { LRUCache } from 'lru-cache';
 
 export function networkOf(ip: string): string {
@@ -26,7 +26,8 @@ export interface ScoredInputs {
 
 interface Entry {
   assessment: RiskAssessment;
-  /** The index bucket (subject and device) this entry is filed under. */
+  /** The index buckets (subject, and subject and device) this entry is filed under. */
+  subject: string;
   owner: string;
 }
 
@@ -36,6 +37,8 @@ export class RiskDecisionCache {
   private readonly entries: LRUCache<string, Entry> | null;
   /** subject + device -> the keys of their cached contexts. */
   private readonly byOwner = new Map<string, Set<string>>();
+  /** subject -> its owners (subject + device) in byOwner. */
+  private readonly bySubject = new Map<string, Set<string>>();
 
   constructor(ttlMs: number, maxEntries = 100_000, clock: { now(): number } = performance) {
     this.entries =
@@ -48,7 +51,7 @@ export class RiskDecisionCache {
             // Read the clock on every check instead of a cached reading: an entry never outlives its TTL.
             ttlResolution: 0,
             // Keeps the index exact whatever removes an entry: eviction, expiry, delete or replacement.
-            dispose: (entry, key) => this.unindex(entry.owner, key),
+            dispose: (entry, key) => this.unindex(entry.subject, entry.owner, key),
           });
   }
 
@@ -75,32 +78,53 @@ export class RiskDecisionCache {
     if (!this.entries) return;
     const key = RiskDecisionCache.key(inputs);
     const owner = RiskDecisionCache.owner(inputs.subject, inputs.deviceId);
-    this.entries.set(key, { assessment, owner });
+    this.entries.set(key, { assessment, subject: inputs.subject, owner });
     let keys = this.byOwner.get(owner);
     if (!keys) this.byOwner.set(owner, (keys = new Set()));
     keys.add(key);
+    let owners = this.bySubject.get(inputs.subject);
+    if (!owners) this.bySubject.set(inputs.subject, (owners = new Set()));
+    owners.add(owner);
   }
 
   /**
-   * A newer assessment for this subject and device arrived: forget every cached context of theirs whose
-   * level differs from it (something risk knows has changed the decision). Entries at the same level stay:
-   * decisions depend on the level alone, and under steady traffic risk publishes an assessment for every
-   * allowed request whose score moves a little each time (velocity), which would otherwise empty the cache
-   * as fast as it fills.
+   * Risk says cached decisions of a subject (and device) may be stale (adr/0019): forget those in the change's
+   * scope whose level differs from its level (all of them when it has none). Entries at the same level stay:
+   * another gateway instance may have cached the context anew already, and decisions depend on the level alone.
+   */
+  apply(change: DecisionChange): { dropped: number; kept: number } {
+    if (change.scope === 'device') return this.invalidate(change.subject, change.deviceId, change);
+    const total = { dropped: 0, kept: 0 };
+    // A copy: invalidating may empty and remove the subject's set.
+    for (const owner of [...(this.bySubject.get(change.subject) ?? [])]) {
+      const { dropped, kept } = this.invalidateOwner(owner, change.level);
+      total.dropped += dropped;
+      total.kept += kept;
+    }
+    return total;
+  }
+
+  /**
+   * Forget the cached contexts of this subject and device whose level differs from `newer` (every one without
+   * it). Same-level entries stay: decisions depend on the level alone.
    */
   invalidate(
     subject: string,
     deviceId: string | null,
-    newer?: Pick<RiskAssessment, 'level'>,
+    newer?: { level: RiskAssessment['level'] | null },
   ): { dropped: number; kept: number } {
-    const keys = this.byOwner.get(RiskDecisionCache.owner(subject, deviceId));
+    return this.invalidateOwner(RiskDecisionCache.owner(subject, deviceId), newer?.level ?? null);
+  }
+
+  private invalidateOwner(owner: string, level: RiskAssessment['level'] | null): { dropped: number; kept: number } {
+    const keys = this.byOwner.get(owner);
     if (!keys || !this.entries) return { dropped: 0, kept: 0 };
     let dropped = 0;
     let kept = 0;
     // A copy: deleting disposes, which edits the set.
     for (const key of [...keys]) {
       const entry = this.entries.get(key, { updateAgeOnGet: false });
-      if (entry && newer && entry.assessment.level === newer.level) {
+      if (entry && level !== null && entry.assessment.level === level) {
         kept++;
         continue;
       }
@@ -118,10 +142,14 @@ export class RiskDecisionCache {
     return this.entries?.size ?? 0;
   }
 
-  private unindex(owner: string, key: string): void {
+  private unindex(subject: string, owner: string, key: string): void {
     const keys = this.byOwner.get(owner);
     if (!keys) return;
     keys.delete(key);
-    if (keys.size === 0) this.byOwner.delete(owner);
+    if (keys.size > 0) return;
+    this.byOwner.delete(owner);
+    const owners = this.bySubject.get(subject);
+    owners?.delete(owner);
+    if (owners?.size === 0) this.bySubject.delete(subject);
   }
 }

@@ -24,6 +24,7 @@ import { observe } from '../scoring/observation';
 import { published } from '../scoring/weighing';
 import type { GeoLookup, Observation, Score, ScoringContext } from '../scoring/scoring.types';
 import { toRiskAssessment, type NewAssessmentRecord } from './assessment.mapping';
+import { decisionChanges, type Assessed } from './decision-changes';
 import { GEO_LOOKUP } from './geo.lookup';
 import { learns, sighted } from './learning';
 
@@ -135,7 +136,12 @@ export class AssessmentService {
     // publishing. None for a message that produced no assessment, or whose record retention pruned.
     const byEvent = new Map(records.map((r) => [r.causationId, r]));
     for (const r of await this.recorded(TOPICS.access, duplicates)) byEvent.set(r.causationId, r);
-    await this.publish(events.flatMap((e) => byEvent.get(e.eventId) ?? []));
+    await this.publish(
+      events.flatMap((e): Assessed[] => {
+        const record = byEvent.get(e.eventId);
+        return record ? [{ record, gatewayLevel: e.riskLevel }] : [];
+      }),
+    );
   }
 
   private async applyAccesses(
@@ -199,7 +205,7 @@ export class AssessmentService {
 
   /**
    * Records the result (a pass confirms the device) and scores the device afresh, in the context of its last
-   * allowed access: the published assessment is what makes the gateway drop its cached decision.
+   * allowed access; gateways drop the subject's cached decisions on the decision change that follows.
    */
   async onChallengeOutcome(outcome: ChallengeOutcome): Promise<void> {
     const time = Date.parse(outcome.time);
@@ -284,12 +290,13 @@ export class AssessmentService {
     if (applied === DUPLICATE) {
       this.metrics.messages.inc({ topic: key.topic, outcome: 'duplicate' });
       // The first delivery may have crashed between its commit and its publish: publish again, same id.
-      return this.publish(await this.recorded(key.topic, [key.messageId]));
+      const records = await this.recorded(key.topic, [key.messageId]);
+      return this.publish(records.map((record) => ({ record, gatewayLevel: null })));
     }
     this.metrics.messages.inc({ topic: key.topic, outcome: applied ? 'applied' : 'ignored' });
     if (!applied) return;
     this.metrics.assessments.inc({ source: applied.source, level: applied.level });
-    await this.publish([applied]);
+    await this.publish([{ record: applied, gatewayLevel: null }]);
   }
 
   /** The assessments recorded for messages applied before. */
@@ -300,10 +307,19 @@ export class AssessmentService {
     return ids.length === 0 ? [] : this.log.byIds(ids);
   }
 
-  private async publish(records: readonly NewAssessmentRecord[]): Promise<void> {
-    await this.bus.publishBatch(TOPICS.riskAssessment, records.map(toRiskAssessment), (a) => ({
-      correlationId: a.correlationId,
-      causationId: a.causationId ?? undefined,
+  /** The assessments, then the decision changes among them (decision-changes.ts) for gateways to follow. */
+  private async publish(assessed: readonly Assessed[]): Promise<void> {
+    await this.bus.publishBatch(
+      TOPICS.riskAssessment,
+      assessed.map((a) => toRiskAssessment(a.record)),
+      (a) => ({ correlationId: a.correlationId, causationId: a.causationId ?? undefined }),
+    );
+    const changes = decisionChanges(assessed);
+    if (changes.length === 0) return;
+    await this.bus.publishBatch(TOPICS.decisionChange, changes, (c) => ({
+      correlationId: c.correlationId,
+      causationId: c.causationId,
     }));
+    for (const c of changes) this.metrics.decisionChanges.inc({ cause: c.cause });
   }
 }

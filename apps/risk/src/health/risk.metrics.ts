@@ -16,6 +16,12 @@ export class RiskMetrics {
     labelNames: ['source', 'level'] as const,
     registers: [this.registry],
   });
+  readonly decisionChanges = new Counter({
+    name: 'stepgate_risk_decision_changes_total',
+    help: 'Decision changes published for gateways to drop cached decisions, by cause (access, challenge_outcome)',
+    labelNames: ['cause'] as const,
+    registers: [this.registry],
+  });
 
   readonly messages = new Counter({
     name: 'stepgate_risk_messages_total',
