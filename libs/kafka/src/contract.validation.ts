@@ -9,8 +9,22 @@ import {
 } from '@stepgate/contracts';
 import { InvalidReplyError } from './message-bus';
 
+/** Values checkedEvent validated (frozen, so they stay valid), and for which topic. */
+const checked = new WeakMap<object, EventTopic>();
+
+/**
+ * Validates a value when it is produced rather than when its batch is sent: a producer that queues events
+ * (the gateway's access events) refuses the bad one alone, and the batch it joins is not checked again.
+ */
+export function checkedEvent<T extends EventTopic>(topic: T, value: unknown): EventOf<T> {
+  const data = Object.freeze(assertEvent(topic, value)) as EventOf<T>;
+  checked.set(data, topic);
+  return data;
+}
+
 /** Throws when a value about to be produced breaks its contract: a bug in the producer, never sent. */
 export function assertEvent<T extends EventTopic>(topic: T, value: unknown): EventOf<T> {
+  if (typeof value === 'object' && value !== null && checked.get(value) === topic) return value as EventOf<T>;
   const result = EVENT_CONTRACTS[topic].schema.safeParse(value);
   if (!result.success)
     throw new Error(`refusing to publish an invalid ${topic}: ${describeIssues(result.error)}`);

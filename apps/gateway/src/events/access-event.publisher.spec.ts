@@ -114,6 +114,20 @@ describe(AccessEventPublisher.name, () => {
     expect(sut.status().spill.events).toBe(0);
   });
 
+  it('refuses an event that breaks the contract by itself: its batch goes to Kafka without it', async () => {
+    const bus = new FakeBus();
+    const { sut, metrics } = await publisher(bus);
+    for (let n = 0; n < 10; n++)
+      sut.publish(n === 4 ? { ...event(n), subject: 'nul\u0000in-a-claim' } : event(n));
+    await until('the rest published', async () => (await count(metrics, 'published')) === 9);
+    expect(bus.published).toEqual(ids(0, 10).filter((id) => id !== 'e-4'));
+    expect(await count(metrics, 'invalid')).toBe(1);
+    expect(sut.status().spill.events).toBe(0);
+    // Not a loss the gateway must report as not ready for: nothing Kafka could take was dropped.
+    expect(await count(metrics, 'dropped')).toBe(0);
+    expect(sut.readinessReasons()).toEqual([]);
+  });
+
   it('spills a batch Kafka refused after its retries, and publishes it when Kafka takes events again', async () => {
     const bus = new FakeBus();
     const { sut, metrics } = await publisher(bus);

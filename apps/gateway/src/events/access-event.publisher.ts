@@ -9,7 +9,7 @@
 // docs/OPERATIONS.md, "The access-event spill file".
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { accessEvent, TOPICS, type AccessEvent } from '@stepgate/contracts';
-import type { MessageBus } from '@stepgate/kafka';
+import { checkedEvent, type MessageBus } from '@stepgate/kafka';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GatewayConfig } from '../config';
@@ -145,9 +145,19 @@ export class AccessEventPublisher implements OnModuleInit, OnApplicationShutdown
     this.replay();
   }
 
-  publish(event: AccessEvent): void {
+  publish(candidate: AccessEvent): void {
     if (this.closed) {
       this.drop(1, 'published after shutdown');
+      return;
+    }
+    // Checked alone, here: an event that breaks the contract (a token's claim Kafka must not carry, say) is
+    // refused by itself, and never takes its batch through the spill file with it.
+    let event: AccessEvent;
+    try {
+      event = checkedEvent(TOPICS.access, candidate);
+    } catch (err) {
+      this.metrics.accessEvents.inc({ result: 'invalid' });
+      this.warn('invalid', `access event ${candidate.eventId} not published: ${String(err)}`, 'error');
       return;
     }
     // Behind what is already spilled, so the order holds; or past the memory bound.

@@ -88,7 +88,7 @@ export class GatewayMetrics {
     help:
       'Access events by result: published (acknowledged by Kafka, directly or from the spill file), spilled ' +
       '(written to the spill file), failed (a batch Kafka refused after the producer retries; then spilled), ' +
-      'dropped (lost: the spill file full or unavailable)',
+      'dropped (lost: the spill file full or unavailable), invalid (refused: broke the access event contract)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
