@@ -314,7 +314,9 @@ export async function main(argv: string[]): Promise<void> {
       targets.map((t) => {
         const mine = runs.filter((r) => r.name === t.name);
         const rps = mine.map((r) => r.rps);
-        const riskCpu = mine.flatMap((r) => (r.risk_cpu_us_per_req === undefined ? [] : [r.risk_cpu_us_per_req]));
+        const riskCpu = mine.flatMap((r) =>
+          r.risk_cpu_us_per_req === undefined ? [] : [r.risk_cpu_us_per_req],
+        );
         return [
           t.name,
           {
@@ -353,7 +355,10 @@ export async function main(argv: string[]): Promise<void> {
           name,
           {
             cpu_us_per_req: cpu,
-            components: summary.components.map((c) => ({ ...c, us_per_req: Math.round((c.share_pct / 100) * cpu) })),
+            components: summary.components.map((c) => ({
+              ...c,
+              us_per_req: Math.round((c.share_pct / 100) * cpu),
+            })),
           },
         ];
       }),
@@ -394,7 +399,9 @@ export async function main(argv: string[]): Promise<void> {
     for (const [name, b] of Object.entries(budget)) {
       console.log(`\n${name}: ${b.cpu_us_per_req} us of gateway CPU per request, by component:`);
       for (const c of b.components.slice(0, 20))
-        console.log(`  ${c.component.padEnd(34)} ${String(c.us_per_req).padStart(5)} us  ${c.share_pct.toFixed(1).padStart(5)}%`);
+        console.log(
+          `  ${c.component.padEnd(34)} ${String(c.us_per_req).padStart(5)} us  ${c.share_pct.toFixed(1).padStart(5)}%`,
+        );
     }
     console.log(`wrote ${out}`);
   } finally {
@@ -458,7 +465,10 @@ class Profiler {
  */
 async function measureTwoGateways(o: {
   env: NodeJS.ProcessEnv;
-  issuer: { config: ReturnType<typeof loadDevIssuerConfig>; key: Awaited<ReturnType<typeof loadOrCreateDevIssuerKey>> };
+  issuer: {
+    config: ReturnType<typeof loadDevIssuerConfig>;
+    key: Awaited<ReturnType<typeof loadOrCreateDevIssuerKey>>;
+  };
   gatewayUrl: string;
   riskUrl: string;
   duration: number;
@@ -508,12 +518,16 @@ async function measureTwoGateways(o: {
   }
 
   const snapshot = async () => {
-    const texts = await Promise.all(gateways.map(async (g) => (await fetch(`${g}/.stepgate/metrics`)).text()));
+    const texts = await Promise.all(
+      gateways.map(async (g) => (await fetch(`${g}/.stepgate/metrics`)).text()),
+    );
     const riskText = await (await fetch(`${o.riskUrl}/metrics`)).text();
     return {
       gateways: texts.map((t) => ({
         served: metricSum(t, 'stepgate_gateway_requests_total'),
-        changes: metricSum(t, 'stepgate_kafka_messages_consumed_total', { topic: 'stepgate.risk.decision.v1' }),
+        changes: metricSum(t, 'stepgate_kafka_messages_consumed_total', {
+          topic: 'stepgate.risk.decision.v1',
+        }),
         consumed: metricSum(t, 'stepgate_kafka_messages_consumed_total'),
       })),
       assessments: metricSum(riskText, 'stepgate_risk_assessments_total', { source: 'access' }),
@@ -521,7 +535,9 @@ async function measureTwoGateways(o: {
   };
   const phase = async (name: string, loaded: string[]) => {
     const before = await snapshot();
-    await Promise.all(loaded.map((g) => load(g, o.duration, Math.max(1, Math.floor(o.connections / loaded.length)))));
+    await Promise.all(
+      loaded.map((g) => load(g, o.duration, Math.max(1, Math.floor(o.connections / loaded.length)))),
+    );
     await quiesce(o.pids);
     const after = await snapshot();
     const assessments = after.assessments - before.assessments;

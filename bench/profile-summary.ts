@@ -24,10 +24,12 @@ export function componentOf(frame: ProfileNode['callFrame']): string {
   const own = /dist\/(apps\/[^/]+\/src\/[^/.]+|libs\/[^/]+)/.exec(url);
   if (own) return own[1]!.replace('/src/', '/');
   if (url.startsWith('node:internal/deps/undici')) return 'undici';
-  if (url.startsWith('node:internal/http') || url.startsWith('node:_http') || url === 'node:http') return 'node:http';
+  if (url.startsWith('node:internal/http') || url.startsWith('node:_http') || url === 'node:http')
+    return 'node:http';
   if (url.startsWith('node:internal/streams') || url === 'node:stream') return 'node:streams';
   if (url.startsWith('node:internal/crypto') || url === 'node:crypto') return 'node:crypto';
-  if (url.startsWith('node:net') || url.startsWith('node:internal/net') || url.includes('stream_base')) return 'node:net';
+  if (url.startsWith('node:net') || url.startsWith('node:internal/net') || url.includes('stream_base'))
+    return 'node:net';
   if (url.startsWith('node:')) return 'node (other internals)';
   return url;
 }
@@ -41,7 +43,8 @@ export interface ProfileSummary {
 export function summariseProfiles(profiles: readonly CpuProfile[]): ProfileSummary {
   const self = new Map<string, number>();
   for (const p of profiles)
-    for (const c of summariseProfile(p).components) self.set(c.component, (self.get(c.component) ?? 0) + c.self_ms);
+    for (const c of summariseProfile(p).components)
+      self.set(c.component, (self.get(c.component) ?? 0) + c.self_ms);
   return fromSelfTimes(new Map([...self].map(([c, ms]) => [c, ms * 1000])));
 }
 
@@ -74,7 +77,11 @@ export function summariseProfile(profile: CpuProfile): ProfileSummary {
 function fromSelfTimes(self: Map<string, number>): ProfileSummary {
   const busyUs = [...self.values()].reduce((a, b) => a + b, 0);
   const components = [...self.entries()]
-    .map(([c, us]) => ({ component: c, self_ms: Math.round(us / 1000), share_pct: +((100 * us) / busyUs).toFixed(1) }))
+    .map(([c, us]) => ({
+      component: c,
+      self_ms: Math.round(us / 1000),
+      share_pct: +((100 * us) / busyUs).toFixed(1),
+    }))
     .sort((a, b) => b.self_ms - a.self_ms);
   return { busy_ms: Math.round(busyUs / 1000), components };
 }

@@ -167,7 +167,8 @@ describe.skipIf(!postgresAvailable())(
       const before = { changes: await consumedBy(b).changes, assessments: await consumedBy(b).assessments };
 
       // Steady traffic at A only: 200 requests, each one an access event risk scores and learns from.
-      for (let i = 0; i < 200; i++) expect((await fetch(`${a}/api/reports/q3`, { headers })).status).toBe(200);
+      for (let i = 0; i < 200; i++)
+        expect((await fetch(`${a}/api/reports/q3`, { headers })).status).toBe(200);
       // Risk has scored A's traffic once it has assessed the access after it (its events are in order per subject).
       const marker = await fetch(`${a}/api/reports/q3`, { headers });
       expect(marker.status).toBe(200);

@@ -523,7 +523,9 @@ describe('gateway', () => {
       inProcessBroker.publish({
         topic: TOPICS.riskAssessment,
         key: subject,
-        value: JSON.stringify(factories.assessment({ subject, deviceId: device, level: 'medium', score: 45 })),
+        value: JSON.stringify(
+          factories.assessment({ subject, deviceId: device, level: 'medium', score: 45 }),
+        ),
         headers: {},
       });
       await new Promise((r) => setTimeout(r, 50));

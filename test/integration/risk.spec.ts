@@ -302,7 +302,9 @@ describe.each(databaseBackends())('risk over Kafka on %s', (backend) => {
     expect(signalNames(afterFailure)).toEqual(['unconfirmed_device', 'failed_challenges']);
     // Gateways drop every cached decision of the subject: a failure weighs on all of its devices.
     expect(
-      await probe.waitFor<DecisionChange>((c, t) => t === TOPICS.decisionChange && c.causationId === challengeId),
+      await probe.waitFor<DecisionChange>(
+        (c, t) => t === TOPICS.decisionChange && c.causationId === challengeId,
+      ),
     ).toMatchObject({ cause: 'challenge_outcome', scope: 'subject', subject, level: null });
 
     const passed: ChallengeOutcome = {

@@ -143,7 +143,9 @@ describe(RiskDecisionCache.name, () => {
     expect(sut.get(inputs({ route: 'reports' }))).toBeDefined();
     expect(sut.size).toBe(4);
     // Without a level, every decision of the subject goes, with or without a device; bob's stays.
-    expect(sut.apply(change({ scope: 'subject', deviceId: null, level: null, cause: 'challenge_outcome' }))).toEqual({
+    expect(
+      sut.apply(change({ scope: 'subject', deviceId: null, level: null, cause: 'challenge_outcome' })),
+    ).toEqual({
       dropped: 3,
       kept: 0,
     });

@@ -116,7 +116,10 @@ export class RiskDecisionCache {
     return this.invalidateOwner(RiskDecisionCache.owner(subject, deviceId), newer?.level ?? null);
   }
 
-  private invalidateOwner(owner: string, level: RiskAssessment['level'] | null): { dropped: number; kept: number } {
+  private invalidateOwner(
+    owner: string,
+    level: RiskAssessment['level'] | null,
+  ): { dropped: number; kept: number } {
     const keys = this.byOwner.get(owner);
     if (!keys || !this.entries) return { dropped: 0, kept: 0 };
     let dropped = 0;

@@ -22,7 +22,7 @@ const record = (over: Partial<NewAssessmentRecord> = {}): NewAssessmentRecord =>
     deviceStatus: 'confirmed',
     modelVersion: 't',
     ...over,
-  } as NewAssessmentRecord;
+  };
 };
 
 describe(decisionChanges.name, () => {
