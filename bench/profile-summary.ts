@@ -49,18 +49,26 @@ export function summariseProfiles(profiles: readonly CpuProfile[]): ProfileSumma
 }
 
 export function summariseProfile(profile: CpuProfile): ProfileSummary {
-  // A builtin (no script) is charged to the JavaScript that called it: JSON.stringify in the event publisher
-  // is the publisher's cost, not "native".
+  // Node's own code and builtins are charged to the package or module of ours that called them: a socket
+  // write kafkajs makes is kafkajs' cost, JSON.stringify in the publisher the publisher's. What runs with no
+  // such caller (the HTTP parser and the response stream, called from the event loop) keeps Node's name.
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const component = new Map<number, string>();
+  const isNode = (c: string) => c.startsWith('node') || c === 'native (builtins)';
+  const caller = (id: number | undefined): string | null => {
+    for (let up = id; up !== undefined; up = parent.get(up)) {
+      const c = componentOf(byId.get(up)!.callFrame);
+      if (!isNode(c) && !c.startsWith('(') && !c.startsWith('V8') && c !== 'garbage collector') return c;
+    }
+    return null;
+  };
   const resolve = (id: number): string => {
     const known = component.get(id);
     if (known !== undefined) return known;
     const own = componentOf(byId.get(id)!.callFrame);
-    const up = parent.get(id);
-    const c = own === 'native (builtins)' && up !== undefined ? resolve(up) : own;
+    const c = isNode(own) ? (caller(parent.get(id)) ?? own) : own;
     component.set(id, c);
     return c;
   };

@@ -8,6 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface KafkaForTests {
   brokers: string;
   stop(): Promise<void>;
+  /** The mock cluster only: SIGSTOP (connections stay open, nothing answers: a hung broker), and SIGCONT. */
+  freeze?(): void;
+  thaw?(): void;
 }
 
 export async function startKafkaForTests(env: Record<string, string | undefined>): Promise<KafkaForTests> {
@@ -32,7 +35,10 @@ export async function startKafkaForTests(env: Record<string, string | undefined>
     if (match?.[1]) {
       return {
         brokers: match[1],
+        freeze: () => child.kill('SIGSTOP'),
+        thaw: () => child.kill('SIGCONT'),
         stop: async () => {
+          child.kill('SIGCONT');
           child.kill('SIGTERM');
           await sleep(100);
           rmSync(dir, { recursive: true, force: true });

@@ -55,6 +55,11 @@ export class InProcessBroker {
     }
   }
 
+  /** Resolves once what a group's queue holds now has been handled. */
+  drained(topic: string, group: string): Promise<void> {
+    return this.groups.get(topic)?.get(group)?.tail ?? Promise.resolve();
+  }
+
   private addQueue(topic: string, group: string, handler: GroupQueue['handler']): void {
     let byGroup = this.groups.get(topic);
     if (!byGroup) this.groups.set(topic, (byGroup = new Map<string, GroupQueue>()));

@@ -13,6 +13,7 @@ import { assertEvent, assertRequest, keyOf, parseReply } from './contract.valida
 import { type InProcessBroker, type InProcessMessage, RequestTimeout } from './in-process.broker';
 import {
   type FollowHandler,
+  type FollowOptions,
   HEADERS,
   MessageBus,
   type PublishMeta,
@@ -42,9 +43,16 @@ export class InProcessMessageBus extends MessageBus {
     for (const value of values) await this.publish(topic, value, metaOf?.(value));
   }
 
-  async follow<T extends EventTopic>(topic: T, handler: FollowHandler<T>): Promise<() => Promise<void>> {
+  async follow<T extends EventTopic>(
+    topic: T,
+    handler: FollowHandler<T>,
+    options: FollowOptions = {},
+  ): Promise<() => Promise<void>> {
     const group = `follow-${randomUUID()}`;
     this.broker.follow(topic, group, (message) => deliverFollowed(topic, message.value, handler, message));
+    // The in-process broker lives and dies with this process: nothing was published before it existed but
+    // what it holds, which follow() has just queued in order. Caught up once those are handled.
+    void this.broker.drained(topic, group).then(() => options.onCaughtUp?.());
     return async () => this.broker.unsubscribeGroup(group);
   }
 

@@ -13,6 +13,7 @@ import { deliverFollowed, headersOf } from './in-process.message-bus';
 import {
   BrokerUnavailableError,
   type FollowHandler,
+  type FollowOptions,
   MessageBus,
   type PublishMeta,
   RequestTimeoutError,
@@ -130,22 +131,41 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
   }
 
   /** Without the broker at start (`startWithoutBroker`), resolves at once and subscribes when it can. */
-  async follow<T extends EventTopic>(topic: T, handler: FollowHandler<T>): Promise<() => Promise<void>> {
+  async follow<T extends EventTopic>(
+    topic: T,
+    handler: FollowHandler<T>,
+    options: FollowOptions = {},
+  ): Promise<() => Promise<void>> {
     let current: Consumer | null = null;
     let stopped = false;
+    let caughtUp = false;
     const start = async () => {
       const consumer = this.follower(topic);
       try {
         await consumer.connect();
         await consumer.subscribe({ topic, fromBeginning: true });
+        // Where the topic ends now, per partition: handled up to there, the follower has caught up.
+        const behind =
+          options.onCaughtUp && !caughtUp ? await this.lastOffsets(topic) : new Map<number, number>();
+        const progress = (partition: number, offset: string) => {
+          const last = behind.get(partition);
+          if (last !== undefined && Number(offset) >= last) behind.delete(partition);
+          if (behind.size === 0 && !caughtUp) {
+            caughtUp = true;
+            options.onCaughtUp?.();
+          }
+        };
         await consumer.run({
           autoCommit: false,
-          eachMessage: ({ message, partition }) =>
-            deliverFollowed(topic, message.value?.toString('utf8') ?? null, handler, {
+          eachMessage: async ({ message, partition }) => {
+            await deliverFollowed(topic, message.value?.toString('utf8') ?? null, handler, {
               offset: message.offset,
               partition,
-            }),
+            });
+            progress(partition, message.offset);
+          },
         });
+        if (behind.size === 0) progress(-1, '0');
       } catch (err) {
         await consumer.disconnect().catch(() => undefined);
         throw err;
@@ -164,6 +184,20 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
       if (!this.startWithoutBroker) return leaving;
       this.leaving.add(leaving.catch(() => undefined));
     };
+  }
+
+  /** The offset of each non-empty partition's last message. */
+  private async lastOffsets(topic: string): Promise<Map<number, number>> {
+    const admin = new Kafka(kafkaClientConfig(this.settings, `${this.settings.clientId}-follow`)).admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return new Map(
+        offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high) - 1]),
+      );
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   /**

@@ -49,7 +49,11 @@ export abstract class MessageBus {
    * topic). Each value is validated against the topic's contract; one that fails is logged and skipped (a
    * follower has no group to dead-letter for). Resolves once subscribed; call the result to stop.
    */
-  abstract follow<T extends EventTopic>(topic: T, handler: FollowHandler<T>): Promise<() => Promise<void>>;
+  abstract follow<T extends EventTopic>(
+    topic: T,
+    handler: FollowHandler<T>,
+    options?: FollowOptions,
+  ): Promise<() => Promise<void>>;
   /** Request/reply with a deadline; rejects with RequestTimeoutError when no reply comes in time. */
   abstract request<P extends RequestPattern>(
     pattern: P,
@@ -59,6 +63,15 @@ export abstract class MessageBus {
 }
 
 export type FollowHandler<T extends EventTopic> = (value: EventOf<T>) => Promise<void> | void;
+
+export interface FollowOptions {
+  /**
+   * Called once, when the follower has handled everything the topic held as it started following (at once
+   * when it held nothing): from then on, what the follower knows is as complete as the topic's retention.
+   * Not called while the broker cannot be reached.
+   */
+  onCaughtUp?: () => void;
+}
 
 export class RequestTimeoutError extends Error {
   readonly code = 'request_timeout';

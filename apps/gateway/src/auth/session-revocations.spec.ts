@@ -111,4 +111,36 @@ describe(SessionRevocations.name, () => {
     await a.revoke(session('s-1'), 'logout');
     expect(b.isRevoked('s-1')).toBe(false);
   });
+
+  it('refuses sessions older than the instance until it has read the revocations, then only revoked ones', async () => {
+    const bus = new InProcessMessageBus(new InProcessBroker());
+    // A follower that has not caught up: the broker is away (onCaughtUp is not called).
+    let caughtUp: (() => void) | undefined;
+    bus.follow = async (_topic, _handler, options) => {
+      caughtUp = options?.onCaughtUp;
+      return async () => {};
+    };
+    const sut = await instance(bus);
+    const older = session('old', START_MS / 1000 - 600);
+    const newer = session('new', START_MS / 1000 + 60);
+    expect(sut.refuses(older)).toBe(true);
+    expect(sut.refuses(newer)).toBe(false);
+    expect(sut.readinessWarnings()).toEqual([
+      expect.stringContaining('older than this instance are refused'),
+    ]);
+    // Revoked here meanwhile: refused whatever its age.
+    await sut.revoke(newer, 'logout');
+    expect(sut.refuses(newer)).toBe(true);
+
+    caughtUp!();
+    expect(sut.refuses(older)).toBe(false);
+    expect(sut.refuses(newer)).toBe(true);
+    expect(sut.readinessWarnings()).toEqual([]);
+  });
+
+  it('has caught up at once on the in-process bus (nothing was published before it)', async () => {
+    const sut = await instance(new InProcessMessageBus(new InProcessBroker()));
+    await new Promise((r) => setImmediate(r));
+    expect(sut.refuses(session('old', START_MS / 1000 - 600))).toBe(false);
+  });
 });

@@ -3,6 +3,11 @@
 // stepgate.session.revoked.v1 from the start of what retention keeps (a group of its own, like the policy
 // topic) and holds the revoked ids in a bounded in-memory set, each until the session's absolute expiry: after
 // that the cookie is refused anyway, so the entry can go.
+//
+// Until the topic has been read to where it stood when this instance started, a session older than the
+// instance may have been revoked without its knowing (a gateway started while Kafka is away knows no
+// revocation at all): such sessions are refused, and their users sign in again. Sessions made since are
+// accepted meanwhile: nothing could revoke them but an instance that has this one's view of Kafka anyway.
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { TOPICS, type SessionRevocationReason, type SessionRevoked } from '@stepgate/contracts';
 import type { MessageBus } from '@stepgate/kafka';
@@ -22,12 +27,18 @@ export interface SessionRevocationsOptions {
 
 const DEFAULTS: SessionRevocationsOptions = { maxEntries: 100_000, now: () => Date.now() };
 
+/** Sessions made up to this long after the start count as older than it: clocks of instances differ. */
+const CLOCK_SKEW_MS = 5_000;
+
 export class SessionRevocations implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(SessionRevocations.name);
   private readonly revoked: LRUCache<string, true>;
   private readonly now: () => number;
   private unfollow: (() => Promise<void>) | null = null;
   private evicted = 0;
+  /** When this instance began following the topic; sessions older than that wait for caughtUp. */
+  private startedAt = Number.POSITIVE_INFINITY;
+  private caughtUp = false;
 
   constructor(
     private readonly bus: MessageBus,
@@ -56,9 +67,21 @@ export class SessionRevocations implements OnModuleInit, OnModuleDestroy {
   }
 
   async onModuleInit(): Promise<void> {
-    this.unfollow = await this.bus.follow(TOPICS.sessionRevoked, (event) => {
-      this.remember(event);
-    });
+    this.startedAt = this.now();
+    this.unfollow = await this.bus.follow(
+      TOPICS.sessionRevoked,
+      (event) => {
+        this.remember(event);
+      },
+      {
+        onCaughtUp: () => {
+          this.caughtUp = true;
+          this.logger.log(
+            `session revocations read (${this.revoked.size} held): older sessions accepted again`,
+          );
+        },
+      },
+    );
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -69,6 +92,22 @@ export class SessionRevocations implements OnModuleInit, OnModuleDestroy {
   /** Whether this session id was ended before its time (logout, elevation). */
   isRevoked(sessionId: string): boolean {
     return this.revoked.get(sessionId) === true;
+  }
+
+  /**
+   * Whether a session must be refused: it was revoked, or it is older than this instance and the revocations
+   * published before the instance started have not been read yet (fail closed: its user signs in again).
+   */
+  refuses(session: Pick<Session, 'sid' | 'createdAt'>): boolean {
+    if (this.isRevoked(session.sid)) return true;
+    return !this.caughtUp && session.createdAt * 1000 < this.startedAt + CLOCK_SKEW_MS;
+  }
+
+  /** A readiness warning while older sessions are refused. */
+  readinessWarnings(): string[] {
+    return this.caughtUp
+      ? []
+      : ['session revocations not read yet (Kafka): browser sessions older than this instance are refused'];
   }
 
   /**

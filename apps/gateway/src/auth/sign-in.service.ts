@@ -167,6 +167,10 @@ export class SignInService {
     };
   }
 
+  /**
+   * A session that can still be signed out: not revoked. One refused only because this instance has not read
+   * the revocations yet can (its copies elsewhere must end too).
+   */
   private async liveSession(cookieHeader: string | undefined): Promise<Session | null> {
     const session = await this.sessions.open(cookieHeader, Math.floor(Date.now() / 1000));
     return session && !this.revocations.isRevoked(session.sid) ? session : null;

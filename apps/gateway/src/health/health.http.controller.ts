@@ -11,6 +11,7 @@ import {
 } from '@stepgate/kafka';
 import type { FastifyReply } from 'fastify';
 import { IdentityAssertionSigner } from '../assertion/identity-assertion';
+import { SessionRevocations } from '../auth/session-revocations';
 import { AccessEventPublisher } from '../events/access-event.publisher';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
 import { GatewayPolicy } from '../policy/gateway-policy.service';
@@ -28,6 +29,7 @@ export class HealthHttpController {
     private readonly consumer: ConsumerHealth,
     private readonly policy: GatewayPolicy,
     private readonly events: AccessEventPublisher,
+    private readonly revocations: SessionRevocations,
     bus: BusMetrics,
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
   ) {
@@ -54,8 +56,8 @@ export class HealthHttpController {
    * Readiness: the issuers' key sets, fetched at least once (retried here at most once a second); a published
    * policy version (until one arrives the gateway runs on the config file's policy, which an admin may have
    * tightened since) on a policy topic that is compacted; the assessment consumer in its group since start,
-   * and no crash loop. Kafka away later, lag, messages being retried, skipped offsets and access events
-   * dropped past the spill file's bound are warnings.
+   * and no crash loop. Kafka away later, lag, messages being retried, skipped offsets, access events
+   * dropped past the spill file's bound and session revocations not read yet are warnings.
    */
   @Get('readyz')
   async ready(@Res() reply: FastifyReply): Promise<void> {
@@ -78,7 +80,11 @@ export class HealthHttpController {
     ];
     // Access events past the spill file's bound are dropped: said, but not a reason to leave rotation, for in
     // an outage long enough to fill it every gateway would leave at once.
-    const warnings = [...consumer.warnings, ...this.events.readinessReasons()];
+    const warnings = [
+      ...consumer.warnings,
+      ...this.events.readinessReasons(),
+      ...this.revocations.readinessWarnings(),
+    ];
     const { code, body } = readinessBody({ reasons, warnings });
     await reply.code(code).header('cache-control', 'no-store').send(body);
   }

@@ -598,7 +598,7 @@ export class GatewayHandler {
   ): Promise<{ session: Session; token: VerifiedToken; raw: string } | null> {
     const session = await this.sessions.open(x.raw.headers.cookie, now);
     // A logged-out or replaced session id (on any instance) is no session.
-    if (!session || this.revocations.isRevoked(session.sid)) {
+    if (!session || this.revocations.refuses(session)) {
       x.cookies.push(this.sessions.clearCookie());
       return null;
     }
