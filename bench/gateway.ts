@@ -556,8 +556,8 @@ async function measureTwoGateways(o: {
           decision_changes_consumed: changes,
           messages_consumed: g.consumed - b.consumed,
           decision_changes_per_request: served === 0 ? null : +(changes / served).toFixed(5),
-          // Following every assessment, as before adr/0019: each instance read all of them.
-          assessments_per_request_before_adr_0019: served === 0 ? null : +(assessments / served).toFixed(3),
+          // Following every assessment, as before adr/0019, each instance read all of them, whatever it served.
+          assessments_read_before_adr_0019: assessments,
         };
       }),
     };

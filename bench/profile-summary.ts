@@ -68,7 +68,9 @@ export function summariseProfile(profile: CpuProfile): ProfileSummary {
     const known = component.get(id);
     if (known !== undefined) return known;
     const own = componentOf(byId.get(id)!.callFrame);
-    const c = isNode(own) ? (caller(parent.get(id)) ?? own) : own;
+    const c = isNode(own)
+      ? (caller(parent.get(id)) ?? (own === 'native (builtins)' ? 'native, called from the event loop' : own))
+      : own;
     component.set(id, c);
     return c;
   };

@@ -18,7 +18,17 @@ import type { DevIssuerConfig } from '../../apps/dev-issuer/src/config';
 import { loadOrCreateDevIssuerKey, type DevIssuerKey } from '../../apps/dev-issuer/src/dev-issuer.keys';
 import { startDevIssuer, type RunningServer } from '../../apps/dev-issuer/src/dev-issuer.server';
 import { signDevToken } from '../../apps/dev-issuer/src/dev-token';
-import { entry, freePort, freePorts, startService, stepgateEnv, type Service } from '../support/processes';
+import { SESSION_COOKIE, SessionCodec } from '../../apps/gateway/src/auth/session';
+import { SESSION_KEY_FILE } from '../../apps/gateway/src/keys/gateway-keys';
+import {
+  entry,
+  eventually,
+  freePort,
+  freePorts,
+  startService,
+  stepgateEnv,
+  type Service,
+} from '../support/processes';
 
 interface FrozenKafka {
   brokers: string;
@@ -328,10 +338,38 @@ describe('access events through broker outages (gateway process, mock Kafka froz
       // Risk could not be asked, and that was known at once: no request waited out the risk budget.
       expect(await metric(first.base, 'stepgate_gateway_risk_requests_total', 'result="timeout"')).toBe(0);
 
+      // A browser session made before this gateway started may have been signed out since, and the gateway
+      // cannot read the revocations while the broker is frozen: it refuses the session (fail closed).
+      const { key: sessionKey } = JSON.parse(readFileSync(join(first.dataDir, SESSION_KEY_FILE), 'utf8')) as {
+        key: string;
+      };
+      const codec = new SessionCodec(Buffer.from(sessionKey, 'base64'), {
+        idleTimeoutSeconds: 1800,
+        absoluteTimeoutSeconds: 43_200,
+      });
+      const nowSeconds = Math.floor(Date.now() / 1000);
+      const older = codec.newSession(
+        { sub: 'outage-alice', accessToken: token, stepUpToken: null, acr: null, authTime: null },
+        nowSeconds,
+        nowSeconds - 600,
+      );
+      const cookie = `${SESSION_COOKIE}=${await codec.seal(older)}`;
+      const withSession = () =>
+        fetch(`${first.base}/api/reports/40`, { headers: { cookie, accept: 'application/json' } });
+      expect((await withSession()).status).toBe(401);
+      expect(await (await fetch(`${first.base}/.stepgate/readyz`)).text()).toContain(
+        'session revocations not read yet',
+      );
+
       kafka.thaw();
       const caught = await awaitEvents(kafka.brokers, answered, 120_000);
       console.log('after the broker returned:', JSON.stringify({ answered: answered.size, ms: caught.ms }));
       expect(caught.missing).toEqual([]);
+      // Read them: the session was not revoked, and is accepted again.
+      await eventually(
+        async () => ((await withSession()).status === 200 ? true : undefined),
+        'the older session accepted once the revocations were read',
+      );
 
       // Down again: what the gateway answers now is still in memory when it is told to stop.
       kafka.freeze();
