@@ -354,22 +354,30 @@ describe('access events through broker outages (gateway process, mock Kafka froz
         nowSeconds - 600,
       );
       const cookie = `${SESSION_COOKIE}=${await codec.seal(older)}`;
-      const withSession = () =>
-        fetch(`${first.base}/api/reports/40`, { headers: { cookie, accept: 'application/json' } });
+      const withSession = async () => {
+        const res = await fetch(`${first.base}/api/reports/40`, {
+          headers: { cookie, accept: 'application/json' },
+        });
+        await res.arrayBuffer();
+        // Its access event is waited for with the others below.
+        answered.set(res.headers.get('x-correlation-id')!, res.status);
+        return res;
+      };
       expect((await withSession()).status).toBe(401);
       expect(await (await fetch(`${first.base}/.stepgate/readyz`)).text()).toContain(
         'session revocations not read yet',
       );
 
       kafka.thaw();
-      const caught = await awaitEvents(kafka.brokers, answered, 120_000);
-      console.log('after the broker returned:', JSON.stringify({ answered: answered.size, ms: caught.ms }));
-      expect(caught.missing).toEqual([]);
-      // Read them: the session was not revoked, and is accepted again.
+      // Once the revocations are read the session, never revoked, is accepted again.
       await eventually(
         async () => ((await withSession()).status === 200 ? true : undefined),
         'the older session accepted once the revocations were read',
+        120_000,
       );
+      const caught = await awaitEvents(kafka.brokers, answered, 120_000);
+      console.log('after the broker returned:', JSON.stringify({ answered: answered.size, ms: caught.ms }));
+      expect(caught.missing).toEqual([]);
 
       // Down again: what the gateway answers now is still in memory when it is told to stop.
       kafka.freeze();
