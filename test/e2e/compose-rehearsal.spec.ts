@@ -335,6 +335,13 @@ describe.skipIf(!postgresAvailable())('docker compose up, rehearsed as processes
     for (const f of files) expect(statSync(join(dir, f)).mode & 0o077).toBe(0);
     const gatewayLog = running.find((s) => s.name === 'gateway')!.output();
     expect(gatewayLog).toMatch(/demo secret/i);
+    // Said on every readiness probe too, not only once at start: a demo secret satisfies production mode.
+    const ready = (await (await fetch(`${gateway}/.stepgate/readyz`)).json()) as { warnings?: string[] };
+    expect(ready.warnings).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('demo secrets in use (STEPGATE_GATEWAY_SIGNING_KEY, STEPGATE_SESSION_KEY)'),
+      ]),
+    );
   });
 
   it('walks the README compose walkthrough through the published port', async () => {

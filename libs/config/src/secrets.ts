@@ -113,6 +113,20 @@ const announced = new Set<string>();
  * Warns once per process for each demo secret in use: the embedded mode loads a service's config more than
  * once (checked, then built), and an operator needs the warning once, not once per load.
  */
+/**
+ * A readiness warning while this process runs on demo secrets (they satisfy production mode when the
+ * operator points STEPGATE_DEMO_SECRETS_DIR at them, as the compose demo does): said on every probe, not only
+ * once in the log at start.
+ */
+export function demoSecretsReadinessWarnings(): string[] {
+  const names = [...new Set([...announced].map((key) => key.split('\0')[0]!))].sort();
+  return names.length === 0
+    ? []
+    : [
+        `demo secrets in use (${names.join(', ')}): generated for the demo, supply your own (docs/OPERATIONS.md#secrets)`,
+      ];
+}
+
 export function announceDemoSecrets(lookups: readonly SecretLookup[], warn: (message: string) => void): void {
   for (const lookup of lookups) {
     if (lookup.source !== 'demo') continue;

@@ -10,6 +10,7 @@ import {
   type LivenessBody,
   type ReadinessBody,
 } from '@stepgate/kafka';
+import { demoSecretsReadinessWarnings } from '@stepgate/config';
 import { HttpExceptionFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import type { DataSource } from 'typeorm';
@@ -48,7 +49,8 @@ export class HealthHttpController {
 
   /**
    * Readiness: the database answers (factors, challenges, keys) and the consumer that answers challenge
-   * requests is in its group with Kafka answering. Lag, messages being retried and skipped offsets are warnings.
+   * requests is in its group with Kafka answering. Lag, messages being retried, skipped offsets and demo
+   * secrets in use are warnings.
    */
   @Get('readyz')
   @Header('cache-control', 'no-store')
@@ -59,6 +61,7 @@ export class HealthHttpController {
     } catch (err) {
       readiness.reasons.unshift(`the database is not answering: ${describeError(err)}`);
     }
+    readiness.warnings.push(...demoSecretsReadinessWarnings());
     const { code, body } = readinessBody(readiness);
     void reply.status(code);
     return body;

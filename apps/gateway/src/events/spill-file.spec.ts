@@ -58,6 +58,19 @@ describe(SpillFile.name, () => {
     expect(await drain(sut)).toEqual([100, 101]);
   });
 
+  it("keeps its directory and files to the gateway's user: they name subjects and addresses", async () => {
+    const dir = join(await newDir(), 'spill');
+    const sut = await spill({ dir });
+    await sut.append([record(1), record(2), record(3)]);
+    expect(await drain(sut, 2)).toEqual([1, 2, 3]);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    const files = await readdir(dir);
+    // Segments, the saved position and the LOCK.
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const f of files)
+      expect({ f, mode: (await stat(join(dir, f))).mode & 0o077 }).toEqual({ f, mode: 0 });
+  });
+
   it('refuses appends past its bound, the first ones kept, and takes them again once published', async () => {
     const sut = await spill({ dir: await newDir(), maxBytes: 10 * RECORD_BYTES });
     const first = await sut.append(Array.from({ length: 15 }, (_, i) => record(i)));

@@ -27,6 +27,9 @@ export const MAX_RECORD_BYTES = 1024 * 1024;
 const SEGMENT_NAME = /^(\d{16})\.spill$/;
 const CURSOR = 'cursor';
 const LOCK = 'LOCK';
+/** Owner only (the umask can only narrow these): access events name subjects, addresses and paths. */
+const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
 /** The holder touches its LOCK this often; one from another host untouched for LOCK_STALE_MS is taken over. */
 const LOCK_HEARTBEAT_MS = 5_000;
 const LOCK_STALE_MS = 30_000;
@@ -126,7 +129,8 @@ export class SpillFile {
    */
   static async open(options: SpillOptions, log: (message: string) => void = () => {}): Promise<SpillFile> {
     const dir = resolve(options.dir);
-    await mkdir(dir, { recursive: true });
+    // It holds subjects, client addresses and paths: readable by the gateway's user only.
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
     await lock(dir);
     const spill = new SpillFile({ ...options, dir }, log);
     try {
@@ -382,7 +386,7 @@ export class SpillFile {
       this.tail = null;
     }
     const seq = this.nextSeq++;
-    const file = await open(this.path(seq), 'ax');
+    const file = await open(this.path(seq), 'ax', FILE_MODE);
     const segment = { seq, size: 0, records: 0 };
     if (this.segments.length === 0) [this.headOffset, this.headRecords] = [0, 0];
     this.segments.push(segment);
@@ -412,7 +416,7 @@ export class SpillFile {
   private async saveCursor(): Promise<void> {
     const seq = this.segments[0]?.seq ?? this.nextSeq;
     const tmp = join(this.options.dir, `${CURSOR}.tmp`);
-    await writeFile(tmp, `${seq} ${this.headOffset} ${this.headRecords}\n`);
+    await writeFile(tmp, `${seq} ${this.headOffset} ${this.headRecords}\n`, { mode: FILE_MODE });
     await rename(tmp, join(this.options.dir, CURSOR));
   }
 
@@ -486,7 +490,7 @@ async function lock(dir: string): Promise<void> {
   const me = { pid: process.pid, host: hostname() };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      await writeFile(path, JSON.stringify(me), { flag: 'wx' });
+      await writeFile(path, JSON.stringify(me), { flag: 'wx', mode: FILE_MODE });
       held.add(dir);
       return;
     } catch (err) {

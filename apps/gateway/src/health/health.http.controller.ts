@@ -1,4 +1,5 @@
 import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
+import { demoSecretsReadinessWarnings } from '@stepgate/config';
 import { TOPICS } from '@stepgate/contracts';
 import { TokenVerifier } from '@stepgate/identity';
 import {
@@ -57,7 +58,8 @@ export class HealthHttpController {
    * policy version (until one arrives the gateway runs on the config file's policy, which an admin may have
    * tightened since) on a policy topic that is compacted; the assessment consumer in its group since start,
    * and no crash loop. Kafka away later, lag, messages being retried, skipped offsets, access events
-   * dropped past the spill file's bound and session revocations not read yet are warnings.
+   * dropped past the spill file's bound, session revocations not read yet and demo secrets in use are
+   * warnings.
    */
   @Get('readyz')
   async ready(@Res() reply: FastifyReply): Promise<void> {
@@ -84,6 +86,7 @@ export class HealthHttpController {
       ...consumer.warnings,
       ...this.events.readinessReasons(),
       ...this.revocations.readinessWarnings(),
+      ...demoSecretsReadinessWarnings(),
     ];
     const { code, body } = readinessBody({ reasons, warnings });
     await reply.code(code).header('cache-control', 'no-store').send(body);
