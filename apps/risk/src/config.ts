@@ -6,7 +6,7 @@ import { loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { RISK_LEVELS, type RiskLevel } from '@stepgate/contracts';
 import { consumerSettingsFields } from '@stepgate/kafka';
 import { z } from 'zod';
-import { CidrList, parseCidr } from './scoring/ip-network';
+import { CidrList, parseCidr } from '@stepgate/net';
 import { FEATURES, type Feature, type ScoringPolicy } from './scoring/scoring.types';
 import { SIGNAL_NAMES } from './scoring/weighing';
 

@@ -60,6 +60,20 @@ describe(RiskDecisionCache.name, () => {
     expect(sut.get(v6('2001:db8:2:2::1'))).toBeUndefined();
   });
 
+  it('keys an IPv6 client by its real /48: the same network in any spelling, never another network', () => {
+    const sut = new RiskDecisionCache(60_000);
+    sut.set(inputs({ clientIp: '2001:db8:1::5' }), assessment(5, 'low'));
+    // The same /48, written otherwise: a hit.
+    expect(sut.get(inputs({ clientIp: '2001:0db8:0001:0000::6' }))).toBeDefined();
+    // a::b is a:0:0::b (network a:0:0); a::b:c:d:e:f:1 is a:0:b:c:d:e:f:1 (network a:0:b). Cut as text, both
+    // begin "a::b": another network must never get the first one's decision.
+    sut.set(inputs({ clientIp: 'a::b' }), assessment(5, 'low'));
+    expect(sut.get(inputs({ clientIp: 'a::b:c:d:e:f:1' }))).toBeUndefined();
+    // An IPv4-mapped address is its IPv4 /24.
+    sut.set(inputs({ clientIp: '203.0.113.7' }), assessment(5, 'low'));
+    expect(sut.get(inputs({ clientIp: '::ffff:203.0.113.9' }))).toBeDefined();
+  });
+
   it('expires entries after the TTL', () => {
     const clock = new Clock();
     const sut = new RiskDecisionCache(1000, 10, clock);

@@ -7,11 +7,16 @@
 // An entry lives for the configured TTL, or until risk publishes a decision change for its subject (and
 // device) at another level; that invalidation goes through an index, not a scan of the cache.
 import type { DecisionChange, DeviceSource, RiskAssessment } from '@stepgate/contracts';
+import { networkOf } from '@stepgate/net';
 import { LRUCache } from 'lru-cache';
 
-export function networkOf(ip: string): string {
-  if (ip.includes(':')) return ip.split(':').slice(0, 3).join(':') + '::/48';
-  return ip.split('.').slice(0, 3).join('.') + '.0/24';
+/**
+ * The client network a cached decision is keyed by: risk's own rule (@stepgate/net), on the parsed address,
+ * so one network has one key however the address is written, and two networks never share one. An address
+ * that does not parse (the gateway only passes ones that do) is keyed as it is.
+ */
+function networkKey(ip: string): string {
+  return networkOf(ip) ?? `ip:${ip}`;
 }
 
 /** Everything risk scores a request on: what a cached decision must match exactly. */
@@ -60,7 +65,7 @@ export class RiskDecisionCache {
       inputs.subject,
       inputs.deviceSource ?? '',
       inputs.deviceId ?? '',
-      networkOf(inputs.clientIp),
+      networkKey(inputs.clientIp),
       inputs.route,
       inputs.userAgent,
     ].join(SEP);

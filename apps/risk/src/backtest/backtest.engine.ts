@@ -8,7 +8,7 @@
 // the route asks for at the level (`decisions[level]`), not whether a token already satisfied a step-up;
 // accesses on monitor-mode routes count as would-have.
 import type { AccessDecision, RiskLevel, RiskSignal } from '@stepgate/contracts';
-import { formatIp, parseIp } from '../scoring/ip-network';
+import { formatIp, parseIp } from '@stepgate/net';
 import {
   levelFor,
   levelRank,

@@ -1,5 +1,5 @@
 // Turns a context's client IP and user agent into the feature values and place that scoring and learning use.
-import { blockOf, formatIp, isGlobalAddress, networkOf, parseIp } from './ip-network';
+import { blockOf, formatIp, isGlobalAddress, networkOf, parseIp } from '@stepgate/net';
 import type { GeoLookup, Observation } from './scoring.types';
 import { parseUserAgent } from './user-agent';
 

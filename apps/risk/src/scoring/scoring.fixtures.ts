@@ -1,5 +1,5 @@
 // Builders for scoring specs: the default policy of config/stepgate.yaml, terse profiles and populations.
-import { CidrList } from './ip-network';
+import { CidrList } from '@stepgate/net';
 import { observe } from './observation';
 import {
   FEATURES,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CidrList } from './ip-network';
+import { CidrList } from '@stepgate/net';
 import {
   aContext,
   aDevice,
