@@ -352,7 +352,7 @@ export async function main(argv: string[]): Promise<void> {
     const budget = Object.fromEntries(
       [...profiles].map(([name, list]) => {
         const summary = summariseProfiles(list);
-        const cpu = summary_cpu(name);
+        const cpu = median(runs.filter((r) => r.name === name).map((r) => r.cpu_us_per_req));
         return [
           name,
           {
@@ -365,9 +365,6 @@ export async function main(argv: string[]): Promise<void> {
         ];
       }),
     );
-    function summary_cpu(name: string): number {
-      return median(runs.filter((r) => r.name === name).map((r) => r.cpu_us_per_req));
-    }
     const result = {
       benchmark: 'gateway',
       date: new Date().toISOString(),

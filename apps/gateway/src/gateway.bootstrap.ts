@@ -45,8 +45,12 @@ class GatewayFastifyAdapter extends FastifyAdapter {
   }
 
   override async close(): Promise<void> {
-    await super.close();
-    await this.afterClose?.();
+    try {
+      await super.close();
+    } finally {
+      // The flush runs even when closing the server failed: events in memory are not left behind.
+      await this.afterClose?.();
+    }
   }
 }
 

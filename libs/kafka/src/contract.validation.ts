@@ -9,7 +9,10 @@ import {
 } from '@stepgate/contracts';
 import { InvalidReplyError } from './message-bus';
 
-/** Values checkedEvent validated (frozen, so they stay valid), and for which topic. */
+/**
+ * Values checkedEvent validated, and for which topic. Frozen so they stay valid: shallowly, which holds for
+ * flat events (access events); an event with nested objects must not be changed after it is checked.
+ */
 const checked = new WeakMap<object, EventTopic>();
 
 /**

@@ -155,6 +155,11 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
             options.onCaughtUp?.();
           }
         };
+        // A batch the consumer got past counts too: the last offset may be a record no handler sees (a
+        // transaction marker, or one compaction removed).
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
+          progress(payload.partition, payload.lastOffset),
+        );
         await consumer.run({
           autoCommit: false,
           eachMessage: async ({ message, partition }) => {
@@ -186,11 +191,11 @@ export class KafkaMessageBus extends MessageBus implements OnApplicationShutdown
     };
   }
 
-  /** The offset of each non-empty partition's last message. */
+  /** The offset of each non-empty partition's last record. */
   private async lastOffsets(topic: string): Promise<Map<number, number>> {
     const admin = new Kafka(kafkaClientConfig(this.settings, `${this.settings.clientId}-follow`)).admin();
-    await admin.connect();
     try {
+      await admin.connect();
       const offsets = await admin.fetchTopicOffsets(topic);
       return new Map(
         offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high) - 1]),

@@ -7,7 +7,8 @@
 // Until the topic has been read to where it stood when this instance started, a session older than the
 // instance may have been revoked without its knowing (a gateway started while Kafka is away knows no
 // revocation at all): such sessions are refused, and their users sign in again. Sessions made since are
-// accepted meanwhile: nothing could revoke them but an instance that has this one's view of Kafka anyway.
+// accepted meanwhile, and one signed out at another instance in that time is accepted here until this one
+// reads the topic: the exposure of any instance cut off from Kafka, not only of one that is starting.
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { TOPICS, type SessionRevocationReason, type SessionRevoked } from '@stepgate/contracts';
 import type { MessageBus } from '@stepgate/kafka';

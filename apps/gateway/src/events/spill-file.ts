@@ -263,7 +263,8 @@ export class SpillFile {
         }
         await unlink(this.path(segment.seq));
       }
-      await this.saveCursor();
+      // Best effort, as on every save: a full disk must not make a published batch read as unpublished.
+      await this.saveCursor().catch((err: unknown) => this.log(`saving the spill position: ${String(err)}`));
     });
   }
 
@@ -278,7 +279,9 @@ export class SpillFile {
         await this.sync();
         await this.tail?.file.close();
         await this.reader?.file.close();
-        await this.saveCursor();
+        // Only a recovered file's position is worth saving: after a failed recovery it would point past
+        // segments not read yet, and the next start would delete them as published.
+        if (this.recovered) await this.saveCursor();
       } finally {
         this.tail = null;
         this.reader = null;
@@ -287,6 +290,8 @@ export class SpillFile {
       }
     });
   }
+
+  private recovered = false;
 
   private async recover(): Promise<void> {
     const seqs = (await readdir(this.options.dir))
@@ -352,6 +357,7 @@ export class SpillFile {
     }
     // Never reuse the cursor's segment number: a cursor saved before a crash must not apply to a new segment.
     if (cursor) this.nextSeq = Math.max(this.nextSeq, cursor.seq + 1);
+    this.recovered = true;
     await this.saveCursor();
     if (this.pendingRecords > 0)
       this.log(
@@ -497,6 +503,16 @@ async function lock(dir: string): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const holder = parseLock(await readFile(path, 'utf8').catch(() => ''));
+    // Empty or unreadable: another process may be between creating it and writing its name. Held, unless
+    // nobody has touched it for LOCK_STALE_MS (a process that died in between).
+    if (!holder) {
+      const touched = await stat(path).then(
+        (st) => st.mtimeMs,
+        () => 0,
+      );
+      if (touched !== 0 && Date.now() - touched < LOCK_STALE_MS)
+        throw new SpillLockedError(dir, 'a process that is taking it');
+    }
     if (holder && holder.host === me.host && holder.pid !== me.pid && alive(holder.pid))
       throw new SpillLockedError(dir, `process ${holder.pid}`);
     if (holder && holder.host !== me.host) {

@@ -44,6 +44,12 @@ export class RiskDecisionCache {
   private readonly byOwner = new Map<string, Set<string>>();
   /** subject -> its owners (subject + device) in byOwner. */
   private readonly bySubject = new Map<string, Set<string>>();
+  /**
+   * Decision changes applied so far: an answer asked for before a change arrived may predate it, so it is not
+   * cached (RiskClient compares this before and after its request). Changes are rare; the odd uncached answer
+   * costs one more request.
+   */
+  changesApplied = 0;
 
   constructor(ttlMs: number, maxEntries = 100_000, clock: { now(): number } = performance) {
     this.entries =
@@ -98,6 +104,7 @@ export class RiskDecisionCache {
    * another gateway instance may have cached the context anew already, and decisions depend on the level alone.
    */
   apply(change: DecisionChange): { dropped: number; kept: number } {
+    this.changesApplied++;
     if (change.scope === 'device') return this.invalidate(change.subject, change.deviceId, change);
     const total = { dropped: 0, kept: 0 };
     // A copy: invalidating may empty and remove the subject's set.

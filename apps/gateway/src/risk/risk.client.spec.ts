@@ -26,6 +26,11 @@ class ScriptedTransport implements RiskTransport {
     for (const w of this.waiting.splice(0)) w.resolve(assessment(w.req, level));
   }
 
+  /** An answer about another subject: valid by contract, wrong for the question. */
+  answerAbout(subject: string): void {
+    for (const w of this.waiting.splice(0)) w.resolve({ ...assessment(w.req, 'low'), subject });
+  }
+
   fail(): void {
     for (const w of this.waiting.splice(0)) w.reject(new RiskRequestError('timeout', 'no answer'));
   }
@@ -167,5 +172,44 @@ describe(RiskClient.name, () => {
     await sleep(0);
     expect(transport.asked).toHaveLength(2);
     transport.answer();
+  });
+
+  it('does not cache an answer asked for before a decision change arrived, and asks afresh after a new policy', async () => {
+    const { sut, transport, newPolicy } = setup();
+    const pending = sut.assess(ctx());
+    await sleep(0);
+    // A failed challenge (say) drops the subject's decisions while the question is out.
+    sut.cache.apply({
+      changeId: '00000000-0000-4000-8000-000000000009',
+      time: new Date(0).toISOString(),
+      correlationId: '00000000-0000-4000-8000-000000000008',
+      causationId: '00000000-0000-4000-8000-000000000007',
+      cause: 'challenge_outcome',
+      scope: 'subject',
+      subject: 'alice',
+      deviceId: null,
+      level: null,
+    });
+    transport.answer();
+    expect(await pending).toMatchObject({ level: 'low' });
+    void sut.assess(ctx());
+    await sleep(0);
+    expect(transport.asked).toHaveLength(2);
+    // A miss after a new policy version does not join the question asked under the old one.
+    newPolicy();
+    void sut.assess(ctx());
+    await sleep(0);
+    expect(transport.asked).toHaveLength(3);
+    transport.answer();
+  });
+
+  it('takes an answer about another subject for no answer, whatever the transport', async () => {
+    const { sut, transport, count } = setup();
+    const pending = sut.assess(ctx());
+    await sleep(0);
+    transport.answerAbout('bob');
+    expect(await pending).toBeNull();
+    expect(await count('stepgate_gateway_risk_requests_total', { result: 'invalid' })).toBe(1);
+    expect(sut.cache.size).toBe(0);
   });
 });

@@ -11,7 +11,7 @@ import { GatewayMetrics } from '../health/gateway.metrics';
 import { GatewayPolicy } from '../policy/gateway-policy.service';
 import { RiskDecisionCache, type ScoredInputs } from './risk-decision.cache';
 import { RiskPathMetrics } from './risk.metrics';
-import { RISK_TRANSPORT, RiskRequestError, type RiskTransport } from './risk.transport';
+import { checkedAnswer, RISK_TRANSPORT, RiskRequestError, type RiskTransport } from './risk.transport';
 
 /**
  * What the client sent cannot be put to risk (a value the contract refuses): the request is denied, never left
@@ -51,6 +51,8 @@ export class RiskClient {
     policy.onChange(() => {
       this.generation++;
       this.cache.clear();
+      // Later misses ask afresh rather than join a request made under the old version.
+      this.inFlight.clear();
       // A new version may change what risk answers (or whether): ask again rather than wait the entry out.
       this.unanswered?.clear();
     });
@@ -98,7 +100,9 @@ export class RiskClient {
       return pending;
     }
     this.pathMetrics.miss('requested');
-    const request = this.request(key, inputs, correlationId).finally(() => this.inFlight.delete(key));
+    const request = this.request(key, inputs, correlationId).finally(() => {
+      if (this.inFlight.get(key) === request) this.inFlight.delete(key);
+    });
     this.inFlight.set(key, request);
     return request;
   }
@@ -110,14 +114,18 @@ export class RiskClient {
     correlationId: string,
   ): Promise<RiskAssessment | null> {
     const generation = this.generation;
+    const changes = this.cache.changesApplied;
     const stop = this.metrics.riskLatency.startTimer();
     try {
-      const assessment = await this.transport.assess(
+      // Checked whatever the transport (the direct client checks it too, on its own).
+      const assessment = checkedAnswer(
         { correlationId, ...inputs },
-        this.config.gateway.risk.timeoutMs,
+        await this.transport.assess({ correlationId, ...inputs }, this.config.gateway.risk.timeoutMs),
       );
       this.pathMetrics.request(this.transport.path, 'answered');
-      if (generation === this.generation) this.cache.set(inputs, assessment);
+      // Scored before a newer policy version or decision change reached this gateway: used, not kept.
+      if (generation === this.generation && changes === this.cache.changesApplied)
+        this.cache.set(inputs, assessment);
       return assessment;
     } catch (err) {
       this.pathMetrics.request(this.transport.path, err instanceof RiskRequestError ? err.failure : 'failed');

@@ -11,7 +11,7 @@ import {
 } from '@stepgate/contracts';
 import type { ServiceTokenSigner } from '@stepgate/identity';
 import { Pool, type Dispatcher } from 'undici';
-import { RiskRequestError, type RiskFailure, type RiskTransport } from './risk.transport';
+import { checkedAnswer, RiskRequestError, type RiskFailure, type RiskTransport } from './risk.transport';
 
 export interface DirectRiskSettings {
   /** Risk's base URL (gateway.risk.url). */
@@ -87,21 +87,27 @@ export class DirectRiskClient implements RiskTransport, OnApplicationShutdown {
       await res.body.dump();
       throw new RiskRequestError('invalid', `risk answered ${length} bytes`);
     }
+    // Counted as it arrives: a chunked answer has no content-length to refuse it by.
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_REPLY_BYTES) {
+        res.body.destroy();
+        throw new RiskRequestError('invalid', `risk answered more than ${MAX_REPLY_BYTES} bytes`);
+      }
+      chunks.push(chunk);
+    }
     let body: unknown;
     try {
-      body = await res.body.json();
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     } catch (err) {
-      if (signal.aborted) throw err;
       throw new RiskRequestError('invalid', `risk's answer is not JSON: ${String(err)}`);
     }
     const parsed = assessRiskReply.safeParse(body);
     if (!parsed.success)
       throw new RiskRequestError('invalid', `risk's answer is not an assessment: ${parsed.error.message}`);
-    const a = parsed.data;
-    // An answer about another context must never be cached and decided on for this one.
-    if (a.subject !== request.subject || a.deviceId !== request.deviceId)
-      throw new RiskRequestError('invalid', "risk's answer is about another subject or device");
-    return a;
+    return checkedAnswer(request, parsed.data);
   }
 
   /** The first failure after answers, then at most one line every 30 s: a risk restart is one line. */

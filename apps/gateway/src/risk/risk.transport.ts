@@ -20,6 +20,13 @@ export class RiskRequestError extends Error {
   }
 }
 
+/** An answer about another subject or device is no answer: never cached or decided on for this context. */
+export function checkedAnswer(request: AssessRiskRequest, assessment: RiskAssessment): RiskAssessment {
+  if (assessment.subject !== request.subject || assessment.deviceId !== request.deviceId)
+    throw new RiskRequestError('invalid', "risk's answer is about another subject or device");
+  return assessment;
+}
+
 export interface RiskTransport {
   readonly path: RiskPath;
   /** The assessment, or a RiskRequestError once `timeoutMs` has passed or risk refused. */

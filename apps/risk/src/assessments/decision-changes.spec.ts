@@ -36,13 +36,13 @@ describe(decisionChanges.name, () => {
   });
 
   it('announces a disagreement for the device, once per subject and device, at the newest level', () => {
-    const first = record({ level: 'medium' });
+    const first = record({ level: 'high' });
     const second = record({ level: 'high' });
     const otherDevice = record({ deviceId: 'd2', level: 'medium' });
     const changes = decisionChanges([
       { record: first, gatewayLevel: 'low' },
       { record: otherDevice, gatewayLevel: 'low' },
-      { record: second, gatewayLevel: 'low' },
+      { record: second, gatewayLevel: 'medium' },
     ]);
     expect(changes).toEqual([
       expect.objectContaining({
@@ -56,6 +56,16 @@ describe(decisionChanges.name, () => {
       }),
       expect.objectContaining({ scope: 'device', deviceId: 'd2', level: 'medium' }),
     ]);
+  });
+
+  it('drops every decision of a device when its contexts moved to different levels in one batch', () => {
+    // The victim's context was cached low and is medium now; another context of the device was cached
+    // medium and is low now. "Keep low" would keep the victim's stale low, "keep medium" the other's.
+    const changes = decisionChanges([
+      { record: record({ level: 'medium', clientIp: '10.0.0.1' }), gatewayLevel: 'low' },
+      { record: record({ level: 'low', clientIp: '10.9.9.9' }), gatewayLevel: 'medium' },
+    ]);
+    expect(changes).toEqual([expect.objectContaining({ scope: 'device', deviceId: 'd1', level: null })]);
   });
 
   it('drops every cached decision of the subject after a challenge result, superseding its device changes', () => {

@@ -13,8 +13,9 @@ export interface Assessed {
 }
 
 /**
- * The changes to publish for assessments made in this order, at most one per subject and device (a later one
- * supersedes an earlier one: gateways drop what disagrees with the newest level, and dropping is idempotent).
+ * The changes to publish for assessments made in this order, at most one per subject and device: the newest,
+ * at its level when every disagreement of the device in the batch had that level, else with none (gateways
+ * keep what matches a change's level, so two levels merged into one would keep a stale entry).
  *
  * - An access: a change when the gateway acted on a level and risk's own score of the access differs. No
  *   change for an access the gateway decided without an assessment (risk unavailable, or unauthenticated).
@@ -32,10 +33,12 @@ export function decisionChanges(assessed: readonly Assessed[]): DecisionChange[]
     }
     if (record.source !== 'access' || gatewayLevel === null || gatewayLevel === record.level) continue;
     if (changes.get(`${record.subject}\u0000*`)?.level === null) continue;
-    changes.set(
-      `${record.subject}\u0000${record.deviceId ?? ''}`,
-      change(record, 'access', 'device', record.level),
-    );
+    const key = `${record.subject}\u0000${record.deviceId ?? ''}`;
+    const earlier = changes.get(key);
+    // Two contexts of one device moved to different levels: keeping either level would keep a stale entry
+    // at it (a gateway keeps what matches), so every decision of the device goes.
+    const level = earlier && earlier.level !== record.level ? null : record.level;
+    changes.set(key, change(record, 'access', 'device', level));
   }
   return [...changes.values()];
 }
