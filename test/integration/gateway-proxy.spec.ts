@@ -62,6 +62,9 @@ function raw(
       {
         host: '127.0.0.1',
         port,
+        // A connection of its own: a pooled keep-alive socket the gateway closed a moment ago would end
+        // the request with "socket hang up" before it was answered.
+        agent: false,
         method: opts.method ?? 'GET',
         path: opts.path,
         headers: { host: `127.0.0.1:${port}`, ...opts.headers },
@@ -417,6 +420,7 @@ describe('gateway proxy', () => {
             {
               host: '127.0.0.1',
               port: gatewayPort,
+              agent: false,
               method: 'POST',
               path: '/api/reports/upload',
               headers: { ...headers, 'content-length': String(9 * 1024 * 1024) },
@@ -439,7 +443,14 @@ describe('gateway proxy', () => {
       const headers = await auth({ 'transfer-encoding': 'chunked' });
       const status = await new Promise<number>((resolve, reject) => {
         const req = rawRequest(
-          { host: '127.0.0.1', port: gatewayPort, method: 'POST', path: '/api/reports/upload', headers },
+          {
+            host: '127.0.0.1',
+            port: gatewayPort,
+            agent: false,
+            method: 'POST',
+            path: '/api/reports/upload',
+            headers,
+          },
           (res) => {
             res.resume();
             resolve(res.statusCode ?? 0);

@@ -576,6 +576,50 @@ describe('gateway', () => {
       }
     });
 
+    it("never serves a cached decision to another address, even in the victim's /24: risk reads the whole address", async () => {
+      // Risk's bad-IP and trusted-network lists name single addresses, and geo reads the whole address: a
+      // neighbour in the victim's /24 (here 127.0.0.2 beside 127.0.0.1) holding the victim's token, device id
+      // and User-Agent is scored, never served the verdict made for the victim's address.
+      riskLevel = 'low';
+      riskFor = (req) => (req.clientIp === '127.0.0.1' ? 'low' : 'medium');
+      const from = (localAddress: string, headers: Record<string, string>) =>
+        new Promise<{ status: number; challenge: string | undefined }>((resolve, reject) => {
+          const req = rawRequest(
+            {
+              host: '127.0.0.1',
+              port: gatewayPort,
+              path: '/api/payments/1',
+              headers,
+              localAddress,
+              agent: false,
+            },
+            (res) => {
+              res.resume();
+              res.on('end', () =>
+                resolve({ status: res.statusCode ?? 0, challenge: res.headers['www-authenticate'] }),
+              );
+            },
+          );
+          req.on('error', reject);
+          req.end();
+        });
+      try {
+        const headers = { ...(await auth({ 'x-device-id': `d-${randomUUID()}` })), 'user-agent': 'app/1.0' };
+        expect((await from('127.0.0.1', headers)).status).toBe(200);
+        const asked = assessed.length;
+        const attacker = await from('127.0.0.2', headers);
+        expect(attacker.status).toBe(401);
+        expect(attacker.challenge).toContain('error="insufficient_user_authentication"');
+        expect(assessed.length).toBe(asked + 1);
+        expect(assessed.at(-1)?.clientIp).toBe('127.0.0.2');
+        // The victim's own address is still served from the cache.
+        expect((await from('127.0.0.1', headers)).status).toBe(200);
+        expect(assessed.length).toBe(asked + 1);
+      } finally {
+        riskFor = null;
+      }
+    });
+
     it('asks a client without a device for step-up at its issuer (RFC 9470), without a challenge it cannot bind', async () => {
       riskLevel = 'medium';
       const r = await get('/api/payments/1', { authorization: `Bearer ${await token()}` });

@@ -40,11 +40,11 @@ describe(RiskDecisionCache.name, () => {
   it('reuses a decision only for the inputs risk scored: any changed input is a miss', () => {
     const sut = new RiskDecisionCache(60_000);
     sut.set(inputs(), assessment(5, 'low'));
-    // Same /24: the same network to risk.
-    expect(sut.get(inputs({ clientIp: '10.1.2.99' }))).toBeDefined();
     for (const changed of [
       { userAgent: FIREFOX },
       { userAgent: '' },
+      // Another address of the same /24: risk's lists and geo read the whole address.
+      { clientIp: '10.1.2.99' },
       { clientIp: '10.1.3.3' },
       { route: 'reports' },
       { deviceId: 'd2' },
@@ -56,22 +56,26 @@ describe(RiskDecisionCache.name, () => {
     }
     const v6 = (ip: string) => inputs({ clientIp: ip });
     sut.set(v6('2001:db8:1:2::1'), assessment(5, 'low'));
-    expect(sut.get(v6('2001:db8:1:ffff::9'))).toBeDefined();
+    expect(sut.get(v6('2001:db8:1:2::1'))).toBeDefined();
+    expect(sut.get(v6('2001:db8:1:2::2'))).toBeUndefined();
     expect(sut.get(v6('2001:db8:2:2::1'))).toBeUndefined();
   });
 
-  it('keys an IPv6 client by its real /48: the same network in any spelling, never another network', () => {
+  it('keys a client by its canonical address: one address in any spelling, never a neighbour', () => {
     const sut = new RiskDecisionCache(60_000);
     sut.set(inputs({ clientIp: '2001:db8:1::5' }), assessment(5, 'low'));
-    // The same /48, written otherwise: a hit.
-    expect(sut.get(inputs({ clientIp: '2001:0db8:0001:0000::6' }))).toBeDefined();
-    // a::b is a:0:0::b (network a:0:0); a::b:c:d:e:f:1 is a:0:b:c:d:e:f:1 (network a:0:b). Cut as text, both
-    // begin "a::b": another network must never get the first one's decision.
+    // The same address, written otherwise: a hit.
+    expect(sut.get(inputs({ clientIp: '2001:0db8:0001:0000::5' }))).toBeDefined();
+    expect(sut.get(inputs({ clientIp: '2001:DB8:1:0:0:0:0:5' }))).toBeDefined();
+    // Another address of the same /48: a miss.
+    expect(sut.get(inputs({ clientIp: '2001:db8:1::6' }))).toBeUndefined();
+    // a::b and a::b:c:d:e:f:1 begin alike as text, and are different addresses.
     sut.set(inputs({ clientIp: 'a::b' }), assessment(5, 'low'));
     expect(sut.get(inputs({ clientIp: 'a::b:c:d:e:f:1' }))).toBeUndefined();
-    // An IPv4-mapped address is its IPv4 /24.
+    // An IPv4-mapped address is its IPv4 address, and only that one.
     sut.set(inputs({ clientIp: '203.0.113.7' }), assessment(5, 'low'));
-    expect(sut.get(inputs({ clientIp: '::ffff:203.0.113.9' }))).toBeDefined();
+    expect(sut.get(inputs({ clientIp: '::ffff:203.0.113.7' }))).toBeDefined();
+    expect(sut.get(inputs({ clientIp: '::ffff:203.0.113.9' }))).toBeUndefined();
   });
 
   it('expires entries after the TTL', () => {

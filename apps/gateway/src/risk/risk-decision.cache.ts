@@ -1,22 +1,26 @@
 // Recent assessments by context, so most requests need no round trip to risk. A cached decision is only
 // ever reused for exactly the inputs risk scored: the subject, the device and where its id came from, the
-// client network (/24, /48: risk's finest network feature), the whole User-Agent (risk reads the browser,
+// client address (risk's lists name single addresses and geo reads the whole address, so a neighbour in the
+// victim's /24 is another context), the whole User-Agent (risk reads the browser,
 // OS and device type from it; an empty one is a value of its own) and the route (risk may judge the same
 // context differently per route). Any changed input is a miss, so a copied token and device id from
 // another browser is scored, never served a verdict made for the victim's (issue #7, finding 1).
 // An entry lives for the configured TTL, or until risk publishes a decision change for its subject (and
 // device) at another level; that invalidation goes through an index, not a scan of the cache.
 import type { DecisionChange, DeviceSource, RiskAssessment } from '@stepgate/contracts';
-import { networkOf } from '@stepgate/net';
+import { formatIp, parseIp } from '@stepgate/net';
 import { LRUCache } from 'lru-cache';
 
 /**
- * The client network a cached decision is keyed by: risk's own rule (@stepgate/net), on the parsed address,
- * so one network has one key however the address is written, and two networks never share one. An address
- * that does not parse (the gateway only passes ones that do) is keyed as it is.
+ * The client address a cached decision is keyed by, in canonical text (libs/net), so one address has one key
+ * however it is written (an IPv4-mapped address is its IPv4). Not its /24 (/48): risk's bad-IP and
+ * trusted-network lists may name single addresses and geo places the whole address, so a neighbour in the
+ * same network can be scored otherwise. An address that does not parse (the gateway only passes ones that
+ * do) is keyed as it is.
  */
-function networkKey(ip: string): string {
-  return networkOf(ip) ?? `ip:${ip}`;
+function addressKey(ip: string): string {
+  const parsed = parseIp(ip);
+  return parsed ? formatIp(parsed) : `raw:${ip}`;
 }
 
 /** Everything risk scores a request on: what a cached decision must match exactly. */
@@ -71,7 +75,7 @@ export class RiskDecisionCache {
       inputs.subject,
       inputs.deviceSource ?? '',
       inputs.deviceId ?? '',
-      networkKey(inputs.clientIp),
+      addressKey(inputs.clientIp),
       inputs.route,
       inputs.userAgent,
     ].join(SEP);

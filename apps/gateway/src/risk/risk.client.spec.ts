@@ -119,7 +119,7 @@ describe(RiskClient.name, () => {
     );
     expect(await count('stepgate_gateway_risk_lookups_total', { source: 'risk' })).toBe(11);
     // Then from the cache, without asking.
-    expect(await sut.assess(ctx())).toBe(answers[0]);
+    expect(await sut.assess(ctx({ clientIp: '10.1.2.99' }))).toBe(answers[0]);
     expect(transport.asked).toHaveLength(2);
   });
 
