@@ -24,7 +24,7 @@ import {
   type JWK,
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { startDemoUpstream, type DemoUpstream } from '../../apps/demo-upstream/src/demo-upstream.server';
 import type { DevIssuerConfig } from '../../apps/dev-issuer/src/config';
 import { loadOrCreateDevIssuerKey, type DevIssuerKey } from '../../apps/dev-issuer/src/dev-issuer.keys';
@@ -115,6 +115,8 @@ describe('gateway proxy', () => {
   let key: DevIssuerKey;
   let demo: DemoUpstream;
   let second: DemoUpstream;
+  /** A WebSocket upstream whose 101 sets a cookie of its own and tries to set StepGate's session cookie. */
+  let cookieSetter: WebSocketServer;
   let challenge: Server;
   const challengeSeen: { method: string; url: string; authorization?: string; device?: string }[] = [];
   let challengeKey: { privateKey: CryptoKey; jwk: JWK };
@@ -160,6 +162,12 @@ describe('gateway proxy', () => {
     issuer = await startDevIssuer(issuerConfig, key);
     demo = await startDemoUpstream('127.0.0.1', 0);
     second = await startDemoUpstream('127.0.0.1', 0);
+    cookieSetter = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    cookieSetter.on('headers', (headers) =>
+      headers.push('Set-Cookie: app=1; Path=/', 'Set-Cookie: __Host-stepgate-session=forged; Path=/; Secure'),
+    );
+    cookieSetter.on('connection', (ws) => ws.send('hello'));
+    await new Promise((resolve) => cookieSetter.once('listening', resolve));
 
     // The challenge service, scripted: it records what the gateway sent and passes every verification
     // with a stepped-up token for the bearer's subject and the caller's device.
@@ -242,8 +250,14 @@ describe('gateway proxy', () => {
         timeoutMs: 30_000,
         passAuthorization: true,
       };
+      c.gateway.upstreams.cookieSetter = {
+        url: `http://127.0.0.1:${(cookieSetter.address() as AddressInfo).port}`,
+        timeoutMs: 30_000,
+        passAuthorization: false,
+      };
       c.gateway.maxBodyBytes = 8 * 1024 * 1024;
       c.policy.routes = [
+        route({ id: 'ws-cookies', path: '/ws-cookies', upstream: 'cookieSetter' }),
         route({ id: 'second-host', host: 'second.test', path: '/**', upstream: 'second' }),
         route({ id: 'second-prefix', path: '/svc/b/**', upstream: 'second' }),
         route({ id: 'stream', path: '/stream' }),
@@ -294,6 +308,7 @@ describe('gateway proxy', () => {
     await app?.close();
     await trustingApp?.close();
     await issuer?.close();
+    cookieSetter?.close();
     for (const s of [demo?.server, second?.server, challenge]) {
       s?.closeAllConnections();
       s?.close();
@@ -532,6 +547,28 @@ describe('gateway proxy', () => {
       ws!.send('ping through the gateway');
       expect(await eventually(async () => messages[1], 'the echo')).toBe('ping through the gateway');
       ws!.close();
+    });
+
+    it("relays an upstream's 101 with its own cookies and the correlation id, never a StepGate cookie it sets", async () => {
+      const ws = new WebSocket(`ws://127.0.0.1:${gatewayPort}/ws-cookies`, { headers: await auth() });
+      const answer = await new Promise<{ cookies: string[]; correlationId: unknown }>((resolve, reject) => {
+        ws.once('upgrade', (res) =>
+          resolve({
+            cookies: res.headers['set-cookie'] ?? [],
+            correlationId: res.headers['x-correlation-id'],
+          }),
+        );
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+        ws.once('error', reject);
+      });
+      ws.close();
+      expect(answer.cookies).toEqual(['app=1; Path=/']);
+      expect(answer.correlationId).toMatch(/^[0-9a-f-]{36}$/);
+      const event = await eventually(
+        async () => events.find((e) => e.correlationId === answer.correlationId),
+        'the access event of the upgrade',
+      );
+      expect(event).toMatchObject({ route: 'ws-cookies', decision: 'allow', status: 101 });
     });
 
     it('refuses an upgrade without a valid token, and one on no route', async () => {

@@ -23,7 +23,13 @@ import { AccessEventPublisher, accessEventSettings } from './events/access-event
 import { GatewayMetrics } from './health/gateway.metrics';
 import { HealthHttpController } from './health/health.http.controller';
 import { GatewayPolicy } from './policy/gateway-policy.service';
+import { AccessRecorder } from './proxy/access-recorder';
 import { GatewayHandler } from './proxy/gateway.handler';
+import { GatewayPipeline } from './proxy/gateway.pipeline';
+import { DecisionStage } from './proxy/stages/decision.stage';
+import { ElevationStage } from './proxy/stages/elevation.stage';
+import { IdentityStage } from './proxy/stages/identity.stage';
+import { StepUpStage } from './proxy/stages/step-up.stage';
 import { UpstreamForwarder } from './proxy/upstream.forwarder';
 import { DecisionChangesMessageController } from './risk/decision-changes.message.controller';
 import { RiskClient } from './risk/risk.client';
@@ -187,6 +193,12 @@ export class GatewayModule {
             ),
         },
         GatewayHandler,
+        GatewayPipeline,
+        IdentityStage,
+        DecisionStage,
+        StepUpStage,
+        ElevationStage,
+        AccessRecorder,
       ],
     };
   }

@@ -396,6 +396,11 @@ export function upstreamRequestHeaders(
   return out;
 }
 
+/** A Set-Cookie value for one of StepGate's own cookies (session, device): only the gateway sets those. */
+export function isStepGateCookie(setCookie: string): boolean {
+  return /^\s*__Host-stepgate-/i.test(setCookie);
+}
+
 export function downstreamResponseHeaders(
   incoming: Record<string, string | string[] | undefined>,
 ): Record<string, string | string[]> {
@@ -410,7 +415,7 @@ export function downstreamResponseHeaders(
     if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
     if (name === 'set-cookie') {
       // An upstream may set its own cookies, never StepGate's session or device cookie.
-      const kept = (Array.isArray(value) ? value : [value]).filter((c) => !/^\s*__Host-stepgate-/i.test(c));
+      const kept = (Array.isArray(value) ? value : [value]).filter((c) => !isStepGateCookie(c));
       if (kept.length > 0) out[name] = kept;
       continue;
     }

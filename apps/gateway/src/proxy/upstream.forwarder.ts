@@ -15,6 +15,7 @@ import { GATEWAY_CONFIG, type GatewayConfig, type UpstreamConfig } from '../conf
 import {
   compileHeaderPolicy,
   downstreamResponseHeaders,
+  isStepGateCookie,
   upstreamRequestHeaders,
   type CompiledHeaderPolicy,
   type ForwardContext,
@@ -127,8 +128,17 @@ export class UpstreamForwarder implements OnApplicationShutdown {
     }
   }
 
-  /** Pipes an upgrade (WebSocket) to the upstream; resolves with the status the client got. */
-  upgrade(f: ForwardRequest, socket: Duplex, head: Buffer): Promise<number> {
+  /**
+   * Pipes an upgrade (WebSocket) to the upstream; resolves with the status the client got. `own` are the
+   * gateway's headers for the answer (its correlation id, the cookies it set), added to the upstream's, whose
+   * StepGate cookies are dropped as on every other answer.
+   */
+  upgrade(
+    f: ForwardRequest,
+    socket: Duplex,
+    head: Buffer,
+    own: Record<string, string | string[]> = {},
+  ): Promise<number> {
     const upstream = this.resolve(f.upstream);
     const headers = this.headersFor(upstream, f.req.headers, f.ctx);
     headers.connection = 'Upgrade';
@@ -146,8 +156,15 @@ export class UpstreamForwarder implements OnApplicationShutdown {
     return new Promise<number>((resolve) => {
       out.on('upgrade', (res, upSocket, upHead) => {
         const lines = [`HTTP/1.1 101 ${STATUS_CODES[101]}`];
-        for (let i = 0; i < res.rawHeaders.length; i += 2)
-          lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+        for (let i = 0; i < res.rawHeaders.length; i += 2) {
+          const [name, value] = [res.rawHeaders[i]!, res.rawHeaders[i + 1]!];
+          const lower = name.toLowerCase();
+          // The upstream may set its own cookies, never StepGate's; the gateway's own headers win.
+          if (lower === 'set-cookie' ? isStepGateCookie(value) : lower in own) continue;
+          lines.push(`${name}: ${value}`);
+        }
+        for (const [name, value] of Object.entries(own))
+          for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
         socket.write(`${lines.join('\r\n')}\r\n\r\n`);
         if (upHead.length > 0) socket.write(upHead);
         if (head.length > 0) upSocket.write(head);
@@ -166,7 +183,12 @@ export class UpstreamForwarder implements OnApplicationShutdown {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.length < 64 && chunks.push(c));
         res.on('end', () => {
-          writeRawResponse(socket, status, downstreamResponseHeaders(res.headers), Buffer.concat(chunks));
+          writeRawResponse(
+            socket,
+            status,
+            withOwn(downstreamResponseHeaders(res.headers), own),
+            Buffer.concat(chunks),
+          );
           resolve(status);
         });
       });
@@ -176,7 +198,7 @@ export class UpstreamForwarder implements OnApplicationShutdown {
         writeRawResponse(
           socket,
           status,
-          { 'content-type': 'application/json' },
+          withOwn({ 'content-type': 'application/json' }, own),
           Buffer.from(JSON.stringify(body)),
         );
         resolve(status);
@@ -235,6 +257,18 @@ function failure(err: unknown, name: string): { status: number; body: Record<str
   return timedOut
     ? { status: 504, body: { error: 'upstream_timeout', message: `upstream ${name} timed out` } }
     : { status: 502, body: { error: 'bad_gateway', message: `upstream ${name} failed` } };
+}
+
+/** The upstream's answer headers with the gateway's own: both sides' cookies; the gateway's value otherwise. */
+function withOwn(
+  headers: Record<string, string | string[]>,
+  own: Record<string, string | string[]>,
+): Record<string, string | string[]> {
+  const out = { ...headers, ...own };
+  const theirs = headers['set-cookie'];
+  const ours = own['set-cookie'];
+  if (theirs && ours) out['set-cookie'] = [...[theirs].flat(), ...[ours].flat()];
+  return out;
 }
 
 /** An HTTP/1.1 answer written straight to a socket (upgrade requests have no response object). */
