@@ -10,7 +10,8 @@ import {
   type CreateChallengeReply,
   type CreateChallengeRequest,
 } from '@stepgate/contracts';
-import { acrRank, dpopDeviceId, sessionBindingOf } from '@stepgate/identity';
+import { dpopDeviceId, sessionBindingOf } from '@stepgate/identity';
+import { acrRank } from '@stepgate/policy';
 import { MessageBus } from '@stepgate/kafka';
 import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
 import { FactorAudit } from '../factors/factor-audit.service';

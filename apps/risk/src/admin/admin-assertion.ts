@@ -4,7 +4,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DomainError } from '@stepgate/observability';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import type { RoutePolicySection } from '@stepgate/policy';
+import { acrRank, type RoutePolicySection } from '@stepgate/policy';
 import { RISK_CONFIG, type RiskConfig } from '../config';
 
 export const ASSERTION_HEADER = 'x-stepgate-assertion';
@@ -66,8 +66,8 @@ export class AdminAssertions {
         403,
       );
     const { levels } = policy.acr;
-    const needed = levels.indexOf(changeAcr);
-    const have = levels.indexOf(acr);
+    const needed = acrRank(levels, changeAcr);
+    const have = acrRank(levels, acr);
     if (needed < 0)
       throw new DomainError(
         'policy_locked',
