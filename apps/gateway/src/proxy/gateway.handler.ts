@@ -20,6 +20,7 @@ import {
   TokenVerifier,
   type VerifiedToken,
 } from '@stepgate/identity';
+import { safeReturnTo } from '@stepgate/redirect';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ASSERTION_HEADER, IdentityAssertionSigner } from '../assertion/identity-assertion';
 import { clientAddress, TrustedProxies, unmapped } from '../auth/client-address';
@@ -32,7 +33,6 @@ import {
   InvalidDeviceId,
   wantsHtml,
 } from '../auth/request-identity';
-import { safeReturnTo } from '../auth/return-to';
 import { SESSION_COOKIE, SessionCodec, type Session } from '../auth/session';
 import { sameOrigin } from '../auth/same-origin';
 import { SessionRevocations } from '../auth/session-revocations';
