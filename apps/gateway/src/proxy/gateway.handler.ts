@@ -14,7 +14,9 @@ import {
   type RiskAssessment,
 } from '@stepgate/contracts';
 import {
+  ASSERTION_HEADER,
   dpopDeviceId,
+  IdentityAssertionSigner,
   sessionBindingOf,
   TokenError,
   TokenVerifier,
@@ -22,7 +24,6 @@ import {
 } from '@stepgate/identity';
 import { safeReturnTo } from '@stepgate/redirect';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ASSERTION_HEADER, IdentityAssertionSigner } from '../assertion/identity-assertion';
 import { clientAddress, TrustedProxies, unmapped } from '../auth/client-address';
 import { challengeFor, CredentialError, Credentials, type Credential } from '../auth/credentials';
 import {
