@@ -3,9 +3,18 @@ import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
 const alias = Object.fromEntries(
-  ['contracts', 'kafka', 'config', 'database', 'observability', 'identity', 'html', 'policy', 'net'].map(
-    (lib) => [`@stepgate/${lib}`, resolve(import.meta.dirname, `libs/${lib}/src/index.ts`)],
-  ),
+  [
+    'contracts',
+    'kafka',
+    'config',
+    'database',
+    'observability',
+    'identity',
+    'html',
+    'policy',
+    'net',
+    'redirect',
+  ].map((lib) => [`@stepgate/${lib}`, resolve(import.meta.dirname, `libs/${lib}/src/index.ts`)]),
 );
 
 export default defineConfig({
@@ -25,7 +34,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts'], environment: 'node' },
+        test: {
+          name: 'unit',
+          include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'eslint.config.spec.ts'],
+          environment: 'node',
+        },
       },
       {
         extends: true,

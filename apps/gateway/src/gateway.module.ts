@@ -4,6 +4,7 @@ import { MessageBus, MessagingModule, type MessagingOptions } from '@stepgate/ka
 import type { RuntimeEnv } from '@stepgate/config';
 import {
   DpopNonces,
+  IdentityAssertionSigner,
   MemoryReplayStore,
   PostgresReplayStore,
   ServiceTokenSigner,
@@ -11,7 +12,6 @@ import {
 } from '@stepgate/identity';
 import { hkdfSync } from 'node:crypto';
 import { Credentials, type ReplayStore } from './auth/credentials';
-import { IdentityAssertionSigner } from './assertion/identity-assertion';
 import { AuthHttpController } from './auth/auth.http.controller';
 import { SessionCodec } from './auth/session';
 import { SessionRevocations } from './auth/session-revocations';

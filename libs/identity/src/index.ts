@@ -10,3 +10,4 @@ export * from './dpop/www-authenticate';
 export * from './dpop/device';
 export * from './session-binding';
 export * from './service-token';
+export * from './identity-assertion';

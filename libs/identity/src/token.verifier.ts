@@ -284,8 +284,3 @@ export function bearerToken(header: string | string[] | undefined): string | nul
   const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header.trim());
   return match?.[1] ?? null;
 }
-
-/** Position of an acr in the ordered levels; unknown acr values rank below everything. */
-export function acrRank(levels: readonly string[], acr: string | null): number {
-  return acr === null ? -1 : levels.indexOf(acr);
-}

@@ -1,2 +1,3 @@
 export * from './route-policy';
 export * from './policy.diff';
+export * from './policy.follower';

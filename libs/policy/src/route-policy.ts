@@ -108,17 +108,25 @@ export function requiredAcr(stepUp: NonNullable<RoutePolicy['stepUp']>, level: R
   return (level === null ? undefined : stepUp.acrByLevel?.[level]) ?? stepUp.acr;
 }
 
+/**
+ * Position of an acr in the ordered `policy.acr.levels`, weakest first. An absent or unknown acr ranks below
+ * every level (-1): it never meets a requirement, and a requirement naming one is met by nothing known.
+ */
+export function acrRank(levels: readonly string[], acr: string | null): number {
+  return acr === null ? -1 : levels.indexOf(acr);
+}
+
 function acrByLevelIssues(
   stepUp: NonNullable<RoutePolicy['stepUp']>,
   levels: readonly string[],
   at: (string | number)[],
 ): RoutePolicyIssue[] {
   const issues: RoutePolicyIssue[] = [];
-  let floor = levels.indexOf(stepUp.acr);
+  let floor = acrRank(levels, stepUp.acr);
   for (const level of RISK_LEVELS) {
     const acr = stepUp.acrByLevel?.[level];
     if (acr === undefined) continue;
-    const rank = levels.indexOf(acr);
+    const rank = acrRank(levels, acr);
     if (rank < 0) {
       issues.push({ path: [...at, 'acrByLevel', level], message: `"${acr}" is not in policy.acr.levels` });
     } else if (rank < floor) {

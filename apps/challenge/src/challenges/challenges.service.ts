@@ -10,7 +10,9 @@ import {
   type CreateChallengeReply,
   type CreateChallengeRequest,
 } from '@stepgate/contracts';
-import { acrRank, dpopDeviceId, sessionBindingOf } from '@stepgate/identity';
+import { dpopDeviceId, sessionBindingOf } from '@stepgate/identity';
+import { acrRank } from '@stepgate/policy';
+import { safeReturnTo } from '@stepgate/redirect';
 import { MessageBus } from '@stepgate/kafka';
 import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
 import { FactorAudit } from '../factors/factor-audit.service';
@@ -18,7 +20,6 @@ import { FactorVerifiers } from '../factors/factor-verifiers';
 import type { UserVerification } from '../factors/webauthn/webauthn-ceremony.entity';
 import { ChallengeMetrics } from '../health/challenge.metrics';
 import type { Caller } from '../http/caller';
-import { safeReturnTo } from '../http/return-to';
 import { newId } from '../ids';
 import { TokenIssuer, type IssuedToken } from '../tokens/token.issuer';
 import { Challenge } from './challenge.entity';

@@ -2,7 +2,7 @@
 // route requires, and that the subject has enrolled), and what a passed method attests. Pure, so every
 // combination is easy to test.
 import type { ChallengeMethod, RiskLevel } from '@stepgate/contracts';
-import { acrRank } from '@stepgate/identity';
+import { acrRank } from '@stepgate/policy';
 import type { ChallengeSection } from '../config';
 
 export type MethodChoice =

@@ -1,6 +1,7 @@
 // Who may add a factor, as a pure decision. A first factor is governed by `firstFactorEnrolment`; any further
 // one needs a fresh stepped-up token from this device, so a stolen access token cannot add the thief's factor.
-import { acrRank, type VerifiedToken } from '@stepgate/identity';
+import type { VerifiedToken } from '@stepgate/identity';
+import { acrRank } from '@stepgate/policy';
 import type { ChallengeSection } from '../config';
 
 export type FirstFactorPolicy = ChallengeSection['firstFactorEnrolment'];

@@ -2,6 +2,7 @@
 // their factors (passkey registration, authenticator app with a QR code, removal), and recovery codes (shown
 // once). Authenticated exactly like the API: the gateway forwards the session's bearer and device.
 import { Controller, Get, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { safeReturnTo } from '@stepgate/redirect';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toString as qrCode } from 'qrcode';
 import { ChallengesService } from '../challenges/challenges.service';
@@ -11,7 +12,6 @@ import { BearerGuard } from '../http/bearer.guard';
 import { type Caller, CurrentCaller } from '../http/caller';
 import { CsrfTokens } from '../http/csrf';
 import { CsrfGuard } from '../http/csrf.guard';
-import { safeReturnTo } from '../http/return-to';
 import { RiskClient } from '../risk/risk.client';
 import { sendPage } from './html';
 import { PageErrorsFilter } from './page-errors.filter';

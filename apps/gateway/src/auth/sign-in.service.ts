@@ -3,11 +3,11 @@
 // session in another, so any gateway instance can finish a sign-in another one started.
 import { Inject, Injectable } from '@nestjs/common';
 import { TokenVerifier } from '@stepgate/identity';
+import { returnToOrRoot } from '@stepgate/redirect';
 import * as oidc from 'openid-client';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
 import { canonicalHost } from '../proxy/canonical-request';
 import type { IncomingHttpHeaders } from 'node:http';
-import { returnToOrRoot } from './return-to';
 import { sameOrigin } from './same-origin';
 import { SessionCodec, LOGIN_COOKIE, type Session } from './session';
 import { SessionRevocations } from './session-revocations';

@@ -1,7 +1,7 @@
 import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
 import { demoSecretsReadinessWarnings } from '@stepgate/config';
 import { TOPICS } from '@stepgate/contracts';
-import { TokenVerifier } from '@stepgate/identity';
+import { IdentityAssertionSigner, TokenVerifier } from '@stepgate/identity';
 import {
   BusMetrics,
   ConsumerHealth,
@@ -11,7 +11,6 @@ import {
   type LivenessBody,
 } from '@stepgate/kafka';
 import type { FastifyReply } from 'fastify';
-import { IdentityAssertionSigner } from '../assertion/identity-assertion';
 import { SessionRevocations } from '../auth/session-revocations';
 import { AccessEventPublisher } from '../events/access-event.publisher';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';

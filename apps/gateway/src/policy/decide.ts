@@ -1,7 +1,7 @@
 // The gateway's decision for one request, from the route policy, the risk level and the token. Pure.
 import { RISK_LEVELS, type RiskLevel } from '@stepgate/contracts';
-import { acrRank, type VerifiedToken } from '@stepgate/identity';
-import { requiredAcr } from '@stepgate/policy';
+import type { VerifiedToken } from '@stepgate/identity';
+import { acrRank, requiredAcr } from '@stepgate/policy';
 import type { RoutePolicy } from '../config';
 
 export type Decision =

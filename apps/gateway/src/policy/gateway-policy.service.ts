@@ -1,13 +1,20 @@
 // The route policy in force: routes, their decisions, requirements and fail modes, and the acr levels. The
 // gateway starts on the config file's `policy:` and then follows the policy versions risk publishes on the
-// compacted stepgate.policy.v1 topic (a file edit or an admin change becomes a version there), swapping each
-// newer valid one in atomically, without a restart. A version that does not validate, or that names an
-// upstream this gateway was not started with, is logged, counted and ignored: the old policy stays.
+// compacted stepgate.policy.v1 topic (a file edit or an admin change becomes a version there) with the
+// PolicyFollower risk uses too, swapping each newer valid one in atomically, without a restart. A version that
+// does not validate, or that names an upstream this gateway was not started with, is logged, counted and
+// ignored: the old policy stays.
 import { createHash } from 'node:crypto';
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { describeIssues, isNewer, TOPICS, type PolicyVersion } from '@stepgate/contracts';
+import { describeIssues, type PolicyVersion } from '@stepgate/contracts';
 import type { MessageBus } from '@stepgate/kafka';
-import { routePolicyIssues, routePolicySection, type RoutePolicySection } from '@stepgate/policy';
+import {
+  PolicyFollower,
+  routePolicyIssues,
+  routePolicySection,
+  type Adoption,
+  type RoutePolicySection,
+} from '@stepgate/policy';
 import type { GatewayConfig } from '../config';
 import type { GatewayMetrics } from '../health/gateway.metrics';
 import { compileRoutes, type CompiledRoute } from './route-matcher';
@@ -31,81 +38,67 @@ export function activeRoutesOf(policy: RoutePolicySection, version: number | nul
 }
 
 export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
-  private readonly logger = new Logger(GatewayPolicy.name);
-  private active: ActiveRoutes;
-  private unfollow: (() => Promise<void>) | null = null;
-  /** The published version in force (null: the config file's). */
-  private inForce: PolicyVersion | null = null;
-  private readonly listeners = new Set<(routes: ActiveRoutes) => void>();
+  private readonly follower: PolicyFollower<ActiveRoutes>;
 
   constructor(
     private readonly started: GatewayConfig,
     private readonly bus: MessageBus,
     private readonly metrics: GatewayMetrics,
   ) {
-    this.active = activeRoutesOf(started.policy);
+    this.follower = new PolicyFollower({
+      initial: activeRoutesOf(started.policy),
+      adopt: (published) => this.adopt(published),
+      describe: (routes) => routes.hash,
+      logger: new Logger(GatewayPolicy.name),
+      onRejected: () => this.metrics.policyReloads.inc({ result: 'rejected' }),
+    });
+    this.follower.onChange(() => {
+      this.showVersion();
+      this.metrics.policyReloads.inc({ result: 'applied' });
+    });
     this.showVersion();
   }
 
   /** The policy to use now. Read it once per request, so one decision never mixes two policies. */
   get current(): ActiveRoutes {
-    return this.active;
+    return this.follower.current;
   }
 
   /** Called after each newer version takes effect. */
   onChange(listener: (routes: ActiveRoutes) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.follower.onChange(listener);
   }
 
   async onModuleInit(): Promise<void> {
-    this.logger.log(`route policy from the config file (${this.active.hash}) in force`);
-    this.unfollow = await this.bus.follow(TOPICS.policyVersion, (v) => {
-      this.apply(v);
-    });
+    await this.follower.follow(this.bus);
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.unfollow?.();
+    await this.follower.stop();
   }
 
   /** Applies a published version if it is newer than the one in force and valid here; true when it took effect. */
   apply(published: PolicyVersion): boolean {
-    if (!isNewer(published, this.inForce)) return false;
+    return this.follower.apply(published);
+  }
+
+  private adopt(published: PolicyVersion): Adoption<ActiveRoutes> {
     const parsed = routePolicySection.safeParse(published.document.policy);
-    if (!parsed.success) return this.reject(published.version, describeIssues(parsed.error));
+    if (!parsed.success) return { ok: false, problems: describeIssues(parsed.error) };
     const issues = routePolicyIssues(parsed.data, Object.keys(this.started.gateway.upstreams));
     if (issues.length > 0) {
       const problems = issues.map((i) => `policy.${i.path.join('.')}: ${i.message}`).join('; ');
       // Upstreams are read at start: a route naming a new one waits for a restart with it configured.
-      return this.reject(published.version, `${problems} (a new upstream needs a restart)`);
+      return { ok: false, problems: `${problems} (a new upstream needs a restart)` };
     }
-    const previous = this.active;
-    this.inForce = published;
-    this.active = activeRoutesOf(parsed.data, published.version);
-    this.showVersion();
-    this.metrics.policyReloads.inc({ result: 'applied' });
-    this.logger.log(
-      `route policy ${previous.version ?? 'file'} -> ${published.version} (${this.active.hash}) in force, ` +
-        `by ${published.author}`,
-    );
-    for (const listener of this.listeners) listener(this.active);
-    return true;
+    return { ok: true, active: activeRoutesOf(parsed.data, published.version) };
   }
 
   private showVersion(): void {
     this.metrics.policyVersion.reset();
     this.metrics.policyVersion.set(
-      { version: String(this.active.version ?? 'file'), hash: this.active.hash },
+      { version: String(this.current.version ?? 'file'), hash: this.current.hash },
       1,
     );
-  }
-
-  private reject(version: number, problems: string): false {
-    this.metrics.policyReloads.inc({ result: 'rejected' });
-    this.logger.error(
-      `policy version ${version} rejected, keeping ${this.active.version ?? 'the file'}: ${problems}`,
-    );
-    return false;
   }
 }

@@ -5,8 +5,12 @@
 // record and the cookies to set; the transports (gateway.handler.ts) write it.
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { RiskAssessment } from '@stepgate/contracts';
-import { TokenError, type VerifiedToken } from '@stepgate/identity';
-import { ASSERTION_HEADER, IdentityAssertionSigner } from '../assertion/identity-assertion';
+import {
+  ASSERTION_HEADER,
+  IdentityAssertionSigner,
+  TokenError,
+  type VerifiedToken,
+} from '@stepgate/identity';
 import { InvalidDeviceId } from '../auth/request-identity';
 import { GATEWAY_CONFIG, type GatewayConfig, type RoutePolicy } from '../config';
 import type { Decision } from '../policy/decide';

@@ -1,14 +1,12 @@
 // Who is changing the policy: the gateway's X-StepGate-Assertion on a request it forwarded through the admin
-// route (admins only, stepped up), verified here against the gateway's keys. Risk's port is private, but a
-// change must still prove it came through that route: no assertion, no change (fail closed).
+// route (admins only, stepped up), verified against the gateway's keys (libs/identity's assertion verifier).
+// Risk's port is private, but a change must still prove it came through that route: no assertion, no change
+// (fail closed).
 import { Inject, Injectable } from '@nestjs/common';
+import { IdentityAssertionError, IdentityAssertionVerifier } from '@stepgate/identity';
 import { DomainError } from '@stepgate/observability';
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import type { RoutePolicySection } from '@stepgate/policy';
+import { acrRank, type RoutePolicySection } from '@stepgate/policy';
 import { RISK_CONFIG, type RiskConfig } from '../config';
-
-export const ASSERTION_HEADER = 'x-stepgate-assertion';
-const ASSERTION_TYPE = 'stepgate-assertion+jwt';
 
 export interface PolicyAuthor {
   subject: string;
@@ -17,13 +15,11 @@ export interface PolicyAuthor {
 
 @Injectable()
 export class AdminAssertions {
-  private readonly keys: JWTVerifyGetKey;
+  private readonly verifier: IdentityAssertionVerifier;
 
   constructor(@Inject(RISK_CONFIG) private readonly config: RiskConfig) {
-    this.keys = createRemoteJWKSet(new URL(config.admin.assertion.jwksUri), {
-      cooldownDuration: 30_000,
-      timeoutDuration: 5_000,
-    });
+    const { issuer, audience, jwksUri } = config.admin.assertion;
+    this.verifier = new IdentityAssertionVerifier({ issuer, audience, jwks: jwksUri });
   }
 
   /**
@@ -39,23 +35,16 @@ export class AdminAssertions {
         "a policy change must come through the gateway's admin route (/.stepgate/admin/policy): no identity assertion",
         401,
       );
-    const { issuer, audience } = this.config.admin.assertion;
-    let payload;
+    let verified;
     try {
-      ({ payload } = await jwtVerify(header, this.keys, {
-        issuer,
-        audience,
-        typ: ASSERTION_TYPE,
-        algorithms: ['ES256'],
-        maxTokenAge: '60s',
-        clockTolerance: 5,
-      }));
+      verified = await this.verifier.verify(header);
     } catch (err) {
-      const reason = err instanceof errors.JOSEError ? err.code : 'unverifiable';
-      throw new DomainError('unauthenticated', `the identity assertion does not verify (${reason})`, 401);
+      if (err instanceof IdentityAssertionError) throw new DomainError('unauthenticated', err.message, 401);
+      throw err;
     }
-    const { sub, acr, route } = payload;
-    if (typeof sub !== 'string' || sub.length === 0 || typeof acr !== 'string')
+    const { subject: sub, claims } = verified;
+    const { acr, route } = claims;
+    if (typeof acr !== 'string')
       throw new DomainError('unauthenticated', 'the identity assertion names no subject or acr', 401);
     const { changeAcr, upstream } = this.config.admin;
     const admitted = policy.routes.some((r) => r.id === route && r.upstream === upstream);
@@ -66,8 +55,8 @@ export class AdminAssertions {
         403,
       );
     const { levels } = policy.acr;
-    const needed = levels.indexOf(changeAcr);
-    const have = levels.indexOf(acr);
+    const needed = acrRank(levels, changeAcr);
+    const have = acrRank(levels, acr);
     if (needed < 0)
       throw new DomainError(
         'policy_locked',

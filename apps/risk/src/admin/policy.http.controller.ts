@@ -14,13 +14,14 @@ import {
   Res,
   UseFilters,
 } from '@nestjs/common';
+import { ASSERTION_HEADER } from '@stepgate/identity';
 import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { PolicyStore, VersionConflict, type StoredVersion } from '../policy/policy-store.service';
 import { InvalidPolicy, PolicyVersions, type RecordedChange } from '../policy/policy-versions.service';
 import { summaryOf, type VersionSummary } from '../policy/version-summary';
-import { AdminAssertions, ASSERTION_HEADER } from './admin-assertion';
+import { AdminAssertions } from './admin-assertion';
 
 const comment = z.string().trim().max(500).optional();
 const changeBody = z.strictObject({

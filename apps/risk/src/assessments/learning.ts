@@ -2,8 +2,7 @@
 // the gateway's level (which may come from the gateway's cache, scored for an earlier context: an attacker
 // served from it would become the device's normal) and never from the event's free-text reason. Pure.
 import type { AccessEvent, RiskLevel } from '@stepgate/contracts';
-import { acrRank } from '@stepgate/identity';
-import { requiredAcr } from '@stepgate/policy';
+import { acrRank, requiredAcr } from '@stepgate/policy';
 import type { RouteView } from '../config';
 
 /** The parts of the policy in force that learning reads: the routes by id and the ordered acr levels. */

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { describeIssues } from '@stepgate/contracts';
-import { routePolicyIssues, routePolicySection, type RoutePolicySection } from '@stepgate/policy';
+import { acrRank, routePolicyIssues, routePolicySection, type RoutePolicySection } from '@stepgate/policy';
 import { z } from 'zod';
 import {
   acrLevelsSchema,
@@ -75,7 +75,7 @@ function adminRouteProblems(policy: RoutePolicySection, upstream: string, change
     if (!r.require?.groups?.length) problems.push(`${at}.require.groups: must name the admins' group`);
     if (Object.values(r.decisions).includes('allow'))
       problems.push(`${at}.decisions: must step up or deny at every level, never allow`);
-    if (!r.stepUp || levels.indexOf(r.stepUp.acr) < levels.indexOf(changeAcr))
+    if (!r.stepUp || acrRank(levels, r.stepUp.acr) < acrRank(levels, changeAcr))
       problems.push(`${at}.stepUp.acr: must be "${changeAcr}" (risk.admin.changeAcr) or stronger`);
     return problems;
   });

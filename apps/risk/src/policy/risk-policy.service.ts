@@ -1,12 +1,13 @@
 // The policy in force: weights, model, thresholds, windows, lists and retention, and the routes' decisions
 // (for backtesting). Risk starts on the config file's and then follows the policy versions on the compacted
-// stepgate.policy.v1 topic (PolicyVersions records and publishes them), swapping each newer valid one in
-// atomically. A version that does not validate is logged and ignored: the old policy stays. http, admin,
-// kafka and reload are read at start only.
+// stepgate.policy.v1 topic (PolicyVersions records and publishes them) with the PolicyFollower the gateway
+// uses too, swapping each newer valid one in atomically. A version that does not validate is logged and
+// ignored: the old policy stays. http, admin, kafka and reload are read at start only.
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ConfigError, type RuntimeEnv } from '@stepgate/config';
-import { isNewer, TOPICS, type PolicyVersion } from '@stepgate/contracts';
+import type { PolicyVersion } from '@stepgate/contracts';
 import type { MessageBus } from '@stepgate/kafka';
+import { PolicyFollower, type Adoption } from '@stepgate/policy';
 import type { LearningPolicy } from '../assessments/learning';
 import {
   loadRoutesView,
@@ -47,11 +48,7 @@ export function activePolicyOf(
 
 export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RiskPolicy.name);
-  private active: ActivePolicy;
-  private unfollow: (() => Promise<void>) | null = null;
-  /** The published version in force (null: the config file's). */
-  private inForce: PolicyVersion | null = null;
-  private readonly listeners = new Set<(policy: ActivePolicy) => void>();
+  private readonly follower: PolicyFollower<ActivePolicy>;
 
   constructor(
     private readonly started: RiskConfig,
@@ -66,55 +63,44 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
       // Without routes nothing is learned (no access is on a route the policy knows) and nothing backtests.
       this.logger.warn(`policy.routes unreadable until a version arrives, nothing is learned: ${problems}`);
     }
-    this.active = activePolicyOf(started, routes);
+    this.follower = new PolicyFollower({
+      initial: activePolicyOf(started, routes),
+      adopt: (published) => this.adopt(published),
+      describe: (policy) => policy.version,
+      logger: this.logger,
+    });
   }
 
   /** What each route asks for at each risk level, from the policy in force: for backtesting. */
   get routes(): readonly RouteView[] {
-    return [...this.active.learning.routes.values()];
+    return [...this.current.learning.routes.values()];
   }
 
   /** The policy to use now. Read it once per unit of work, so one assessment never mixes two policies. */
   get current(): ActivePolicy {
-    return this.active;
+    return this.follower.current;
   }
 
   onChange(listener: (policy: ActivePolicy) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.follower.onChange(listener);
   }
 
   async onModuleInit(): Promise<void> {
-    this.logger.log(`risk policy ${this.active.version} from the config file in force`);
-    this.unfollow =
-      (await this.bus?.follow(TOPICS.policyVersion, (v) => {
-        this.apply(v);
-      })) ?? null;
+    if (this.bus) await this.follower.follow(this.bus);
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.unfollow?.();
+    await this.follower.stop();
   }
 
   /** Applies a published version if it is newer than the one in force and valid; true when it took effect. */
   apply(published: PolicyVersion): boolean {
-    const inForce = this.active.policyVersion;
-    if (!isNewer(published, this.inForce)) return false;
+    return this.follower.apply(published);
+  }
+
+  private adopt(published: PolicyVersion): Adoption<ActivePolicy> {
     const view = riskViewOf(published.document, this.started);
-    if (!view.ok) {
-      this.logger.error(
-        `policy version ${published.version} rejected, keeping ${inForce ?? 'the file'}: ${view.problems.join('; ')}`,
-      );
-      return false;
-    }
-    const previous = this.active;
-    this.inForce = published;
-    this.active = activePolicyOf(view.config, view, published.version);
-    this.logger.log(
-      `policy version ${inForce ?? 'file'} -> ${published.version} in force ` +
-        `(${previous.version} -> ${this.active.version}), by ${published.author}`,
-    );
-    for (const listener of this.listeners) listener(this.active);
-    return true;
+    if (!view.ok) return { ok: false, problems: view.problems.join('; ') };
+    return { ok: true, active: activePolicyOf(view.config, view, published.version) };
   }
 }

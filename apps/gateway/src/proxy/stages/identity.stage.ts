@@ -3,9 +3,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DeviceSource } from '@stepgate/contracts';
 import { dpopDeviceId, TokenError, TokenVerifier, type VerifiedToken } from '@stepgate/identity';
+import { safeReturnTo } from '@stepgate/redirect';
 import { challengeFor, CredentialError, Credentials, type Credential } from '../../auth/credentials';
 import { cookieValue, DEVICE_COOKIE, deviceCookie, deviceOf } from '../../auth/request-identity';
-import { safeReturnTo } from '../../auth/return-to';
 import { sameOrigin } from '../../auth/same-origin';
 import { SESSION_COOKIE, SessionCodec, type Session } from '../../auth/session';
 import { SessionRevocations } from '../../auth/session-revocations';

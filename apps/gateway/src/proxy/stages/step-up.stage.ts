@@ -3,8 +3,8 @@
 import { Injectable } from '@nestjs/common';
 import type { ChallengeMethod, RiskAssessment } from '@stepgate/contracts';
 import { sessionBindingOf, type VerifiedToken } from '@stepgate/identity';
+import { safeReturnTo } from '@stepgate/redirect';
 import { Credentials } from '../../auth/credentials';
-import { safeReturnTo } from '../../auth/return-to';
 import { ChallengeClient } from '../../challenge/challenge.client';
 import type { RoutePolicy } from '../../config';
 import { GatewayMetrics } from '../../health/gateway.metrics';

@@ -2,7 +2,7 @@
 // which authenticates these requests itself. A browser's session stands in for the bearer, and its passed
 // verification comes back to the gateway to elevate the session instead of reaching page scripts.
 import { dpopDeviceId } from '@stepgate/identity';
-import { safeReturnTo } from '../../auth/return-to';
+import { safeReturnTo } from '@stepgate/redirect';
 import { CHALLENGE_UPSTREAM } from '../upstream.forwarder';
 import type { AccessFacts, Forward, RequestContext } from './judgement';
 import type { Identity } from './identity.stage';
