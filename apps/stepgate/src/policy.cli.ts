@@ -25,7 +25,7 @@ import {
 } from '../../risk/src/backtest/simulation';
 import { loadRiskConfig, loadRouteViews, policyVersionOf } from '../../risk/src/config';
 import { riskDataSourceOptions } from '../../risk/src/profiles/risk.data-source';
-import { MODEL_NAME } from '../../risk/src/scoring/risk.model';
+import { MODEL_NAME } from '@stepgate/risk-scoring';
 import { renderJsonSchema, type StepgateConfig, validateStepgateConfig } from './stepgate.config';
 
 const USAGE = [

@@ -9,7 +9,7 @@ import type { Device } from '../profiles/device.entity';
 import { RiskPolicy } from '../policy/risk-policy.service';
 import { ProfileService } from '../profiles/profile.service';
 import type { Sighting } from '../profiles/sighting.entity';
-import { FEATURES, type Feature } from '../scoring/scoring.types';
+import { FEATURES, type Feature } from '@stepgate/risk-scoring';
 
 const RECENT_CHALLENGES = 20;
 

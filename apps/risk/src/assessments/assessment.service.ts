@@ -20,9 +20,14 @@ import type { AssessmentSource } from '../profiles/assessment.entity';
 import { Inbox, type MessageKey } from '../profiles/inbox.service';
 import { ProfileService, type AccessRecord } from '../profiles/profile.service';
 import { Transactions } from '../profiles/transactions';
-import { observe } from '../scoring/observation';
-import { published } from '../scoring/weighing';
-import type { GeoLookup, Observation, Score, ScoringContext } from '../scoring/scoring.types';
+import {
+  observe,
+  published,
+  type GeoLookup,
+  type Observation,
+  type Score,
+  type ScoringContext,
+} from '@stepgate/risk-scoring';
 import { toRiskAssessment, type NewAssessmentRecord } from './assessment.mapping';
 import { decisionChanges, type Assessed } from './decision-changes';
 import { GEO_LOOKUP } from './geo.lookup';

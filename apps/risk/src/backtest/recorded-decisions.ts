@@ -4,7 +4,7 @@
 import type { AccessDecision, RiskLevel } from '@stepgate/contracts';
 import type { EntityManager } from 'typeorm';
 import { Sql } from '../profiles/sql';
-import type { ScoredSignal } from '../scoring/weighing';
+import type { ScoredSignal } from '@stepgate/risk-scoring';
 import type { RecordedDecision } from './backtest.engine';
 
 export interface RecordedWindow {

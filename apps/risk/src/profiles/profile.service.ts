@@ -8,9 +8,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { ChallengeMethod } from '@stepgate/contracts';
 import type { EntityManager } from 'typeorm';
 import { In, LessThanOrEqual, Repository } from 'typeorm';
-import { longestVelocityWindowMs } from '../scoring/signals';
 import {
   FEATURES,
+  longestVelocityWindowMs,
   type ChallengeResult,
   type Feature,
   type Observation,
@@ -18,7 +18,7 @@ import {
   type ScoringContext,
   type ScoringPolicy,
   type SubjectProfile,
-} from '../scoring/scoring.types';
+} from '@stepgate/risk-scoring';
 import { ChallengeAttempt } from './challenge-attempt.entity';
 import { Device } from './device.entity';
 import { FeatureStat, FeatureTotal } from './feature-stat.entity';

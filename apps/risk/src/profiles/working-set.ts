@@ -4,9 +4,9 @@
 // Deltas, not absolute values: an instance that briefly shares a subject with another during a rebalance,
 // or a challenge outcome confirming a device meanwhile, composes instead of being overwritten. Pure: no I/O.
 import type { DeviceSource } from '@stepgate/contracts';
-import { isNone } from '../scoring/observation';
 import {
   FEATURES,
+  isNone,
   type ChallengeResult,
   type Feature,
   type KnownDevice,
@@ -16,7 +16,7 @@ import {
   type ScoringPolicy,
   type SubjectProfile,
   type TrustedPlace,
-} from '../scoring/scoring.types';
+} from '@stepgate/risk-scoring';
 
 /** An access as risk records it for velocity (every access of a subject, allowed or not). */
 export interface AccessRecord {
