@@ -24,7 +24,7 @@ import {
   type SimulationRequest,
 } from '../../risk/src/backtest/simulation';
 import { loadRiskConfig, loadRouteViews, policyVersionOf } from '../../risk/src/config';
-import { riskDataSourceOptions } from '../../risk/src/profiles/risk.data-source';
+import { riskDataSourceOptions } from '../../risk/src/database/risk.data-source';
 import { MODEL_NAME } from '@stepgate/risk-scoring';
 import { renderJsonSchema, type StepgateConfig, validateStepgateConfig } from './stepgate.config';
 

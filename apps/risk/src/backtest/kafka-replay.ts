@@ -24,7 +24,7 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AssessmentService } from '../assessments/assessment.service';
 import { riskSectionSchema, type RiskConfig } from '../config';
-import { RISK_DB } from '../profiles/risk.data-source';
+import { RISK_DB } from '../database/risk.data-source';
 import { RiskModule } from '../risk.module';
 import { versionOf } from './simulation';
 
