@@ -26,6 +26,7 @@ COPY .swcrc tsconfig.json ./
 COPY scripts ./scripts
 COPY libs ./libs
 COPY apps ./apps
+# tools/ (the risk evaluation harness, the Kafka replay) is not copied: operators run them from a checkout.
 RUN npm run build
 
 # Production dependencies only, installed (and compiled) separately so no dev tooling reaches the runtime.

@@ -2,20 +2,25 @@ import { resolve } from 'node:path';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
-const alias = Object.fromEntries(
-  [
-    'contracts',
-    'kafka',
-    'config',
-    'database',
-    'observability',
-    'identity',
-    'html',
-    'policy',
-    'net',
-    'redirect',
-  ].map((lib) => [`@stepgate/${lib}`, resolve(import.meta.dirname, `libs/${lib}/src/index.ts`)]),
-);
+const alias = {
+  // Before the library itself: a prefix alias would otherwise read the subpath as a file under index.ts.
+  '@stepgate/risk-scoring/testing': resolve(import.meta.dirname, 'libs/risk-scoring/src/testing.ts'),
+  ...Object.fromEntries(
+    [
+      'contracts',
+      'kafka',
+      'config',
+      'database',
+      'observability',
+      'identity',
+      'html',
+      'policy',
+      'net',
+      'risk-scoring',
+      'redirect',
+    ].map((lib) => [`@stepgate/${lib}`, resolve(import.meta.dirname, `libs/${lib}/src/index.ts`)]),
+  ),
+};
 
 export default defineConfig({
   // SWC keeps decorator metadata, which Nest's dependency injection needs; ES modules for Vitest.
@@ -36,7 +41,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'eslint.config.spec.ts'],
+          include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'tools/**/*.spec.ts'],
           environment: 'node',
         },
       },

@@ -23,7 +23,7 @@ import { AssessmentService } from '../apps/risk/src/assessments/assessment.servi
 import type { BacktestReport } from '../apps/risk/src/backtest/backtest.engine';
 import { simulate } from '../apps/risk/src/backtest/simulation';
 import { loadRiskConfig, loadRouteViews } from '../apps/risk/src/config';
-import { riskDataSourceOptions } from '../apps/risk/src/profiles/risk.data-source';
+import { riskDataSourceOptions } from '../apps/risk/src/database/risk.data-source';
 import { RiskModule } from '../apps/risk/src/risk.module';
 import { round2, stat, throwawayPostgres } from './support';
 

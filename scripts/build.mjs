@@ -1,4 +1,4 @@
-// Compiles apps/ and libs/ to dist/ with SWC (decorator metadata kept); type checking is `npm run check`.
+// Compiles apps/, libs/, tools/ and bench/ to dist/ with SWC (decorator metadata kept); type checking is `npm run check`.
 // Files under an `assets/` folder (browser scripts, stylesheets) are served as they are: copied, not compiled.
 import { spawnSync } from 'node:child_process';
 import { cpSync, globSync, rmSync } from 'node:fs';
@@ -10,6 +10,8 @@ const result = spawnSync(
     'node_modules/@swc/cli/bin/swc.js',
     'apps',
     'libs',
+    // Run from a checkout only (the evaluation harness, the Kafka replay); the service image does not copy them.
+    'tools',
     'bench',
     // The benchmarks start the same mock Kafka the tests do.
     'test/support/kafka-mock.ts',

@@ -19,7 +19,7 @@ import { AssessmentService } from '../../apps/risk/src/assessments/assessment.se
 import { loadRiskConfig } from '../../apps/risk/src/config';
 import type { ConsoleData } from '../../apps/risk/src/console/console.stats';
 import { scoreX } from '../../apps/risk/src/console/console.svg';
-import { RISK_DB } from '../../apps/risk/src/profiles/risk.data-source';
+import { RISK_DB } from '../../apps/risk/src/database/risk.data-source';
 import { createRiskApp } from '../../apps/risk/src/risk.bootstrap';
 import { factories } from '../support/factories';
 import { createTestDatabase, databaseBackends, type TestDatabase } from '../support/postgres';

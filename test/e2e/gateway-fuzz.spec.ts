@@ -4,7 +4,7 @@
 // seed and case.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rng } from '../../apps/risk/src/evaluation/rng';
+import { rng } from '@stepgate/risk-scoring';
 import { startDistributed, startEmbedded, type Running } from './adversary-flow';
 
 const SEED = 20261203;

@@ -14,7 +14,7 @@ import { AssessmentService } from '../../apps/risk/src/assessments/assessment.se
 import type { BacktestReport } from '../../apps/risk/src/backtest/backtest.engine';
 import { loadRiskConfig } from '../../apps/risk/src/config';
 import { PolicyVersionRecord } from '../../apps/risk/src/policy/policy-version.entity';
-import { riskDataSourceOptions } from '../../apps/risk/src/profiles/risk.data-source';
+import { riskDataSourceOptions } from '../../apps/risk/src/database/risk.data-source';
 import { RiskModule } from '../../apps/risk/src/risk.module';
 import { factories } from '../support/factories';
 import { entry, ROOT } from '../support/processes';

@@ -15,7 +15,7 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import type { BacktestReport } from '../../apps/risk/src/backtest/backtest.engine';
 import { recordedDecisions } from '../../apps/risk/src/backtest/recorded-decisions';
-import { RISK_DB } from '../../apps/risk/src/profiles/risk.data-source';
+import { RISK_DB } from '../../apps/risk/src/database/risk.data-source';
 import { loadRiskConfig, loadRouteViews, type RiskConfig } from '../../apps/risk/src/config';
 import { createRiskApp } from '../../apps/risk/src/risk.bootstrap';
 import { factories } from '../support/factories';

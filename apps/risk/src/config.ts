@@ -7,8 +7,7 @@ import { RISK_LEVELS, type RiskLevel } from '@stepgate/contracts';
 import { consumerSettingsFields } from '@stepgate/kafka';
 import { z } from 'zod';
 import { CidrList, parseCidr } from '@stepgate/net';
-import { FEATURES, type Feature, type ScoringPolicy } from './scoring/scoring.types';
-import { SIGNAL_NAMES } from './scoring/weighing';
+import { FEATURES, SIGNAL_NAMES, type Feature, type ScoringPolicy } from '@stepgate/risk-scoring';
 
 /** Ports arrive as strings after ${ENV} interpolation; '' must be an error, not port 0. */
 const port = z.preprocess(

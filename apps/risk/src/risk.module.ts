@@ -14,7 +14,7 @@ import { HealthModule } from './health/health.module';
 import { PolicyModule } from './policy/policy.module';
 import { RISK_RUNTIME } from './policy/policy-versions.service';
 import { RiskPolicy } from './policy/risk-policy.service';
-import { RISK_DB, riskDataSourceOptions } from './profiles/risk.data-source';
+import { RISK_DB, riskDataSourceOptions } from './database/risk.data-source';
 
 /**
  * How risk talks to the bus: one consumer group for every instance, and it must see every event. The producer

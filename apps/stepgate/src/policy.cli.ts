@@ -24,8 +24,8 @@ import {
   type SimulationRequest,
 } from '../../risk/src/backtest/simulation';
 import { loadRiskConfig, loadRouteViews, policyVersionOf } from '../../risk/src/config';
-import { riskDataSourceOptions } from '../../risk/src/profiles/risk.data-source';
-import { MODEL_NAME } from '../../risk/src/scoring/risk.model';
+import { riskDataSourceOptions } from '../../risk/src/database/risk.data-source';
+import { MODEL_NAME } from '@stepgate/risk-scoring';
 import { renderJsonSchema, type StepgateConfig, validateStepgateConfig } from './stepgate.config';
 
 const USAGE = [
@@ -219,7 +219,7 @@ async function policyInForce(
     let where = 'the newest in the database';
     if (resolved.ok && !resolved.head && !db && brokers) {
       // No risk database to read the versions from: the newest on the policy topic is what everyone runs.
-      const { readNewestPolicy } = await import('../../risk/src/backtest/kafka-replay.js');
+      const { readNewestPolicy } = await loadKafkaReplay();
       quietKafkajsTimers();
       const newest = await readNewestPolicy({ brokers, maxWaitMs: runtime.kafkaMaxWaitMs });
       if (newest) {
@@ -258,6 +258,23 @@ function quietKafkajsTimers(): void {
   });
 }
 
+/**
+ * The Kafka replay, a tool built from a checkout (`npm run build`) and not shipped in the service image.
+ * Loaded only for `--kafka`: the risk module and kafkajs would slow every other command's start down
+ * (0.6 s -> 1.5 s).
+ */
+async function loadKafkaReplay(): Promise<typeof import('../../../tools/kafka-replay/src/kafka-replay.js')> {
+  try {
+    return await import('../../../tools/kafka-replay/src/kafka-replay.js');
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      '--kafka needs the Kafka replay (tools/kafka-replay), which the service image does not ship: ' +
+        'run `npm run policy -- simulate --kafka ...` from a checkout',
+    );
+  }
+}
+
 /** The backtest over the history on the topics, rebuilt into a throwaway database (removed however it ends). */
 async function simulateFromKafka(
   brokers: string[],
@@ -266,9 +283,7 @@ async function simulateFromKafka(
   request: SimulationRequest,
   say: (line: string) => void,
 ): Promise<BacktestReport> {
-  // Loaded here: the risk module and kafkajs would slow every other command's start down (0.6 s -> 1.5 s).
-  const { readTopicHistory, replayPlan, replayWarnings, withRebuiltDatabase } =
-    await import('../../risk/src/backtest/kafka-replay.js');
+  const { readTopicHistory, replayPlan, replayWarnings, withRebuiltDatabase } = await loadKafkaReplay();
   say(`reading ${TOPICS.access} and ${TOPICS.challengeOutcome} from ${brokers.join(',')}`);
   const history = await readTopicHistory({
     brokers,

@@ -4,7 +4,7 @@ import { explainToClient } from './client-reasons';
 
 const signal = (name: string, weight: number, detail = '') => ({ name, weight, detail });
 
-// Every signal risk scores today (apps/risk/src/scoring: RULE_KNOBS, model_ and rare_ per feature).
+// Every signal risk scores today (libs/risk-scoring: RULE_KNOBS, model_ and rare_ per feature).
 const FEATURES = ['network', 'block', 'country', 'region', 'city', 'browser', 'os', 'device_type'];
 const RISK_SIGNALS = [
   'new_device',

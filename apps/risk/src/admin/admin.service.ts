@@ -7,9 +7,9 @@ import type { AssessmentSource } from '../profiles/assessment.entity';
 import { AssessmentLog } from '../profiles/assessment-log.service';
 import type { Device } from '../profiles/device.entity';
 import { RiskPolicy } from '../policy/risk-policy.service';
-import { ProfileService } from '../profiles/profile.service';
+import { ProfileReader } from '../profiles/profile.reader';
 import type { Sighting } from '../profiles/sighting.entity';
-import { FEATURES, type Feature } from '../scoring/scoring.types';
+import { FEATURES, type Feature } from '@stepgate/risk-scoring';
 
 const RECENT_CHALLENGES = 20;
 
@@ -74,7 +74,7 @@ export class SubjectNotFound extends DomainError {
 @Injectable()
 export class AdminService {
   constructor(
-    private readonly profiles: ProfileService,
+    private readonly profiles: ProfileReader,
     private readonly log: AssessmentLog,
     private readonly policy: RiskPolicy,
   ) {}

@@ -1,6 +1,6 @@
 import type { RiskAssessment } from '@stepgate/contracts';
 import type { AssessmentRecord } from '../profiles/assessment.entity';
-import { published, type ScoredSignal } from '../scoring/weighing';
+import { published, type ScoredSignal } from '@stepgate/risk-scoring';
 
 export type NewAssessmentRecord = Omit<AssessmentRecord, 'seq'>;
 

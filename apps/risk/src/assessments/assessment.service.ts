@@ -18,11 +18,18 @@ import { RiskPolicy, type ActivePolicy } from '../policy/risk-policy.service';
 import { AssessmentLog } from '../profiles/assessment-log.service';
 import type { AssessmentSource } from '../profiles/assessment.entity';
 import { Inbox, type MessageKey } from '../profiles/inbox.service';
-import { ProfileService, type AccessRecord } from '../profiles/profile.service';
-import { Transactions } from '../profiles/transactions';
-import { observe } from '../scoring/observation';
-import { published } from '../scoring/weighing';
-import type { GeoLookup, Observation, Score, ScoringContext } from '../scoring/scoring.types';
+import { ProfileReader } from '../profiles/profile.reader';
+import { ProfileWriter } from '../profiles/profile.writer';
+import type { AccessRecord } from '../profiles/working-set';
+import { Transactions } from '../database/transactions';
+import {
+  observe,
+  published,
+  type GeoLookup,
+  type Observation,
+  type Score,
+  type ScoringContext,
+} from '@stepgate/risk-scoring';
 import { toRiskAssessment, type NewAssessmentRecord } from './assessment.mapping';
 import { decisionChanges, type Assessed } from './decision-changes';
 import { GEO_LOOKUP } from './geo.lookup';
@@ -43,7 +50,8 @@ export class AssessmentService {
   constructor(
     @Inject(GEO_LOOKUP) private readonly geo: GeoLookup,
     private readonly policy: RiskPolicy,
-    private readonly profiles: ProfileService,
+    private readonly profiles: ProfileReader,
+    private readonly learned: ProfileWriter,
     private readonly log: AssessmentLog,
     private readonly inbox: Inbox,
     private readonly transactions: Transactions,
@@ -198,7 +206,7 @@ export class AssessmentService {
         ...score,
       };
     });
-    await this.profiles.saveWorkingSet(em, set, active.scoring);
+    await this.learned.saveWorkingSet(em, set, active.scoring);
     await this.log.appendMany(em, records);
     return records;
   }
@@ -223,7 +231,7 @@ export class AssessmentService {
       causationId: outcome.challengeId,
     };
     return this.applyOnce(key, async (em, assessmentId) => {
-      await this.profiles.recordChallenge(em, {
+      await this.learned.recordChallenge(em, {
         challengeId: outcome.challengeId,
         result,
         time,

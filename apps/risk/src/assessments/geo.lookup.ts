@@ -1,7 +1,7 @@
 // Geo of an IP from geoip-lite's bundled GeoLite data (city level), kept behind a function so scoring stays pure.
 import type { Provider } from '@nestjs/common';
 import geoip from 'geoip-lite';
-import type { GeoInfo, GeoLookup } from '../scoring/scoring.types';
+import type { GeoInfo, GeoLookup } from '@stepgate/risk-scoring';
 
 export const GEO_LOOKUP = Symbol('GEO_LOOKUP');
 

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseConfig } from '@stepgate/config';
 import { describe, expect, it } from 'vitest';
 import { riskConfigSchema, type RiskConfig, type RouteView } from '../config';
-import { weigh, type ObservedSignal } from '../scoring/weighing';
+import { weigh, type ObservedSignal } from '@stepgate/risk-scoring';
 import { backtest, type RecordedDecision } from './backtest.engine';
 import { resolveCandidate, sidePolicyOf } from './candidate';
 

@@ -3,7 +3,7 @@
 // (database pages, a topic), are looked at once each, and only bounded samples and per-subject bits are
 // kept, so memory does not grow with the number of events.
 //
-// Both sides re-weigh the recorded signals through the same code (scoring/weighing.ts), so differences come
+// Both sides re-weigh the recorded signals through the same code (libs/risk-scoring, weighing.ts), so differences come
 // only from the candidate. Lists are re-evaluated from the recorded client IP. The decision compared is what
 // the route asks for at the level (`decisions[level]`), not whether a token already satisfied a step-up;
 // accesses on monitor-mode routes count as would-have.
@@ -20,7 +20,7 @@ import {
   type ObservedSignal,
   type ScoredSignal,
   type WeighingPolicy,
-} from '../scoring/weighing';
+} from '@stepgate/risk-scoring';
 import type { SidePolicy } from './candidate';
 
 /** One recorded access assessment (a risk_assessments row with source `access`). */

@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DomainError } from '@stepgate/observability';
 import type { DataSource } from 'typeorm';
 import { RiskPolicy } from '../policy/risk-policy.service';
-import { RISK_DB } from '../profiles/risk.data-source';
+import { RISK_DB } from '../database/risk.data-source';
 import type { BacktestReport } from './backtest.engine';
 import { InvalidCandidate, simulate, type SimulationRequest } from './simulation';
 

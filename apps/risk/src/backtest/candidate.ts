@@ -11,7 +11,7 @@ import {
   type RiskConfig,
   type RouteView,
 } from '../config';
-import type { ScoringPolicy } from '../scoring/scoring.types';
+import type { ScoringPolicy } from '@stepgate/risk-scoring';
 
 /** The policy one side of a backtest runs with. */
 export interface SidePolicy {

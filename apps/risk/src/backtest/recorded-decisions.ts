@@ -3,8 +3,8 @@
 // page in memory. Works on SQLite and PostgreSQL.
 import type { AccessDecision, RiskLevel } from '@stepgate/contracts';
 import type { EntityManager } from 'typeorm';
-import { Sql } from '../profiles/sql';
-import type { ScoredSignal } from '../scoring/weighing';
+import { Sql } from '../database/sql';
+import type { ScoredSignal } from '@stepgate/risk-scoring';
 import type { RecordedDecision } from './backtest.engine';
 
 export interface RecordedWindow {

@@ -2,7 +2,7 @@
 // recorded decisions of the window streamed from the database, the report.
 import type { EntityManager } from 'typeorm';
 import { policyVersionOf, type RiskConfig, type RouteView } from '../config';
-import { MODEL_NAME } from '../scoring/risk.model';
+import { MODEL_NAME } from '@stepgate/risk-scoring';
 import { backtest, type BacktestReport } from './backtest.engine';
 import { resolveCandidate, sidePolicyOf } from './candidate';
 import { recordedDecisions } from './recorded-decisions';

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { PolicyModule } from '../policy/policy.module';
 import { AssessmentRecord } from '../profiles/assessment.entity';
-import { RISK_DB } from '../profiles/risk.data-source';
+import { RISK_DB } from '../database/risk.data-source';
 import { ConsoleHttpController } from './console.http.controller';
 import { ConsoleService } from './console.service';
 

@@ -9,8 +9,8 @@ import { PolicyStore } from '../policy/policy-store.service';
 import { RiskPolicy } from '../policy/risk-policy.service';
 import { summaryOf } from '../policy/version-summary';
 import { AssessmentRecord } from '../profiles/assessment.entity';
-import { RISK_DB } from '../profiles/risk.data-source';
-import { num, Sql } from '../profiles/sql';
+import { RISK_DB } from '../database/risk.data-source';
+import { num, Sql } from '../database/sql';
 import {
   bucketSizeFor,
   countedDecision,

@@ -14,7 +14,7 @@ import { HttpExceptionFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { RISK_CONFIG, type RiskConfig } from '../config';
-import { RISK_DB } from '../profiles/risk.data-source';
+import { RISK_DB } from '../database/risk.data-source';
 
 /** Liveness and readiness (docs/OPERATIONS.md, Health: liveness and readiness). */
 @Controller()

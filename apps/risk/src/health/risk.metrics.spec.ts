@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { RiskModel } from '../scoring/risk.model';
-import { aContext, anObservation, aPopulation, aProfile, DEFAULT_POLICY } from '../scoring/scoring.fixtures';
-import { published } from '../scoring/weighing';
+import { published, RiskModel } from '@stepgate/risk-scoring';
+import {
+  aContext,
+  anObservation,
+  aPopulation,
+  aProfile,
+  DEFAULT_POLICY,
+} from '@stepgate/risk-scoring/testing';
 import { RiskMetrics } from './risk.metrics';
 
 describe('monitored signals', () => {

@@ -2,7 +2,7 @@
 import { Injectable } from '@nestjs/common';
 import { createMetricsRegistry } from '@stepgate/observability';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { MonitoredEffect } from '../scoring/weighing';
+import type { MonitoredEffect } from '@stepgate/risk-scoring';
 
 export type MessageOutcome = 'applied' | 'duplicate' | 'ignored';
 

@@ -7,8 +7,8 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { PolicySource, PolicyVersion } from '@stepgate/contracts';
 import { diffPolicy, type PolicyChange } from '@stepgate/policy';
 import { LessThan, type Repository } from 'typeorm';
-import { RISK_DB } from '../profiles/risk.data-source';
-import { Transactions } from '../profiles/transactions';
+import { RISK_DB } from '../database/risk.data-source';
+import { Transactions } from '../database/transactions';
 import { documentHash, type PolicyDocument } from './policy-document';
 import { PolicyVersionRecord } from './policy-version.entity';
 

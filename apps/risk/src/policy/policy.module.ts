@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { HealthModule } from '../health/health.module';
 import { ProfilesModule } from '../profiles/profiles.module';
-import { RISK_DB } from '../profiles/risk.data-source';
+import { RISK_DB } from '../database/risk.data-source';
 import { PolicyStore } from './policy-store.service';
 import { PolicyVersionRecord } from './policy-version.entity';
 import { PolicyVersions } from './policy-versions.service';

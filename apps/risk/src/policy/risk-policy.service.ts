@@ -17,8 +17,8 @@ import {
   type RouteView,
   type RoutesView,
 } from '../config';
-import { MODEL_NAME, RiskModel } from '../scoring/risk.model';
-import type { ScoringPolicy } from '../scoring/scoring.types';
+import { MODEL_NAME, RiskModel } from '@stepgate/risk-scoring';
+import type { ScoringPolicy } from '@stepgate/risk-scoring';
 import { riskViewOf } from './policy-document';
 
 export interface ActivePolicy {

@@ -4,8 +4,8 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
 import { In, Repository } from 'typeorm';
 import { AssessmentRecord } from './assessment.entity';
-import { RISK_DB } from './risk.data-source';
-import { chunks, insertChunks, run, Sql, type ColumnType } from './sql';
+import { RISK_DB } from '../database/risk.data-source';
+import { chunks, insertChunks, run, Sql, type ColumnType } from '../database/sql';
 
 export type NewAssessmentRecord = Omit<AssessmentRecord, 'seq'>;
 

@@ -1,7 +1,7 @@
 import type { ChallengeMethod } from '@stepgate/contracts';
 import { epochMs } from '@stepgate/database';
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { ChallengeResult } from '../scoring/scoring.types';
+import type { ChallengeResult } from '@stepgate/risk-scoring';
 
 /** A verification attempt reported by challenge (expired ones are not kept): failure streaks and passes. */
 @Entity('risk_challenge_attempts')

@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { Feature } from '../scoring/scoring.types';
+import type { Feature } from '@stepgate/risk-scoring';
 
 /** How many subjects have used a feature value: the global distribution the model compares against. */
 @Entity('risk_feature_stats')

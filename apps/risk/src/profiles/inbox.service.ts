@@ -4,8 +4,8 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
 import { In, LessThan, Repository } from 'typeorm';
 import { ProcessedMessage } from './processed-message.entity';
-import { RISK_DB } from './risk.data-source';
-import { insertChunks, run, Sql } from './sql';
+import { RISK_DB } from '../database/risk.data-source';
+import { insertChunks, run, Sql } from '../database/sql';
 
 export interface MessageKey {
   topic: string;

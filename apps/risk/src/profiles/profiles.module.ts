@@ -2,14 +2,15 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AssessmentLog } from './assessment-log.service';
 import { Inbox } from './inbox.service';
-import { ProfileService } from './profile.service';
+import { ProfileReader } from './profile.reader';
+import { ProfileWriter } from './profile.writer';
 import { RetentionService } from './retention.service';
-import { RISK_DB, RISK_ENTITIES } from './risk.data-source';
-import { Transactions } from './transactions';
+import { RISK_DB, RISK_ENTITIES } from '../database/risk.data-source';
+import { Transactions } from '../database/transactions';
 
 @Module({
   imports: [TypeOrmModule.forFeature(RISK_ENTITIES, RISK_DB)],
-  providers: [ProfileService, AssessmentLog, Inbox, Transactions, RetentionService],
-  exports: [ProfileService, AssessmentLog, Inbox, Transactions, RetentionService],
+  providers: [ProfileReader, ProfileWriter, AssessmentLog, Inbox, Transactions, RetentionService],
+  exports: [ProfileReader, ProfileWriter, AssessmentLog, Inbox, Transactions, RetentionService],
 })
 export class ProfilesModule {}

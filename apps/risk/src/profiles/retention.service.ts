@@ -5,8 +5,8 @@ import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { RiskPolicy } from '../policy/risk-policy.service';
 import { AssessmentLog } from './assessment-log.service';
 import { Inbox } from './inbox.service';
-import { ProfileService } from './profile.service';
-import { Transactions } from './transactions';
+import { ProfileWriter } from './profile.writer';
+import { Transactions } from '../database/transactions';
 
 const SWEEP_EVERY_MS = 5 * 60_000;
 const TRIM_EVERY_MS = 10_000;
@@ -20,7 +20,7 @@ export class RetentionService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly inbox: Inbox,
-    private readonly profiles: ProfileService,
+    private readonly profiles: ProfileWriter,
     private readonly log: AssessmentLog,
     private readonly transactions: Transactions,
     private readonly policy: RiskPolicy,

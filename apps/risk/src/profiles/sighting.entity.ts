@@ -1,6 +1,6 @@
 import { epochMs } from '@stepgate/database';
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import type { Feature } from '../scoring/scoring.types';
+import type { Feature } from '@stepgate/risk-scoring';
 
 /**
  * A feature value observed on a subject's allowed accesses (a network, a country, a browser family...). One

@@ -5,8 +5,8 @@ import {
   DEFAULT_POLICY,
   FIREFOX_LINUX,
   NOW,
-} from '../scoring/scoring.fixtures';
-import { NONE } from '../scoring/observation';
+} from '@stepgate/risk-scoring/testing';
+import { NONE } from '@stepgate/risk-scoring';
 import {
   PopulationTally,
   velocityEvidence,

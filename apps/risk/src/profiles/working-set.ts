@@ -1,12 +1,12 @@
 // The profiles a batch of access events touches, held in memory while the batch is applied: each event is
 // scored against the state its predecessors left (so a batch decides exactly as one-at-a-time would) and
-// learned into it, and what changed is kept as deltas that ProfileService writes back in one transaction.
+// learned into it, and what changed is kept as deltas that ProfileWriter writes back in one transaction.
 // Deltas, not absolute values: an instance that briefly shares a subject with another during a rebalance,
 // or a challenge outcome confirming a device meanwhile, composes instead of being overwritten. Pure: no I/O.
 import type { DeviceSource } from '@stepgate/contracts';
-import { isNone } from '../scoring/observation';
 import {
   FEATURES,
+  isNone,
   type ChallengeResult,
   type Feature,
   type KnownDevice,
@@ -16,7 +16,7 @@ import {
   type ScoringPolicy,
   type SubjectProfile,
   type TrustedPlace,
-} from '../scoring/scoring.types';
+} from '@stepgate/risk-scoring';
 
 /** An access as risk records it for velocity (every access of a subject, allowed or not). */
 export interface AccessRecord {
@@ -321,8 +321,14 @@ export class WorkingProfile {
 /**
  * How many subjects use each value, for the values a batch observes, plus each feature's totals: loaded once
  * per batch and kept current as the batch learns, so each access is scored against what the ones before it
- * taught. (What is written back is read off the database's own answers: see ProfileService.saveSightings.)
+ * taught. (What is written back is read off the database's own answers: see ProfileWriter.saveSightings.)
  */
+/** The profiles and population counts one batch is applied to (ProfileReader loads it, ProfileWriter saves it). */
+export interface WorkingSet {
+  profiles: Map<string, WorkingProfile>;
+  population: PopulationTally;
+}
+
 export class PopulationTally {
   private readonly counts = new Map<string, number>();
 

@@ -71,6 +71,17 @@ export function insertChunks<T>(em: EntityManager, rows: readonly T[]): Iterable
   return em.connection.options.type === 'postgres' ? [[...rows]] : chunks(rows);
 }
 
+/** A number column as the drivers return it: bigint and numeric come back from PostgreSQL as strings. */
+export type DbNumber = number | string;
+
 /** bigint and numeric columns come back from PostgreSQL as strings. */
 export const num = (v: unknown): number => Number(v);
 export const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/**
+ * The column list of a SELECT that reads rows of type `Row`: every column the type names and no other (the
+ * compiler holds the list to the type), so a query's text and the row it is read into cannot drift apart.
+ */
+export function columns<Row>(names: { readonly [K in keyof Row]-?: true }): string {
+  return Object.keys(names).join(', ');
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RiskModel } from './risk.model';
-import { rng } from '../evaluation/rng';
+import { rng } from './rng';
 import { aGeneratedCase, DEFAULT_POLICY } from './scoring.fixtures';
 import {
   floorAtZero,

@@ -19,8 +19,8 @@ import type {
   RiskLevel,
 } from '@stepgate/contracts';
 import { requiredAcr } from '@stepgate/policy';
-import type { AssessmentService } from '../assessments/assessment.service';
-import type { RouteView } from '../config';
+import type { AssessmentService } from '../../../apps/risk/src/assessments/assessment.service';
+import type { RouteView } from '../../../apps/risk/src/config';
 import { ATTACKERS, COHORTS, type Attacker, type Cohort, type LabelledAccess } from './access-stream';
 
 export interface ScoredAccess {

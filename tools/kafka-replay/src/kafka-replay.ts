@@ -22,11 +22,11 @@ import {
 import { MAX_BATCH } from '@stepgate/kafka';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import type { DataSource, EntityManager } from 'typeorm';
-import { AssessmentService } from '../assessments/assessment.service';
-import { riskSectionSchema, type RiskConfig } from '../config';
-import { RISK_DB } from '../profiles/risk.data-source';
-import { RiskModule } from '../risk.module';
-import { versionOf } from './simulation';
+import { AssessmentService } from '../../../apps/risk/src/assessments/assessment.service';
+import { riskSectionSchema, type RiskConfig } from '../../../apps/risk/src/config';
+import { RISK_DB } from '../../../apps/risk/src/database/risk.data-source';
+import { RiskModule } from '../../../apps/risk/src/risk.module';
+import { versionOf } from '../../../apps/risk/src/backtest/simulation';
 
 export const REPLAYED_TOPICS = [TOPICS.access, TOPICS.challengeOutcome] as const;
 type ReplayedTopic = (typeof REPLAYED_TOPICS)[number];

@@ -8,7 +8,7 @@
 // by sampling geoip-lite itself, so every address resolves where it is meant to.
 import geoip from 'geoip-lite';
 import { ATTACKERS, type LabelledAccess } from './access-stream';
-import { rng } from './rng';
+import { rng } from '@stepgate/risk-scoring';
 
 export interface SyntheticOptions {
   seed: number;

@@ -1,7 +1,7 @@
 import geoip from 'geoip-lite';
 import { describe, expect, it } from 'vitest';
 import { parseAccessStream } from './access-stream';
-import { rng } from './rng';
+import { rng } from '@stepgate/risk-scoring';
 import { sampleIpPools, syntheticStream, syntheticWorld } from './synthetic';
 
 const OPTIONS = {

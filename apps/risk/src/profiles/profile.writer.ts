@@ -1,42 +1,23 @@
-// What risk knows about a subject and about the population: reading the slice scoring needs, and learning
-// from accesses and challenge outcomes. Writes are atomic upserts (portable INSERT ... ON CONFLICT, SQLite
-// and PostgreSQL), so concurrent consumers (an access and an outcome for the same device on two instances)
-// never lose an update; the global statistics are written last and in key order, so two transactions on
-// PostgreSQL lock them in the same order and hold them briefly.
+// Learning: writing back what a batch of accesses changed and recording challenge outcomes. Writes are atomic
+// upserts (portable INSERT ... ON CONFLICT, SQLite and PostgreSQL), so concurrent consumers (an access and an
+// outcome for the same device on two instances) never lose an update; the global statistics are written last
+// and in key order, so two transactions on PostgreSQL lock them in the same order and hold them briefly.
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { ChallengeMethod } from '@stepgate/contracts';
-import type { EntityManager } from 'typeorm';
-import { In, LessThanOrEqual, Repository } from 'typeorm';
-import { longestVelocityWindowMs } from '../scoring/signals';
 import {
-  FEATURES,
+  longestVelocityWindowMs,
   type ChallengeResult,
   type Feature,
-  type Observation,
-  type Population,
-  type ScoringContext,
   type ScoringPolicy,
-  type SubjectProfile,
-} from '../scoring/scoring.types';
+} from '@stepgate/risk-scoring';
+import type { EntityManager } from 'typeorm';
+import { LessThanOrEqual, Repository } from 'typeorm';
+import { RISK_DB } from '../database/risk.data-source';
+import { chunks, insertChunks, num, run, Sql, type ColumnType, type DbNumber } from '../database/sql';
 import { ChallengeAttempt } from './challenge-attempt.entity';
 import { Device } from './device.entity';
-import { FeatureStat, FeatureTotal } from './feature-stat.entity';
-import { RecentAccessRow } from './recent-access.entity';
-import { RISK_DB } from './risk.data-source';
-import { Sighting } from './sighting.entity';
-import { chunks, insertChunks, num, numOrNull, run, Sql, type ColumnType } from './sql';
-import { SubjectState } from './subject-state.entity';
-import {
-  PopulationTally,
-  WorkingProfile,
-  type AccessRecord,
-  type DeviceState,
-  type StoredAccess,
-  type StoredSighting,
-} from './working-set';
-
-export type { AccessRecord } from './working-set';
+import type { WorkingProfile, WorkingSet } from './working-set';
 
 export interface ChallengeAttemptInput {
   challengeId: string;
@@ -47,22 +28,11 @@ export interface ChallengeAttemptInput {
   method: ChallengeMethod;
 }
 
-/** What scoring needs about one context: the subject's profile and the population's view of its values. */
 /** A change in how many subjects use a value. */
 export interface PopulationChange {
   feature: Feature;
   value: string;
   delta: number;
-}
-
-export interface WorkingSet {
-  profiles: Map<string, WorkingProfile>;
-  population: PopulationTally;
-}
-
-export interface ProfileSnapshot {
-  profile: SubjectProfile;
-  population: Population;
 }
 
 // Portable SQL (PostgreSQL and SQLite): keep the earliest / latest of the stored time and :time. The
@@ -71,196 +41,10 @@ const latest = (column: string) =>
   `CASE WHEN ${column} IS NULL OR ${column} < :time THEN :time ELSE ${column} END`;
 
 @Injectable()
-export class ProfileService {
+export class ProfileWriter {
   constructor(
-    @InjectRepository(Device, RISK_DB) private readonly devices: Repository<Device>,
-    @InjectRepository(Sighting, RISK_DB) private readonly sightings: Repository<Sighting>,
     @InjectRepository(ChallengeAttempt, RISK_DB) private readonly attempts: Repository<ChallengeAttempt>,
-    @InjectRepository(SubjectState, RISK_DB) private readonly subjects: Repository<SubjectState>,
-    @InjectRepository(FeatureStat, RISK_DB) private readonly stats: Repository<FeatureStat>,
-    @InjectRepository(FeatureTotal, RISK_DB) private readonly totals: Repository<FeatureTotal>,
-    @InjectRepository(RecentAccessRow, RISK_DB) private readonly recent: Repository<RecentAccessRow>,
   ) {}
-
-  /** The profile and population view scoring needs for one context: a working set of one, changing nothing. */
-  async load(
-    context: Pick<ScoringContext, 'subject' | 'deviceId' | 'time'>,
-    observation: Observation,
-    policy: ScoringPolicy,
-    em: EntityManager = this.devices.manager,
-  ): Promise<ProfileSnapshot> {
-    const set = await this.loadWorkingSet(em, [{ access: context, observation }], policy);
-    return {
-      profile: set.profiles.get(context.subject)!.snapshot(context.deviceId),
-      population: set.population.view(observation),
-    };
-  }
-
-  device(subject: string, deviceId: string, em?: EntityManager): Promise<Device | null> {
-    return this.repo(this.devices, em).findOneBy({ subject, deviceId });
-  }
-
-  /**
-   * Loads, in a handful of queries, everything a batch of accesses needs: each subject's profile (its devices
-   * the batch uses, every value it has seen, its recent accesses and challenge results reaching back one
-   * window before its earliest access) and the population's counts for every value the batch observes.
-   */
-  async loadWorkingSet(
-    em: EntityManager,
-    accesses: readonly {
-      access: Pick<AccessRecord, 'subject' | 'deviceId' | 'time'>;
-      observation: Observation;
-    }[],
-    policy: ScoringPolicy,
-  ): Promise<WorkingSet> {
-    const earliest = new Map<string, number>();
-    const devicePairs = new Map<string, [string, string]>();
-    const observed = new Map<string, [Feature, string]>();
-    for (const { access, observation } of accesses) {
-      earliest.set(access.subject, Math.min(earliest.get(access.subject) ?? Infinity, access.time));
-      if (access.deviceId !== null)
-        devicePairs.set(`${access.subject}\u0000${access.deviceId}`, [access.subject, access.deviceId]);
-      for (const feature of FEATURES) {
-        const value = observation.values[feature];
-        if (value !== null) observed.set(`${feature}\u0000${value}`, [feature, value]);
-      }
-    }
-    const subjects = [...earliest.keys()];
-    const since = Math.min(...earliest.values());
-    const states = new Map<string, Record<string, unknown>>();
-    const deviceCounts = new Map<string, number>();
-    const sightings = new Map<string, StoredSighting[]>();
-    const devices = new Map<string, Map<string, Omit<DeviceState, 'seenDelta'>>>();
-    const recent = new Map<string, StoredAccess[]>();
-    const challenges = new Map<string, { time: number; result: ChallengeResult }[]>();
-    const counts: { feature: Feature; value: string; subjects: number }[] = [];
-    const push = <T>(map: Map<string, T[]>, subject: string, item: T) => {
-      const list = map.get(subject);
-      if (list) list.push(item);
-      else map.set(subject, [item]);
-    };
-
-    for (const chunk of chunks(subjects)) {
-      let sql = Sql.for(em);
-      for (const row of await run<Record<string, unknown>>(
-        em,
-        sql,
-        `SELECT * FROM risk_subjects WHERE subject IN (${sql.list(chunk)})`,
-      )) {
-        states.set(String(row.subject), row);
-      }
-      sql = Sql.for(em);
-      for (const row of await run<Record<string, unknown>>(
-        em,
-        sql,
-        `SELECT subject, COUNT(*) AS devices FROM risk_devices WHERE subject IN (${sql.list(chunk)})
-         GROUP BY subject`,
-      )) {
-        deviceCounts.set(String(row.subject), num(row.devices));
-      }
-      sql = Sql.for(em);
-      for (const row of await run<Record<string, unknown>>(
-        em,
-        sql,
-        `SELECT subject, kind, value, seen_count, first_seen_at, last_seen_at FROM risk_sightings
-         WHERE subject IN (${sql.list(chunk)})`,
-      )) {
-        push(sightings, String(row.subject), {
-          feature: row.kind as Feature,
-          value: String(row.value),
-          count: num(row.seen_count),
-          firstSeenAt: num(row.first_seen_at),
-          lastSeenAt: num(row.last_seen_at),
-        });
-      }
-      sql = Sql.for(em);
-      for (const row of await run<Record<string, unknown>>(
-        em,
-        sql,
-        `SELECT subject, event_id, time, client_ip, device_id FROM risk_recent_accesses
-         WHERE subject IN (${sql.list(chunk)}) AND time > ${sql.p(since - longestVelocityWindowMs(policy))}`,
-      )) {
-        push(recent, String(row.subject), {
-          eventId: String(row.event_id),
-          time: num(row.time),
-          ip: row.client_ip as string | null,
-          deviceId: row.device_id as string | null,
-        });
-      }
-      sql = Sql.for(em);
-      for (const row of await run<Record<string, unknown>>(
-        em,
-        sql,
-        `SELECT subject, occurred_at, result FROM risk_challenge_attempts
-         WHERE subject IN (${sql.list(chunk)}) AND occurred_at > ${sql.p(since - policy.failureWindowSeconds * 1000)}`,
-      )) {
-        push(challenges, String(row.subject), {
-          time: num(row.occurred_at),
-          result: row.result as ChallengeResult,
-        });
-      }
-    }
-    for (const chunk of chunks([...devicePairs.values()])) {
-      const sql = Sql.for(em);
-      for (const row of await run<Record<string, unknown>>(
-        em,
-        sql,
-        `SELECT * FROM risk_devices WHERE (subject, device_id) IN (VALUES ${sql.tuples(chunk)})`,
-      )) {
-        const subject = String(row.subject);
-        let byId = devices.get(subject);
-        if (!byId) devices.set(subject, (byId = new Map<string, Omit<DeviceState, 'seenDelta'>>()));
-        byId.set(String(row.device_id), deviceState(row));
-      }
-    }
-    for (const chunk of chunks([...observed.values()])) {
-      const sql = Sql.for(em);
-      for (const row of await run<Record<string, unknown>>(
-        em,
-        sql,
-        `SELECT feature, value, subjects FROM risk_feature_stats
-         WHERE (feature, value) IN (VALUES ${sql.tuples(chunk)})`,
-      )) {
-        counts.push({
-          feature: row.feature as Feature,
-          value: String(row.value),
-          subjects: num(row.subjects),
-        });
-      }
-    }
-    const totals = new Map<Feature, { subjects: number; distinct: number }>();
-    for (const t of await em.withRepository(this.totals).find()) {
-      totals.set(t.feature, { subjects: t.subjects, distinct: t.distinctValues });
-    }
-
-    const profiles = new Map<string, WorkingProfile>();
-    for (const subject of subjects) {
-      const state = states.get(subject);
-      const located = numOrNull(state?.located_at);
-      profiles.set(
-        subject,
-        new WorkingProfile(
-          subject,
-          num(state?.access_count ?? 0),
-          state && located !== null && state.lat !== null && state.lon !== null
-            ? {
-                time: located,
-                lat: num(state.lat),
-                lon: num(state.lon),
-                accuracyKm: num(state.accuracy_km ?? 0),
-                label: (state.place as string | null) ?? '?',
-              }
-            : null,
-          recent.get(subject) ?? [],
-          challenges.get(subject) ?? [],
-          sightings.get(subject) ?? [],
-          devices.get(subject) ?? new Map<string, Omit<DeviceState, 'seenDelta'>>(),
-          deviceCounts.get(subject) ?? 0,
-        ),
-      );
-    }
-    return { profiles, population: new PopulationTally(counts, totals) };
-  }
 
   /**
    * Writes back what a batch changed, as merges that compose with concurrent writers: counts as increments,
@@ -386,7 +170,7 @@ export class ProfileService {
         subject: string;
         kind: Feature;
         value: string;
-        seen_count: number | string;
+        seen_count: DbNumber;
       }>(
         em,
         sql,
@@ -461,7 +245,7 @@ export class ProfileService {
     const emptied: [Feature, string][] = [];
     for (const chunk of insertChunks(em, changes)) {
       const sql = Sql.for(em);
-      const rows = await run<{ feature: Feature; value: string; subjects: number | string }>(
+      const rows = await run<{ feature: Feature; value: string; subjects: DbNumber }>(
         em,
         sql,
         `INSERT INTO risk_feature_stats (feature, value, subjects)
@@ -547,39 +331,6 @@ export class ProfileService {
     return result.affected ?? 0;
   }
 
-  devicesOf(subject: string): Promise<Device[]> {
-    return this.devices.find({ where: { subject }, order: { createdAt: 'ASC', deviceId: 'ASC' } });
-  }
-
-  sightingsOf(subject: string): Promise<Sighting[]> {
-    return this.sightings.find({
-      where: { subject },
-      order: { kind: 'ASC', seenCount: 'DESC', firstSeenAt: 'ASC' },
-    });
-  }
-
-  subjectState(subject: string): Promise<SubjectState | null> {
-    return this.subjects.findOneBy({ subject });
-  }
-
-  recentAccessesOf(subject: string): Promise<RecentAccessRow[]> {
-    return this.recent.find({ where: { subject }, order: { time: 'DESC' } });
-  }
-
-  recentChallenges(subject: string, limit: number): Promise<ChallengeAttempt[]> {
-    return this.attempts.find({ where: { subject }, order: { occurredAt: 'DESC' }, take: limit });
-  }
-
-  /** How common values are across subjects, for the admin view. */
-  populationOf(pairs: { feature: Feature; value: string }[]): Promise<FeatureStat[]> {
-    if (pairs.length === 0) return Promise.resolve([]);
-    return this.stats.find({ where: pairs });
-  }
-
-  totalsOf(): Promise<FeatureTotal[]> {
-    return this.totals.find({ where: { feature: In([...FEATURES]) } });
-  }
-
   private async ensureDevice(
     em: EntityManager,
     subject: string,
@@ -607,25 +358,6 @@ export class ProfileService {
       .orIgnore()
       .execute();
   }
-
-  private repo<T extends object>(repository: Repository<T>, em: EntityManager | undefined): Repository<T> {
-    return em ? em.withRepository(repository) : repository;
-  }
-}
-
-function deviceState(row: Record<string, unknown>): Omit<DeviceState, 'seenDelta'> {
-  return {
-    createdAt: num(row.created_at),
-    seenCount: num(row.seen_count),
-    firstSeenAt: numOrNull(row.first_seen_at),
-    lastSeenAt: numOrNull(row.last_seen_at),
-    confirmedAt: numOrNull(row.confirmed_at),
-    browser: row.browser_family as string | null,
-    os: row.os_family as string | null,
-    lastClientIp: row.last_client_ip as string | null,
-    lastUserAgent: row.last_user_agent as string | null,
-    lastRoute: row.last_route as string | null,
-  };
 }
 
 function compareText(a: string, b: string): number {
