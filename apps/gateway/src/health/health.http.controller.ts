@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Res, UseFilters } from '@nestjs/common';
 import { demoSecretsReadinessWarnings } from '@stepgate/config';
 import { TOPICS } from '@stepgate/contracts';
 import { TokenVerifier } from '@stepgate/identity';
@@ -10,6 +10,7 @@ import {
   readinessBody,
   type LivenessBody,
 } from '@stepgate/kafka';
+import { HttpErrorsFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { IdentityAssertionSigner } from '../assertion/identity-assertion';
 import { SessionRevocations } from '../auth/session-revocations';
@@ -20,6 +21,7 @@ import { GatewayMetrics } from './gateway.metrics';
 
 /** Liveness, readiness, metrics and the key set upstreams verify identity assertions with. */
 @Controller('.stepgate')
+@UseFilters(new HttpErrorsFilter())
 export class HealthHttpController {
   private lastKeyAttempt = 0;
 
