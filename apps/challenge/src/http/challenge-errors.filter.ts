@@ -5,10 +5,13 @@ import { CHALLENGE_HTTP_STATUSES } from '../challenges/challenge.errors';
 import { FACTOR_HTTP_STATUSES } from '../factors/factor.errors';
 import { AuthenticationFailed, CALLER_HTTP_STATUSES } from './http.errors';
 
-export const challengeHttpErrors = new HttpErrorsFilter(
-  new HttpStatuses(CALLER_HTTP_STATUSES, CHALLENGE_HTTP_STATUSES, FACTOR_HTTP_STATUSES),
-  {
-    headers: (error) =>
-      error instanceof AuthenticationFailed ? { 'WWW-Authenticate': error.wwwAuthenticate } : undefined,
-  },
+export const challengeHttpStatuses = new HttpStatuses(
+  CALLER_HTTP_STATUSES,
+  CHALLENGE_HTTP_STATUSES,
+  FACTOR_HTTP_STATUSES,
 );
+
+export const challengeHttpErrors = new HttpErrorsFilter(challengeHttpStatuses, {
+  headers: (error) =>
+    error instanceof AuthenticationFailed ? { 'WWW-Authenticate': error.wwwAuthenticate } : undefined,
+});
