@@ -14,6 +14,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { readRuntimeEnv, type RuntimeEnv } from '@stepgate/config';
 import { TOPICS, type PolicyVersion } from '@stepgate/contracts';
 import { KafkaMessageBus } from '@stepgate/kafka';
+import { type DomainError, HttpErrorsFilter, HttpStatuses } from '@stepgate/observability';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +23,7 @@ import { GatewayMetrics } from '../../apps/gateway/src/health/gateway.metrics';
 import { GatewayPolicy } from '../../apps/gateway/src/policy/gateway-policy.service';
 import type { StoredVersion } from '../../apps/risk/src/policy/policy-store.service';
 import { loadRiskConfig } from '../../apps/risk/src/config';
-import { AdminAssertions } from '../../apps/risk/src/admin/admin-assertion';
+import { AdminAssertions, ASSERTION_HTTP_STATUSES } from '../../apps/risk/src/admin/admin-assertion';
 import { PolicyStore, VersionConflict } from '../../apps/risk/src/policy/policy-store.service';
 import { PolicyVersions } from '../../apps/risk/src/policy/policy-versions.service';
 import { RiskPolicy } from '../../apps/risk/src/policy/risk-policy.service';
@@ -298,7 +299,10 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     });
     const { body: head } = await getPolicy(baseA);
     const basic = await issuer.sign({ sub: 'mallory', acr: 'urn:stepgate:acr:basic' });
-    await expect(typo.authorOf(basic, head.document.policy)).rejects.toMatchObject({
+    const refused = await typo.authorOf(basic, head.document.policy).catch((err: unknown) => err);
+    // The status is the HTTP filter's to give, from the list beside the errors.
+    const { status } = new HttpErrorsFilter(new HttpStatuses(ASSERTION_HTTP_STATUSES)).answer(refused);
+    expect({ code: (refused as DomainError).code, status }).toMatchObject({
       code: 'policy_locked',
       status: 403,
     });

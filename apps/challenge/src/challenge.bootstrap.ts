@@ -6,9 +6,8 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { RuntimeEnv } from '@stepgate/config';
 import { REQUESTS } from '@stepgate/contracts';
 import { ConsumerHealth, messagingTransport, type MessagingOptions } from '@stepgate/kafka';
-import { createLogger } from '@stepgate/observability';
+import { createLogger, FrameworkErrorsFilter } from '@stepgate/observability';
 import { ChallengeModule } from './challenge.module';
-import { FrameworkErrorsFilter } from './http/framework-errors.filter';
 import { loadChallengeConfig, type ChallengeConfig } from './config';
 
 export function challengeMessaging(runtime: RuntimeEnv): MessagingOptions {

@@ -13,7 +13,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { RuntimeEnv } from '@stepgate/config';
 import { ConsumerHealth, KafkaMessageBus, MessageBus, messagingTransport } from '@stepgate/kafka';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HttpExceptionFilter } from '@stepgate/observability';
+import { FrameworkErrorsFilter } from '@stepgate/observability';
 import { loadGatewayConfig, type GatewayConfig } from './config';
 import { gatewayMessaging, GatewayModule } from './gateway.module';
 import { GatewayHandler } from './proxy/gateway.handler';
@@ -76,7 +76,7 @@ export async function createGatewayApp(
       bodyParser: false,
     },
   );
-  app.useGlobalFilters(new HttpExceptionFilter());
+  app.useGlobalFilters(new FrameworkErrorsFilter());
 
   const fastify = app.getHttpAdapter().getInstance();
   // Bodies are streamed to the upstream untouched: no parsing, whatever the content type.

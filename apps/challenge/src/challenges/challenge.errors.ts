@@ -1,26 +1,26 @@
-import { DomainError } from '@stepgate/observability';
+import { DomainError, type HttpStatusList } from '@stepgate/observability';
 
 export class ChallengeNotFound extends DomainError {
   constructor() {
-    super('challenge_not_found', 'no such challenge', 404);
+    super('challenge_not_found', 'no such challenge');
   }
 }
 
 export class ChallengeExpired extends DomainError {
   constructor() {
-    super('challenge_expired', 'the challenge has expired; retry the request to get a new one', 410);
+    super('challenge_expired', 'the challenge has expired; retry the request to get a new one');
   }
 }
 
 export class ChallengeCompleted extends DomainError {
   constructor() {
-    super('challenge_completed', 'the challenge was already passed; each challenge yields one token', 410);
+    super('challenge_completed', 'the challenge was already passed; each challenge yields one token');
   }
 }
 
 export class ChallengeLocked extends DomainError {
   constructor(reason: string, retryAfterSeconds?: number) {
-    super('challenge_locked', reason, 429, {
+    super('challenge_locked', reason, {
       attempts_left: 0,
       ...(retryAfterSeconds === undefined ? {} : { retry_after: retryAfterSeconds }),
     });
@@ -33,7 +33,6 @@ export class TooManyAttempts extends DomainError {
     super(
       'too_many_attempts',
       `too many wrong answers for this account; wait ${retryAfterSeconds} s before trying again`,
-      429,
       { retry_after: retryAfterSeconds },
     );
   }
@@ -41,13 +40,13 @@ export class TooManyAttempts extends DomainError {
 
 export class ChallengeForbidden extends DomainError {
   constructor(code: 'subject_mismatch' | 'device_mismatch' | 'session_mismatch', reason: string) {
-    super(code, reason, 403);
+    super(code, reason);
   }
 }
 
 export class MethodNotOffered extends DomainError {
   constructor(method: string) {
-    super('method_not_allowed', `this challenge cannot be passed with ${method}`, 400);
+    super('method_not_allowed', `this challenge cannot be passed with ${method}`);
   }
 }
 
@@ -58,8 +57,18 @@ export class InvalidCode extends DomainError {
       method === 'webauthn'
         ? 'the passkey response was not accepted'
         : 'the code is wrong, expired, or was already used',
-      401,
       { attempts_left: attemptsLeft },
     );
   }
 }
+
+export const CHALLENGE_HTTP_STATUSES: HttpStatusList = [
+  [ChallengeNotFound, 404],
+  [ChallengeExpired, 410],
+  [ChallengeCompleted, 410],
+  [ChallengeLocked, 429],
+  [TooManyAttempts, 429],
+  [ChallengeForbidden, 403],
+  [MethodNotOffered, 400],
+  [InvalidCode, 401],
+];

@@ -1,10 +1,10 @@
 import { Body, Controller, Header, HttpCode, Param, Post, UseFilters, UseGuards } from '@nestjs/common';
+import { ZodBody } from '@stepgate/observability';
 import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { BearerGuard } from '../http/bearer.guard';
 import { type Caller, CurrentCaller } from '../http/caller';
-import { ChallengeErrorsFilter } from '../http/challenge-errors.filter';
+import { challengeHttpErrors } from '../http/challenge-errors.filter';
 import { ChallengeScopedCsrf, CsrfGuard } from '../http/csrf.guard';
-import { ZodBody } from '../http/zod-body.pipe';
 import { ChallengesService } from './challenges.service';
 import {
   verifyChallengeBody,
@@ -15,7 +15,7 @@ import {
 @Controller('.stepgate/challenges')
 @UseGuards(BearerGuard, CsrfGuard)
 @ChallengeScopedCsrf()
-@UseFilters(ChallengeErrorsFilter)
+@UseFilters(challengeHttpErrors)
 export class ChallengesHttpController {
   constructor(private readonly challenges: ChallengesService) {}
 

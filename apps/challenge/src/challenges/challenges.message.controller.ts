@@ -1,11 +1,13 @@
-import { Controller } from '@nestjs/common';
+import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { REQUESTS, type CreateChallengeReply, type CreateChallengeRequest } from '@stepgate/contracts';
 import { ValidPayload } from '@stepgate/kafka';
+import { RpcErrorsFilter } from '@stepgate/observability';
 import { ChallengesService } from './challenges.service';
 
 /** The gateway's request to open a challenge; the payload is validated against its contract first. */
 @Controller()
+@UseFilters(new RpcErrorsFilter())
 export class ChallengesMessageController {
   constructor(private readonly challenges: ChallengesService) {}
 

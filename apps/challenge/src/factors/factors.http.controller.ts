@@ -9,12 +9,12 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
+import { ZodBody } from '@stepgate/observability';
 import type { PublicKeyCredentialCreationOptionsJSON } from '@simplewebauthn/server';
 import { BearerGuard } from '../http/bearer.guard';
 import { type Caller, CurrentCaller } from '../http/caller';
-import { ChallengeErrorsFilter } from '../http/challenge-errors.filter';
+import { challengeHttpErrors } from '../http/challenge-errors.filter';
 import { CsrfGuard } from '../http/csrf.guard';
-import { ZodBody } from '../http/zod-body.pipe';
 import {
   activateFactorBody,
   type ActivateFactorBody,
@@ -26,7 +26,7 @@ import { EnrolmentService } from './enrolment.service';
 
 @Controller('.stepgate/factors')
 @UseGuards(BearerGuard, CsrfGuard)
-@UseFilters(ChallengeErrorsFilter)
+@UseFilters(challengeHttpErrors)
 export class FactorsHttpController {
   constructor(private readonly enrolment: EnrolmentService) {}
 

@@ -11,16 +11,16 @@ import {
   type ReadinessBody,
 } from '@stepgate/kafka';
 import { demoSecretsReadinessWarnings } from '@stepgate/config';
-import { HttpExceptionFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import type { DataSource } from 'typeorm';
 import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
 import { CHALLENGE_DB } from '../database/challenge-database';
+import { challengeHttpErrors } from '../http/challenge-errors.filter';
 import { ChallengeMetrics } from './challenge.metrics';
 
 /** Health and metrics on the service port; the gateway does not route these. */
 @Controller()
-@UseFilters(HttpExceptionFilter)
+@UseFilters(challengeHttpErrors)
 export class HealthHttpController {
   constructor(
     @InjectDataSource(CHALLENGE_DB) private readonly db: DataSource,

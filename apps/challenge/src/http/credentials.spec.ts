@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { assertBoundTo, credentialsOf, deviceContextOf } from './credentials';
-import { AuthenticationFailed, InvalidRequest } from './http.errors';
+import { InvalidRequest } from '@stepgate/observability';
+import { challengeHttpErrors } from './challenge-errors.filter';
+import { AuthenticationFailed } from './http.errors';
 
 const JKT = 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
 const OTHER = 'AAAAsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs';
 
-function refusal(fn: () => unknown): AuthenticationFailed {
+/** The refusal as the API answers it: its status, its code and its challenge. */
+function refusal(fn: () => unknown): { status: number; code: string; wwwAuthenticate: string } {
   try {
     fn();
   } catch (err) {
-    if (err instanceof AuthenticationFailed) return err;
-    throw err;
+    if (!(err instanceof AuthenticationFailed)) throw err;
+    const { status } = challengeHttpErrors.answer(err);
+    return { status, code: err.code, wwwAuthenticate: err.wwwAuthenticate };
   }
   throw new Error('not refused');
 }

@@ -6,7 +6,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { DEVICE_SOURCES, type DeviceSource } from '@stepgate/contracts';
 import { authorizationOf, dpopDeviceId, isDpopDeviceId, isJkt, wwwAuthenticate } from '@stepgate/identity';
-import { AuthenticationFailed, InvalidRequest } from './http.errors';
+import { InvalidRequest } from '@stepgate/observability';
+import { AuthenticationFailed, MalformedCredentials } from './http.errors';
 
 export type Scheme = 'Bearer' | 'DPoP';
 
@@ -105,7 +106,7 @@ const missing = () =>
   new AuthenticationFailed('unauthorized', 'a bearer token is required', 'Bearer realm="stepgate"');
 
 const malformed = (scheme: Scheme, reason: string) =>
-  new AuthenticationFailed('invalid_request', reason, challenge(scheme, 'invalid_request', reason));
+  new MalformedCredentials(reason, challenge(scheme, 'invalid_request', reason));
 
 const invalidDpopToken = (reason: string) =>
   new AuthenticationFailed('invalid_token', reason, challenge('DPoP', 'invalid_token', reason));

@@ -4,6 +4,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Injecta
 import { DomainError } from '@stepgate/observability';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { StepUpRequired } from '../factors/factor.errors';
+import { challengeHttpErrors } from '../http/challenge-errors.filter';
 import { CsrfTokens } from '../http/csrf';
 import { AuthenticationFailed } from '../http/http.errors';
 import { sendPage } from './html';
@@ -18,7 +19,8 @@ export class PageErrorsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
-    const status = error instanceof DomainError ? error.status : error.getStatus();
+    const answer = challengeHttpErrors.answer(error);
+    const status = answer.status;
     const caller = request.stepgateCaller;
     if (error instanceof AuthenticationFailed) void reply.header('WWW-Authenticate', error.wwwAuthenticate);
     if (error instanceof StepUpRequired && caller) {
@@ -48,7 +50,7 @@ export class PageErrorsFilter implements ExceptionFilter {
     }
     const title =
       status === 401 ? 'Please sign in again' : status === 404 ? 'Not found' : 'Something stopped this';
-    const message = error instanceof DomainError ? error.message : 'The request could not be handled.';
+    const message = error instanceof DomainError ? answer.body.message : 'The request could not be handled.';
     void sendPage(reply, status, messagePage({ title, message: capitalise(message) + '.' }));
   }
 }

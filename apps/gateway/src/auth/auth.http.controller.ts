@@ -1,13 +1,15 @@
 // /.stepgate/auth/{login,callback,logout}: thin translation between HTTP and the sign-in service.
-import { Controller, Get, Post, Query, Req, Res } from '@nestjs/common';
+import { Controller, Get, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { HttpErrorsFilter, HttpStatuses, NotFound } from '@stepgate/observability';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LOGOUT_PAGE_HEADERS, logoutPage, signedOutPage } from './logout.page';
-import { LogoutRefused, SignInError, SignInService, type Redirect } from './sign-in.service';
+import { SIGN_IN_HTTP_STATUSES, SignInService, type Redirect } from './sign-in.service';
 
 /** A logout form is a token and a path: anything bigger is not one of ours. */
 const MAX_FORM_BYTES = 4096;
 
 @Controller('.stepgate/auth')
+@UseFilters(new HttpErrorsFilter(new HttpStatuses(SIGN_IN_HTTP_STATUSES)))
 export class AuthHttpController {
   constructor(private readonly signIn: SignInService) {}
 
@@ -34,7 +36,7 @@ export class AuthHttpController {
     @Res() reply: FastifyReply,
     @Query('return_to') returnTo: unknown,
   ): Promise<void> {
-    if (!this.signIn.enabled) return this.notFound(reply);
+    this.assertEnabled();
     const page = await this.signIn.logoutPage(req.headers.cookie, returnTo);
     if (page.kind === 'signed_out') void reply.header('set-cookie', page.cookies);
     const body =
@@ -63,26 +65,15 @@ export class AuthHttpController {
   }
 
   private async answer(reply: FastifyReply, act: () => Promise<Redirect>): Promise<void> {
-    if (!this.signIn.enabled) return this.notFound(reply);
-    try {
-      const { location, cookies } = await act();
-      await reply
-        .code(303)
-        .header('cache-control', 'no-store')
-        .header('set-cookie', cookies)
-        .header('location', location)
-        .send();
-    } catch (err) {
-      if (!(err instanceof SignInError || err instanceof LogoutRefused)) throw err;
-      await reply
-        .code(err instanceof LogoutRefused ? 403 : 400)
-        .header('cache-control', 'no-store')
-        .send({ error: err.code, message: err.message });
-    }
+    this.assertEnabled();
+    // Before acting: the refusals the filter writes are about one browser's sign-in too.
+    void reply.header('cache-control', 'no-store');
+    const { location, cookies } = await act();
+    await reply.code(303).header('set-cookie', cookies).header('location', location).send();
   }
 
-  private async notFound(reply: FastifyReply): Promise<void> {
-    await reply.code(404).send({ error: 'not_found', message: 'browser sign-in is not configured' });
+  private assertEnabled(): void {
+    if (!this.signIn.enabled) throw new NotFound('browser sign-in is not configured');
   }
 }
 

@@ -3,6 +3,7 @@
 // session in another, so any gateway instance can finish a sign-in another one started.
 import { Inject, Injectable } from '@nestjs/common';
 import { TokenVerifier } from '@stepgate/identity';
+import { DomainError, Forbidden, type HttpStatusList } from '@stepgate/observability';
 import { returnToOrRoot } from '@stepgate/redirect';
 import * as oidc from 'openid-client';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
@@ -18,14 +19,16 @@ export const LOGOUT_PATH = '/.stepgate/auth/logout';
 /** The purpose a logout form's CSRF token is bound to (with the session id). */
 const LOGOUT_FORM = 'logout';
 
-export class SignInError extends Error {
-  readonly code = 'sign_in_failed';
+export class SignInError extends DomainError {
+  constructor(message: string) {
+    super('sign_in_failed', message);
+  }
 }
 
 /** A logout that may not have been meant: another origin, or no valid CSRF token for this session. */
-export class LogoutRefused extends Error {
-  readonly code = 'forbidden';
-}
+export class LogoutRefused extends Forbidden {}
+
+export const SIGN_IN_HTTP_STATUSES: HttpStatusList = [[SignInError, 400]];
 
 export interface Redirect {
   location: string;

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Res, UseFilters } from '@nestjs/common';
 import { demoSecretsReadinessWarnings } from '@stepgate/config';
 import { TOPICS } from '@stepgate/contracts';
 import { IdentityAssertionSigner, TokenVerifier } from '@stepgate/identity';
@@ -10,6 +10,7 @@ import {
   readinessBody,
   type LivenessBody,
 } from '@stepgate/kafka';
+import { HttpErrorsFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { SessionRevocations } from '../auth/session-revocations';
 import { AccessEventPublisher } from '../events/access-event.publisher';
@@ -19,6 +20,7 @@ import { GatewayMetrics } from './gateway.metrics';
 
 /** Liveness, readiness, metrics and the key set upstreams verify identity assertions with. */
 @Controller('.stepgate')
+@UseFilters(new HttpErrorsFilter())
 export class HealthHttpController {
   private lastKeyAttempt = 0;
 

@@ -4,7 +4,7 @@
 // (fail closed).
 import { Inject, Injectable } from '@nestjs/common';
 import { IdentityAssertionError, IdentityAssertionVerifier } from '@stepgate/identity';
-import { DomainError } from '@stepgate/observability';
+import { DomainError, Forbidden, type HttpStatusList, Unauthenticated } from '@stepgate/observability';
 import { acrRank, type RoutePolicySection } from '@stepgate/policy';
 import { RISK_CONFIG, type RiskConfig } from '../config';
 
@@ -30,46 +30,56 @@ export class AdminAssertions {
    */
   async authorOf(header: string | string[] | undefined, policy: RoutePolicySection): Promise<PolicyAuthor> {
     if (typeof header !== 'string' || header.length === 0)
-      throw new DomainError(
-        'unauthenticated',
+      throw new Unauthenticated(
         "a policy change must come through the gateway's admin route (/.stepgate/admin/policy): no identity assertion",
-        401,
       );
     let verified;
     try {
       verified = await this.verifier.verify(header);
     } catch (err) {
-      if (err instanceof IdentityAssertionError) throw new DomainError('unauthenticated', err.message, 401);
+      if (err instanceof IdentityAssertionError) throw new Unauthenticated(err.message);
       throw err;
     }
     const { subject: sub, claims } = verified;
     const { acr, route } = claims;
-    if (typeof acr !== 'string')
-      throw new DomainError('unauthenticated', 'the identity assertion names no subject or acr', 401);
+    if (typeof acr !== 'string') throw new Unauthenticated('the identity assertion names no subject or acr');
     const { changeAcr, upstream } = this.config.admin;
     const admitted = policy.routes.some((r) => r.id === route && r.upstream === upstream);
     if (!admitted)
-      throw new DomainError(
-        'forbidden',
+      throw new Forbidden(
         `a policy change must come through a route to the ${upstream} upstream; this one came through ${JSON.stringify(route ?? null)}`,
-        403,
       );
     const { levels } = policy.acr;
     const needed = acrRank(levels, changeAcr);
     const have = acrRank(levels, acr);
     if (needed < 0)
-      throw new DomainError(
-        'policy_locked',
+      throw new PolicyLocked(
         `risk.admin.changeAcr "${changeAcr}" is not in policy.acr.levels: no change can be authorised (fix the config file)`,
-        403,
       );
-    if (have < needed)
-      throw new DomainError(
-        'insufficient_user_authentication',
-        `changing the policy needs acr ${changeAcr} or stronger; the request has ${acr}`,
-        403,
-        { acr_values: changeAcr },
-      );
+    if (have < needed) throw new InsufficientAuthentication(changeAcr, acr);
     return { subject: sub, acr };
   }
 }
+
+/** No acr can authorise a change: the configuration names a changeAcr its acr levels do not have. */
+export class PolicyLocked extends DomainError {
+  constructor(message: string) {
+    super('policy_locked', message);
+  }
+}
+
+/** The author's sign-in is not strong enough; `acr_values` says what is (RFC 9470). */
+export class InsufficientAuthentication extends DomainError {
+  constructor(needed: string, has: string) {
+    super(
+      'insufficient_user_authentication',
+      `changing the policy needs acr ${needed} or stronger; the request has ${has}`,
+      { acr_values: needed },
+    );
+  }
+}
+
+export const ASSERTION_HTTP_STATUSES: HttpStatusList = [
+  [PolicyLocked, 403],
+  [InsufficientAuthentication, 403],
+];

@@ -1,15 +1,15 @@
 // Read-only operator endpoints. They expose profiles: keep the risk port off the public network.
 import { Controller, Get, Param, Query, UseFilters } from '@nestjs/common';
 import { subject as subjectSchema } from '@stepgate/contracts';
-import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
+import { HttpErrorsFilter, HttpStatuses, InvalidRequest } from '@stepgate/observability';
 import { z } from 'zod';
 import { RiskPolicy } from '../policy/risk-policy.service';
-import { AdminService, type SubjectProfileView } from './admin.service';
+import { ADMIN_HTTP_STATUSES, AdminService, type SubjectProfileView } from './admin.service';
 
 const DEFAULT_ASSESSMENTS = 20;
 
 @Controller('admin')
-@UseFilters(HttpExceptionFilter)
+@UseFilters(new HttpErrorsFilter(new HttpStatuses(ADMIN_HTTP_STATUSES)))
 export class AdminHttpController {
   constructor(
     private readonly admin: AdminService,
@@ -37,9 +37,5 @@ export class AdminHttpController {
 function valid<T>(name: string, schema: z.ZodType<T, string | undefined>, value: string | undefined): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new DomainError(
-    'invalid_request',
-    `${name}: ${result.error.issues.map((i) => i.message).join('; ')}`,
-    400,
-  );
+  throw new InvalidRequest(`${name}: ${result.error.issues.map((i) => i.message).join('; ')}`);
 }

@@ -1,7 +1,7 @@
 // The operator's view of one subject: what risk has learned and what it recently said, with its reasons.
 import { Injectable } from '@nestjs/common';
 import type { AccessDecision, DeviceStatus, RiskAssessment } from '@stepgate/contracts';
-import { DomainError } from '@stepgate/observability';
+import { DomainError, type HttpStatusList } from '@stepgate/observability';
 import { toRiskAssessment } from '../assessments/assessment.mapping';
 import type { AssessmentSource } from '../profiles/assessment.entity';
 import { AssessmentLog } from '../profiles/assessment-log.service';
@@ -67,9 +67,11 @@ export interface SubjectProfileView {
 
 export class SubjectNotFound extends DomainError {
   constructor(subject: string) {
-    super('subject_not_found', `risk knows nothing about subject ${subject}`, 404);
+    super('subject_not_found', `risk knows nothing about subject ${subject}`);
   }
 }
+
+export const ADMIN_HTTP_STATUSES: HttpStatusList = [[SubjectNotFound, 404]];
 
 @Injectable()
 export class AdminService {

@@ -2,10 +2,10 @@
 // risk port (unauthenticated); the gateway exposes it to admins behind a step-up.
 import { Body, Controller, HttpCode, Post, Res, UseFilters } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
+import { HttpErrorsFilter, HttpStatuses, invalidRequestListing, ZodBody } from '@stepgate/observability';
 import { z } from 'zod';
 import type { BacktestReport } from '../backtest/backtest.engine';
-import { BacktestService } from '../backtest/backtest.service';
+import { BACKTEST_HTTP_STATUSES, BacktestService } from '../backtest/backtest.service';
 
 const time = z.iso.datetime({
   offset: true,
@@ -24,21 +24,21 @@ const simulateBody = z
     message: 'must be after from',
     path: ['to'],
   });
+// No body reads as an empty one, so the refusal names what it lacks.
+const simulateRequest = z.preprocess((body) => body ?? {}, simulateBody);
 
 @Controller('admin/policy')
-@UseFilters(HttpExceptionFilter)
+@UseFilters(new HttpErrorsFilter(new HttpStatuses(BACKTEST_HTTP_STATUSES)))
 export class PolicySimulationHttpController {
   constructor(private readonly backtests: BacktestService) {}
 
   @Post('simulate')
   @HttpCode(200)
-  simulate(@Body() body: unknown, @Res({ passthrough: true }) reply: FastifyReply): Promise<BacktestReport> {
-    const parsed = simulateBody.safeParse(body ?? {});
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
-      throw new DomainError('invalid_request', problems.join('; '), 400, { problems });
-    }
-    const { candidate, from, to, sample } = parsed.data;
+  simulate(
+    @Body(new ZodBody(simulateRequest, invalidRequestListing)) body: z.infer<typeof simulateBody>,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<BacktestReport> {
+    const { candidate, from, to, sample } = body;
     // A caller that went away (the console's next slider move, a gateway timeout) stops its run, so the
     // next one does not wait behind it (one run at a time).
     const abandoned = new AbortController();

@@ -15,13 +15,22 @@ import {
   UseFilters,
 } from '@nestjs/common';
 import { ASSERTION_HEADER } from '@stepgate/identity';
-import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
+import {
+  DomainError,
+  HttpErrorsFilter,
+  HttpStatuses,
+  type HttpStatusList,
+  InvalidRequest,
+  invalidRequestListing,
+  NotFound,
+  Unavailable,
+} from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { PolicyStore, VersionConflict, type StoredVersion } from '../policy/policy-store.service';
 import { InvalidPolicy, PolicyVersions, type RecordedChange } from '../policy/policy-versions.service';
 import { summaryOf, type VersionSummary } from '../policy/version-summary';
-import { AdminAssertions } from './admin-assertion';
+import { AdminAssertions, ASSERTION_HTTP_STATUSES } from './admin-assertion';
 
 const comment = z.string().trim().max(500).optional();
 const changeBody = z.strictObject({
@@ -36,8 +45,42 @@ const listQuery = z.strictObject({
   before: versionNumber.optional(),
 });
 
+// The refusals of this API that are not the common ones; the decorator below needs them defined first.
+/** The change was based on another version than the newest: the client's copy is stale. */
+class StaleVersion extends DomainError {
+  constructor(conflict: VersionConflict) {
+    super(
+      'version_conflict',
+      `${conflict.message}: read it again (GET), apply your change to it, and send it with If-Match: "${conflict.head}"`,
+      { version: conflict.head },
+    );
+  }
+}
+
+class PolicyRejected extends DomainError {
+  constructor(invalid: InvalidPolicy) {
+    super('invalid_policy', invalid.message, { problems: invalid.problems });
+  }
+}
+
+/** A change must name the version it is based on; without it, it could overwrite one it never saw. */
+class IfMatchRequired extends DomainError {
+  constructor() {
+    super(
+      'precondition_required',
+      'send If-Match with the ETag of the version your change is based on (GET /admin/policy)',
+    );
+  }
+}
+
+const POLICY_HTTP_STATUSES: HttpStatusList = [
+  [StaleVersion, 412],
+  [PolicyRejected, 400],
+  [IfMatchRequired, 428],
+];
+
 @Controller('admin/policy')
-@UseFilters(HttpExceptionFilter)
+@UseFilters(new HttpErrorsFilter(new HttpStatuses(ASSERTION_HTTP_STATUSES, POLICY_HTTP_STATUSES)))
 export class PolicyHttpController {
   constructor(
     private readonly store: PolicyStore,
@@ -75,7 +118,7 @@ export class PolicyHttpController {
     return this.write(headers, reply, async (by) => {
       const { to, comment } = parse(rollbackBody, body);
       const stored = await this.versions.rollback(to, { ...by, comment: comment ?? null });
-      if (!stored) throw new DomainError('not_found', `there is no policy version ${to}`, 404);
+      if (!stored) throw new NotFound(`there is no policy version ${to}`);
       return stored;
     });
   }
@@ -95,20 +138,21 @@ export class PolicyHttpController {
   async version(@Param('version') raw: string): Promise<StoredVersion> {
     const version = parse(versionNumber, raw);
     const found = await this.store.get(version);
-    if (!found) throw new DomainError('not_found', `there is no policy version ${version}`, 404);
+    if (!found) throw new NotFound(`there is no policy version ${version}`);
     return found;
   }
 
   private async head(): Promise<StoredVersion> {
     const head = await this.store.head();
-    if (!head) throw new DomainError('unavailable', 'no policy version is recorded yet', 503);
+    if (!head) throw new Unavailable('no policy version is recorded yet');
     return head;
   }
 
   /**
    * A change: who makes it (the verified assertion, checked first: nothing about the request is looked at for
    * an unauthenticated caller), against which version (If-Match), then the work; its conflicts and invalid
-   * documents become 412 and 400.
+   * documents become 412 and 400. The body is parsed here, not by a pipe: pipes run before the handler, and
+   * nothing about the request is answered before its author is known.
    */
   private async write(
     headers: Record<string, string | string[] | undefined>,
@@ -123,15 +167,8 @@ export class PolicyHttpController {
       void reply.header('etag', etagOf(stored.version));
       return stored;
     } catch (err) {
-      if (err instanceof VersionConflict)
-        throw new DomainError(
-          'version_conflict',
-          `${err.message}: read it again (GET), apply your change to it, and send it with If-Match: "${err.head}"`,
-          412,
-          { version: err.head },
-        );
-      if (err instanceof InvalidPolicy)
-        throw new DomainError('invalid_policy', err.message, 400, { problems: err.problems });
+      if (err instanceof VersionConflict) throw new StaleVersion(err);
+      if (err instanceof InvalidPolicy) throw new PolicyRejected(err);
       throw err;
     }
   }
@@ -141,24 +178,17 @@ const etagOf = (version: number) => `"${version}"`;
 
 /** If-Match: "7" (the ETag GET gave), required: a change without it could overwrite one it never saw. */
 function expectedVersion(header: string | string[] | undefined): number {
-  if (header === undefined)
-    throw new DomainError(
-      'precondition_required',
-      'send If-Match with the ETag of the version your change is based on (GET /admin/policy)',
-      428,
-    );
+  if (header === undefined) throw new IfMatchRequired();
   const value = (Array.isArray(header) ? (header[0] ?? '') : header).trim();
   if (value === '') return expectedVersion(undefined);
   // A strong ETag as GET gave it ("7"), or the bare number. Not `*`: a change must name what it is based on.
   const match = /^(?:"(\d{1,9})"|(\d{1,9}))$/.exec(value);
-  if (!match)
-    throw new DomainError('invalid_request', 'If-Match must be the version ETag GET gave, e.g. "7"', 400);
+  if (!match) throw new InvalidRequest('If-Match must be the version ETag GET gave, e.g. "7"');
   return Number(match[1] ?? match[2]);
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value ?? {});
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
-  throw new DomainError('invalid_request', problems.join('; '), 400, { problems });
+  throw invalidRequestListing(parsed.error);
 }

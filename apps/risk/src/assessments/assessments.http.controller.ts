@@ -3,20 +3,32 @@
 // gateway and an answer. Read-only like its Kafka twin: risk learns from access events, never from a
 // question. The caller is checked first (GatewayCallerGuard), then the body; what fails either is a 401 or a
 // 400 with the reason.
-import { Body, Controller, HttpCode, Post, UseFilters, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Injectable, Post, UseFilters, UseGuards } from '@nestjs/common';
 import {
   ASSESS_RISK_HTTP_PATH,
+  type AssessRiskRequest,
   assessRiskRequest,
   describeIssues,
   type RiskAssessment,
 } from '@stepgate/contracts';
-import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
+import { HttpErrorsFilter, InvalidRequest, ZodBody } from '@stepgate/observability';
 import { AssessmentService } from './assessment.service';
 import { DirectAssessmentMetrics } from './direct-assessment.metrics';
 import { GatewayCallerGuard } from './gateway-caller.guard';
 
+/** The question, validated; a refused one is counted. */
+@Injectable()
+export class AssessRiskBody extends ZodBody<typeof assessRiskRequest> {
+  constructor(metrics: DirectAssessmentMetrics) {
+    super(assessRiskRequest, (error) => {
+      metrics.count('invalid');
+      return new InvalidRequest(describeIssues(error));
+    });
+  }
+}
+
 @Controller()
-@UseFilters(HttpExceptionFilter)
+@UseFilters(new HttpErrorsFilter())
 @UseGuards(GatewayCallerGuard)
 export class AssessmentsHttpController {
   constructor(
@@ -26,14 +38,9 @@ export class AssessmentsHttpController {
 
   @Post(ASSESS_RISK_HTTP_PATH)
   @HttpCode(200)
-  async assess(@Body() body: unknown): Promise<RiskAssessment> {
-    const parsed = assessRiskRequest.safeParse(body);
-    if (!parsed.success) {
-      this.metrics.count('invalid');
-      throw new DomainError('invalid_request', describeIssues(parsed.error), 400);
-    }
+  async assess(@Body(AssessRiskBody) request: AssessRiskRequest): Promise<RiskAssessment> {
     try {
-      const assessment = await this.assessments.assess(parsed.data);
+      const assessment = await this.assessments.assess(request);
       this.metrics.count('answered');
       return assessment;
     } catch (err) {

@@ -6,7 +6,7 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { RISK_SERVICE_AUDIENCE } from '@stepgate/contracts';
 import { ServiceKeysUnavailable, ServiceTokenError, ServiceTokenVerifier } from '@stepgate/identity';
-import { DomainError } from '@stepgate/observability';
+import { Unauthenticated, Unavailable } from '@stepgate/observability';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { RISK_CONFIG, type RiskConfig } from '../config';
 import { DirectAssessmentMetrics } from './direct-assessment.metrics';
@@ -33,12 +33,12 @@ export class GatewayCallerGuard implements CanActivate {
     } catch (err) {
       if (err instanceof ServiceKeysUnavailable) {
         this.metrics.count('keys_unavailable');
-        throw new DomainError('unavailable', "the gateway's keys cannot be read", 503);
+        throw new Unavailable("the gateway's keys cannot be read");
       }
       if (!(err instanceof ServiceTokenError)) throw err;
       this.metrics.count('unauthenticated');
       void http.getResponse<FastifyReply>().header('www-authenticate', 'Bearer error="invalid_token"');
-      throw new DomainError('unauthenticated', err.message, 401);
+      throw new Unauthenticated(err.message);
     }
   }
 }

@@ -1,7 +1,7 @@
 // Backtests a candidate policy against the accesses risk recorded, under the policy in force now.
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DomainError } from '@stepgate/observability';
+import { DomainError, type HttpStatusList } from '@stepgate/observability';
 import type { DataSource } from 'typeorm';
 import { RiskPolicy } from '../policy/risk-policy.service';
 import { RISK_DB } from '../database/risk.data-source';
@@ -10,15 +10,20 @@ import { InvalidCandidate, simulate, type SimulationRequest } from './simulation
 
 export class CandidateRejected extends DomainError {
   constructor(problems: string[]) {
-    super('invalid_candidate', `candidate: ${problems.join('; ')}`, 400, { problems });
+    super('invalid_candidate', `candidate: ${problems.join('; ')}`, { problems });
   }
 }
 
 export class SimulationRunning extends DomainError {
   constructor() {
-    super('simulation_running', 'a policy simulation is already running; try again when it is done', 409);
+    super('simulation_running', 'a policy simulation is already running; try again when it is done');
   }
 }
+
+export const BACKTEST_HTTP_STATUSES: HttpStatusList = [
+  [CandidateRejected, 400],
+  [SimulationRunning, 409],
+];
 
 /** One simulation at a time per instance: each takes a core for seconds (about 23 s per million accesses). */
 @Injectable()

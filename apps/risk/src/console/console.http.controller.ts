@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Controller, Get, NotFoundException, Param, Query, Res, UseFilters } from '@nestjs/common';
-import { DomainError, HttpExceptionFilter } from '@stepgate/observability';
+import { HttpErrorsFilter, InvalidRequest } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { ConsoleService, type ConsoleQuery } from './console.service';
 import type { ConsoleData } from './console.stats';
@@ -21,7 +21,7 @@ const ASSETS: Record<string, string> = {
 type RawQuery = Record<string, unknown>;
 
 @Controller('admin/console')
-@UseFilters(HttpExceptionFilter)
+@UseFilters(new HttpErrorsFilter())
 export class ConsoleHttpController {
   /** Read once at start: an allowlist of two files, never a path from the request. */
   private readonly assets = new Map(
@@ -36,7 +36,7 @@ export class ConsoleHttpController {
     try {
       data = await this.console.view(consoleQuery(query, Date.now()));
     } catch (err) {
-      if (!(err instanceof DomainError) || err.status !== 400) throw err;
+      if (!(err instanceof InvalidRequest)) throw err;
       await reply.code(400).headers(PAGE_HEADERS).send(errorPage(err.message).value);
       return;
     }
@@ -76,4 +76,4 @@ export function consoleQuery(query: RawQuery, nowMs: number): ConsoleQuery {
   return { ...window, route };
 }
 
-const invalid = (message: string) => new DomainError('invalid_request', message, 400);
+const invalid = (message: string) => new InvalidRequest(message);

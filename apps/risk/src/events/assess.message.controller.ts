@@ -1,10 +1,12 @@
-import { Controller } from '@nestjs/common';
+import { Controller, UseFilters } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { REQUESTS, type AssessRiskRequest, type RiskAssessment } from '@stepgate/contracts';
 import { ValidPayload } from '@stepgate/kafka';
+import { RpcErrorsFilter } from '@stepgate/observability';
 import { AssessmentService } from '../assessments/assessment.service';
 
 @Controller()
+@UseFilters(new RpcErrorsFilter())
 export class AssessMessageController {
   constructor(private readonly assessments: AssessmentService) {}
 

@@ -10,7 +10,7 @@ import {
   type LivenessBody,
   type ReadinessBody,
 } from '@stepgate/kafka';
-import { HttpExceptionFilter } from '@stepgate/observability';
+import { HttpErrorsFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { RISK_CONFIG, type RiskConfig } from '../config';
@@ -18,7 +18,7 @@ import { RISK_DB } from '../database/risk.data-source';
 
 /** Liveness and readiness (docs/OPERATIONS.md, Health: liveness and readiness). */
 @Controller()
-@UseFilters(HttpExceptionFilter)
+@UseFilters(new HttpErrorsFilter())
 export class HealthHttpController {
   constructor(
     @InjectDataSource(RISK_DB) private readonly dataSource: DataSource,

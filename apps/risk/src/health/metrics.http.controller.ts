@@ -1,11 +1,11 @@
 import { Controller, Get, Res, UseFilters } from '@nestjs/common';
 import { BusMetrics } from '@stepgate/kafka';
-import { HttpExceptionFilter } from '@stepgate/observability';
+import { HttpErrorsFilter } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { RiskMetrics } from './risk.metrics';
 
 @Controller()
-@UseFilters(HttpExceptionFilter)
+@UseFilters(new HttpErrorsFilter())
 export class MetricsHttpController {
   constructor(
     private readonly metrics: RiskMetrics,
