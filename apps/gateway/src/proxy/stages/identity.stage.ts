@@ -3,7 +3,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DeviceSource } from '@stepgate/contracts';
 import { dpopDeviceId, TokenError, TokenVerifier, type VerifiedToken } from '@stepgate/identity';
-import { safeReturnTo } from '@stepgate/redirect';
 import { challengeFor, CredentialError, Credentials, type Credential } from '../../auth/credentials';
 import { cookieValue, DEVICE_COOKIE, deviceCookie, deviceOf } from '../../auth/request-identity';
 import { sameOrigin } from '../../auth/same-origin';
@@ -11,7 +10,7 @@ import { SESSION_COOKIE, SessionCodec, type Session } from '../../auth/session';
 import { SessionRevocations } from '../../auth/session-revocations';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../../config';
 import { respond, SAFE_METHODS, unauthenticated, type RequestContext, type Stop } from './judgement';
-import type { GatewayRequest } from './request.stage';
+import { returnToOf, type GatewayRequest } from './request.stage';
 
 /** A browser's session and the token that speaks for it now (the stepped-up one while it lasts). */
 export interface SessionIdentity {
@@ -112,7 +111,7 @@ export class IdentityStage {
       token = who.session.token;
     } else if (credential.scheme === 'none') {
       if (req.html && this.config.gateway.signIn && (req.method === 'GET' || req.method === 'HEAD')) {
-        const back = safeReturnTo(req.target.upstreamPath + req.target.query) ?? '/';
+        const back = returnToOf(req);
         return {
           stop: respond(303, undefined, {
             location: `/.stepgate/auth/login?return_to=${encodeURIComponent(back)}`,

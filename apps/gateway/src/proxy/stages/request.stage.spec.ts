@@ -2,7 +2,7 @@ import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isStop, type RequestContext } from './judgement';
-import { forwardTo, readRequest, type GatewayRequest } from './request.stage';
+import { forwardTo, readRequest, returnToOf, type GatewayRequest } from './request.stage';
 
 function ctx(
   method: string,
@@ -87,5 +87,19 @@ describe(forwardTo.name, () => {
         set: { 'x-set': '1' },
       },
     });
+  });
+});
+
+describe(returnToOf.name, () => {
+  const of = (url: string) =>
+    returnToOf(readRequest(ctx('GET', url, { host: 'a.example' }), false, LIMIT) as GatewayRequest);
+
+  it('sends a browser back to the path and query it asked for, with what browsers leave raw encoded', () => {
+    expect(of('/reports?filter[x]=1&q=caf\u00e9')).toBe('/reports?filter%5Bx%5D=1&q=caf%C3%A9');
+    expect(of('/a/b?x=1')).toBe('/a/b?x=1');
+  });
+
+  it('sends it to the root when the one return_to rule refuses what is left', () => {
+    expect(of('/reports?q=%zz')).toBe('/');
   });
 });

@@ -1,5 +1,6 @@
 // The first stage: the method, headers, target and Host a request is judged on, canonicalised once, or the
 // answer to a request the gateway does not take (405, 400, 413).
+import { safeReturnTo } from '@stepgate/redirect';
 import { wantsHtml } from '../../auth/request-identity';
 import {
   ALLOWED_METHODS,
@@ -104,4 +105,17 @@ export function forwardTo(
     ctx: set ? { ...forwardCtx, set } : forwardCtx,
     maxBodyBytes: req.maxBodyBytes,
   };
+}
+
+/**
+ * Where a browser is sent back to after signing in or stepping up: this request's path and query. The path is
+ * canonical already; characters a browser leaves raw in a query (`filter[x]=1`, non-ASCII) are
+ * percent-encoded, since the one return_to rule (libs/redirect) refuses them raw. Anything else it refuses
+ * sends the browser to the root.
+ */
+export function returnToOf(req: GatewayRequest): string {
+  const query = req.target.query.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]+/gu, (raw) =>
+    encodeURIComponent(raw),
+  );
+  return safeReturnTo(req.target.upstreamPath + query) ?? '/';
 }

@@ -3,14 +3,13 @@
 import { Injectable } from '@nestjs/common';
 import type { ChallengeMethod, RiskAssessment } from '@stepgate/contracts';
 import { sessionBindingOf, type VerifiedToken } from '@stepgate/identity';
-import { safeReturnTo } from '@stepgate/redirect';
 import { Credentials } from '../../auth/credentials';
 import { ChallengeClient } from '../../challenge/challenge.client';
 import type { RoutePolicy } from '../../config';
 import { GatewayMetrics } from '../../health/gateway.metrics';
 import { respond, riskBody, type AccessFacts, type RequestContext, type Respond } from './judgement';
 import type { Identity } from './identity.stage';
-import type { GatewayRequest } from './request.stage';
+import { returnToOf, type GatewayRequest } from './request.stage';
 
 export interface StepUpDemand {
   readonly acr: string;
@@ -92,7 +91,7 @@ export class StepUpStage {
       };
     }
     // Checked again on the way out: only ever a path on this origin.
-    const returnTo = encodeURIComponent(safeReturnTo(req.target.upstreamPath + req.target.query) ?? '/');
+    const returnTo = encodeURIComponent(returnToOf(req));
     if (opened.status === 'enrolment_required') {
       // A browser is sent to enrol on the factors page, and comes back here afterwards.
       if (req.html)
