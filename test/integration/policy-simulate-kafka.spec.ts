@@ -9,12 +9,12 @@ import { join, resolve } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import { readRuntimeEnv } from '@stepgate/config';
 import { TOPICS, type AccessEvent, type ChallengeOutcome } from '@stepgate/contracts';
+import { documentHash, loadFileDocument } from '@stepgate/policy';
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssessmentService } from '../../apps/risk/src/assessments/assessment.service';
 import type { BacktestReport } from '../../apps/risk/src/backtest/backtest.engine';
-import { loadRiskConfig } from '../../apps/risk/src/config';
-import { documentHash, loadFileDocument } from '../../apps/risk/src/policy/policy-document';
+import { loadRiskConfig, riskSectionSchema } from '../../apps/risk/src/config';
 import { RetentionService } from '../../apps/risk/src/profiles/retention.service';
 import { RiskModule } from '../../apps/risk/src/risk.module';
 import { factories } from '../support/factories';
@@ -337,7 +337,10 @@ describe('npm run policy -- simulate --kafka', () => {
     const before = json(
       policy({}, 'simulate', '--candidate', candidate, '--kafka', kafka!.brokers, '--json'),
     );
-    const file = loadFileDocument(readRuntimeEnv({ STEPGATE_CONFIG: resolve(ROOT, 'config/stepgate.yaml') }));
+    const file = loadFileDocument(
+      readRuntimeEnv({ STEPGATE_CONFIG: resolve(ROOT, 'config/stepgate.yaml') }),
+      riskSectionSchema,
+    );
     const version = (n: number, medium: number, createdAt: string) => {
       const document = {
         ...file.document,

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { ConfigError, parseConfig } from '@stepgate/config';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { loadRoutesView, policyVersionOf, riskConfigSchema, scoringPolicyOf } from './config';
+import { loadRoutesView, policyVersionOf, scoringPolicyOf } from '@stepgate/policy';
+import { riskConfigSchema } from './config';
 
 const shipped = readFileSync(resolve(__dirname, '../../../config/stepgate.yaml'), 'utf8');
 

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigIssue, pathOf, readRuntimeEnv, type RuntimeEnv } from '@stepgate/config';
 import { TOPICS } from '@stepgate/contracts';
+import { loadRouteViews, policyVersionOf } from '@stepgate/policy';
 import { DataSource } from 'typeorm';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -23,7 +24,7 @@ import {
   type PolicyInForce,
   type SimulationRequest,
 } from '../../risk/src/backtest/simulation';
-import { loadRiskConfig, loadRouteViews, policyVersionOf } from '../../risk/src/config';
+import { loadRiskConfig } from '../../risk/src/config';
 import { riskDataSourceOptions } from '../../risk/src/database/risk.data-source';
 import { MODEL_NAME } from '@stepgate/risk-scoring';
 import { renderJsonSchema, type StepgateConfig, validateStepgateConfig } from './stepgate.config';

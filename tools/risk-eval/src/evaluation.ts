@@ -20,7 +20,7 @@ import type {
 } from '@stepgate/contracts';
 import { requiredAcr } from '@stepgate/policy';
 import type { AssessmentService } from '../../../apps/risk/src/assessments/assessment.service';
-import type { RouteView } from '../../../apps/risk/src/config';
+import type { RouteView } from '@stepgate/policy';
 import { ATTACKERS, COHORTS, type Attacker, type Cohort, type LabelledAccess } from './access-stream';
 
 export interface ScoredAccess {

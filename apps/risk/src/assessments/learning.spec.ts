@@ -1,6 +1,6 @@
 import type { RiskLevel } from '@stepgate/contracts';
 import { describe, expect, it } from 'vitest';
-import type { RouteView } from '../config';
+import type { RouteView } from '@stepgate/policy';
 import { learns, sighted, type LearningPolicy } from './learning';
 
 const MFA = 'urn:stepgate:acr:mfa';

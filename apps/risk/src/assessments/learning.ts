@@ -3,7 +3,7 @@
 // served from it would become the device's normal) and never from the event's free-text reason. Pure.
 import type { AccessEvent, RiskLevel } from '@stepgate/contracts';
 import { acrRank, requiredAcr } from '@stepgate/policy';
-import type { RouteView } from '../config';
+import type { RouteView } from '@stepgate/policy';
 
 /** The parts of the policy in force that learning reads: the routes by id and the ordered acr levels. */
 export interface LearningPolicy {

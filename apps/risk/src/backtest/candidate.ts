@@ -3,14 +3,8 @@
 // signals cannot replay (observation windows, smoothing, cold-start rules, retention) is accepted but named
 // in warnings, never silently ignored.
 import { z } from 'zod';
-import {
-  riskSectionSchema,
-  routeViewSchema,
-  routeViewOf,
-  scoringPolicyOf,
-  type RiskConfig,
-  type RouteView,
-} from '../config';
+import { routeViewSchema, routeViewOf, scoringPolicyOf, type RouteView } from '@stepgate/policy';
+import { riskSectionSchema, type RiskConfig } from '../config';
 import type { ScoringPolicy } from '@stepgate/risk-scoring';
 
 /** The policy one side of a backtest runs with. */

@@ -2,8 +2,8 @@
 // risk instance applies it, and the config file's only when no version was ever recorded. The running
 // service has its own answer (RiskPolicy.current); this is for a process that only has the database.
 import type { EntityManager } from 'typeorm';
-import type { RiskConfig, RouteView } from '../config';
-import { riskViewOf } from '../policy/policy-document';
+import { riskViewOf, type RouteView } from '@stepgate/policy';
+import type { RiskConfig } from '../config';
 import { PolicyVersionRecord } from '../policy/policy-version.entity';
 import type { PolicyInForce } from './simulation';
 

@@ -1,7 +1,8 @@
 // One backtest as the endpoint and the CLI run it: the candidate resolved over the policy in force, the
 // recorded decisions of the window streamed from the database, the report.
 import type { EntityManager } from 'typeorm';
-import { policyVersionOf, type RiskConfig, type RouteView } from '../config';
+import { policyVersionOf, type RouteView } from '@stepgate/policy';
+import type { RiskConfig } from '../config';
 import { MODEL_NAME } from '@stepgate/risk-scoring';
 import { backtest, type BacktestReport } from './backtest.engine';
 import { resolveCandidate, sidePolicyOf } from './candidate';

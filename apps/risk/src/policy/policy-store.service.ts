@@ -5,11 +5,10 @@ import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { PolicySource, PolicyVersion } from '@stepgate/contracts';
-import { diffPolicy, type PolicyChange } from '@stepgate/policy';
+import { diffPolicy, documentHash, type PolicyChange, type PolicyDocument } from '@stepgate/policy';
 import { LessThan, type Repository } from 'typeorm';
 import { RISK_DB } from '../database/risk.data-source';
 import { Transactions } from '../database/transactions';
-import { documentHash, type PolicyDocument } from './policy-document';
 import { PolicyVersionRecord } from './policy-version.entity';
 
 export interface NewVersion {

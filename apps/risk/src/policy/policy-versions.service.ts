@@ -13,10 +13,16 @@ import {
 import { ConfigError, watchConfigFile, type ConfigWatch, type RuntimeEnv } from '@stepgate/config';
 import { TOPICS } from '@stepgate/contracts';
 import { MessageBus } from '@stepgate/kafka';
+import {
+  checkDocument,
+  documentHash,
+  loadFileDocument,
+  tunablesOf,
+  type DocumentCheck,
+} from '@stepgate/policy';
 import { basename } from 'node:path';
-import { RISK_CONFIG, tunablesOf, type RiskConfig } from '../config';
+import { RISK_CONFIG, riskSectionSchema, type RiskConfig } from '../config';
 import { RiskMetrics } from '../health/risk.metrics';
-import { checkDocument, documentHash, loadFileDocument, type DocumentCheck } from './policy-document';
 import { PolicyStore, VersionConflict, type StoredVersion } from './policy-store.service';
 import { RiskPolicy } from './risk-policy.service';
 
@@ -170,7 +176,7 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
   private async recordFileNow(started?: RiskConfig): Promise<StoredVersion | null> {
     let file;
     try {
-      file = loadFileDocument(this.runtime);
+      file = loadFileDocument(this.runtime, riskSectionSchema);
       if (started) file.document.risk = tunablesOf(started);
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems.join('; ') : (err as Error).message;

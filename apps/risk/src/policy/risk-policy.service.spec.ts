@@ -4,8 +4,8 @@ import { join, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { PolicyVersion } from '@stepgate/contracts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { loadRiskConfig } from '../config';
-import { documentHash, loadFileDocument, type PolicyDocument } from './policy-document';
+import { documentHash, loadFileDocument, type PolicyDocument } from '@stepgate/policy';
+import { loadRiskConfig, riskSectionSchema } from '../config';
 import { RiskPolicy } from './risk-policy.service';
 
 const shipped = readFileSync(resolve(__dirname, '../../../../config/stepgate.yaml'), 'utf8');
@@ -40,7 +40,7 @@ describe(RiskPolicy.name, () => {
     writeFileSync(file, shipped);
     const runtime = { configFile: file, env: { STEPGATE_RISK_PORT: '0' } };
     sut = new RiskPolicy(loadRiskConfig(runtime), runtime, null);
-    base = loadFileDocument(runtime).document;
+    base = loadFileDocument(runtime, riskSectionSchema).document;
     errors.mockClear();
   });
 

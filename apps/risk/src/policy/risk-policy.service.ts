@@ -7,19 +7,20 @@ import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common'
 import { ConfigError, type RuntimeEnv } from '@stepgate/config';
 import type { PolicyVersion } from '@stepgate/contracts';
 import type { MessageBus } from '@stepgate/kafka';
-import { PolicyFollower, type Adoption } from '@stepgate/policy';
-import type { LearningPolicy } from '../assessments/learning';
 import {
   loadRoutesView,
+  PolicyFollower,
   policyVersionOf,
+  riskViewOf,
   scoringPolicyOf,
-  type RiskConfig,
+  type Adoption,
   type RouteView,
   type RoutesView,
-} from '../config';
+} from '@stepgate/policy';
+import type { LearningPolicy } from '../assessments/learning';
+import type { RiskConfig } from '../config';
 import { MODEL_NAME, RiskModel } from '@stepgate/risk-scoring';
 import type { ScoringPolicy } from '@stepgate/risk-scoring';
-import { riskViewOf } from './policy-document';
 
 export interface ActivePolicy {
   readonly config: RiskConfig;

@@ -3,20 +3,11 @@
 import { createHash } from 'node:crypto';
 import { loadConfig, type RuntimeEnv } from '@stepgate/config';
 import { describeIssues } from '@stepgate/contracts';
-import { acrRank, routePolicyIssues, routePolicySection, type RoutePolicySection } from '@stepgate/policy';
 import { z } from 'zod';
-import {
-  acrLevelsSchema,
-  riskSectionSchema,
-  riskTunablesSchema,
-  routeViewOf,
-  routeViewSchema,
-  stableJson,
-  tunablesOf,
-  type RiskConfig,
-  type RiskTunables,
-  type RouteView,
-} from '../config';
+import { riskTunablesSchema, tunablesOf, type RiskTunables } from './risk-tunables';
+import { acrRank, routePolicyIssues, routePolicySection, type RoutePolicySection } from './route-policy';
+import { acrLevelsSchema, routeViewOf, routeViewSchema, type RouteView } from './route-view';
+import { stableJson } from './stable-json';
 
 export interface PolicyDocument {
   policy: RoutePolicySection;
@@ -86,17 +77,17 @@ export function documentHash(document: unknown): string {
   return createHash('sha256').update(stableJson(document)).digest('hex');
 }
 
-export type RiskView =
-  | { ok: true; config: RiskConfig; routes: RouteView[]; acrLevels: string[] }
-  | { ok: false; problems: string[] };
+export type RiskView<S extends RiskTunables> =
+  { ok: true; config: S; routes: RouteView[]; acrLevels: string[] } | { ok: false; problems: string[] };
 
 const routeViews = z.looseObject({ routes: z.array(routeViewSchema), acr: acrLevelsSchema });
 
 /**
  * A version's document as risk runs it: the tunables validated strictly, what each route decides read
- * loosely (the gateway validates routes), the start-only parts (http, admin, kafka, reload) from `started`.
+ * loosely (the gateway validates routes), the start-only parts of the section (for risk: http, admin, kafka,
+ * reload) from `started`, which a version never changes.
  */
-export function riskViewOf(document: unknown, started: RiskConfig): RiskView {
+export function riskViewOf<S extends RiskTunables>(document: unknown, started: S): RiskView<S> {
   const { risk, policy } = (document ?? {}) as { risk?: unknown; policy?: unknown };
   const tunables = riskTunablesSchema.safeParse(risk);
   const routes = routeViews.safeParse(policy);
@@ -108,30 +99,41 @@ export function riskViewOf(document: unknown, started: RiskConfig): RiskView {
         ...(routes.success ? [] : [`policy: ${describeIssues(routes.error)}`]),
       ],
     };
-  const { http, admin, kafka, reload } = started;
   return {
     ok: true,
-    config: { ...tunables.data, http, admin, kafka, reload },
+    config: withTunables(started, tunables.data),
     routes: routes.data.routes.map(routeViewOf),
     acrLevels: routes.data.acr,
   };
 }
 
-/** What risk reads of the config file for a version: its own section, the routes, the upstreams' names. */
-const fileSections = z.looseObject({
-  risk: riskSectionSchema,
-  policy: routePolicySection,
-  gateway: z.looseObject({ upstreams: z.record(z.string(), z.unknown()) }).optional(),
-});
+/** `section` running `tunables`: the tunables first, then the section's own start-only parts. */
+function withTunables<S extends RiskTunables>(section: S, tunables: RiskTunables): S {
+  const startOnly = Object.entries(section).filter(([key]) => !Object.hasOwn(riskTunablesSchema.shape, key));
+  return { ...tunables, ...Object.fromEntries(startOnly) } as S;
+}
 
 export interface FileDocument {
   document: PolicyDocument;
   upstreams: readonly string[] | null;
 }
 
-/** The config file's policy document (the bootstrap version, and each edit of it); throws ConfigError. */
-export function loadFileDocument(runtime: Pick<RuntimeEnv, 'configFile' | 'env'>): FileDocument {
-  const file = loadConfig(fileSections, { file: runtime.configFile, env: runtime.env });
+/**
+ * The config file's policy document (the bootstrap version, and each edit of it); throws ConfigError.
+ * `riskSection` is the reader's schema of the whole `risk:` section, its own start-only parts included: an
+ * edit that breaks any of it is refused, as the reader would refuse it at start. Besides the section, it
+ * reads the routes and the upstreams' names.
+ */
+export function loadFileDocument(
+  runtime: Pick<RuntimeEnv, 'configFile' | 'env'>,
+  riskSection: z.ZodType<RiskTunables>,
+): FileDocument {
+  const sections = z.looseObject({
+    risk: riskSection,
+    policy: routePolicySection,
+    gateway: z.looseObject({ upstreams: z.record(z.string(), z.unknown()) }).optional(),
+  });
+  const file = loadConfig(sections, { file: runtime.configFile, env: runtime.env });
   return {
     document: { policy: file.policy, risk: tunablesOf(file.risk) },
     upstreams: file.gateway ? Object.keys(file.gateway.upstreams) : null,
