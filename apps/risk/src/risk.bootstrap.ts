@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { RuntimeEnv } from '@stepgate/config';
 import { ConsumerHealth, messagingTransport } from '@stepgate/kafka';
-import { createLogger } from '@stepgate/observability';
+import { CorrelationInterceptor, createLogger } from '@stepgate/observability';
 import { loadRiskConfig, type RiskConfig } from './config';
 import { riskMessagingOptions, RiskModule } from './risk.module';
 
@@ -23,6 +23,8 @@ export async function createRiskApp(
       abortOnError: false,
     },
   );
+  // The gateway's direct assessments carry the request's correlation id in a header.
+  app.useGlobalInterceptors(new CorrelationInterceptor('header'));
   try {
     const consumer = app.connectMicroservice(messagingTransport(riskMessagingOptions(runtime, config)), {
       inheritAppConfig: true,
