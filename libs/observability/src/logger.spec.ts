@@ -25,7 +25,7 @@ describe(jsonLogger.name, () => {
     expect(rest).toEqual([]);
     expect(started).toMatchObject({ level: 'info', context: 'Boot', msg: 'started', pid: process.pid });
     expect(started).not.toHaveProperty('correlationId');
-    expect(typeof started!.time).toBe('string');
+    expect(typeof started!.time).toBe('number');
     expect(warned).toMatchObject({
       level: 'warn',
       context: 'Access',

@@ -14,8 +14,8 @@ export function jsonLogger(level: Level, destination: DestinationStream): pino.L
   return pino(
     {
       level,
+      // `time` stays pino's milliseconds since the epoch (as before pino): an ISO time cost 1 us more a line.
       base: { pid: process.pid },
-      timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       mixin: () => {
         const id = correlationId();
