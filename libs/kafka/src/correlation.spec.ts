@@ -16,7 +16,7 @@ class LoggingController {
   private readonly logger = new Logger('Handler');
 
   @EventPattern(TOPIC)
-  async onEvent(): Promise<void> {
+  async onEvent(_event: unknown): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
     this.logger.log('handled');
   }
@@ -31,6 +31,7 @@ class LoggingController {
       brokers: [],
       maxWaitMs: 100,
       idempotent: false,
+      fromBeginning: true,
     }),
   ],
   controllers: [LoggingController],
@@ -57,8 +58,8 @@ describe('message handlers', () => {
     });
     close = () => app.close();
     await app.listen();
-    broker.publish({ topic: TOPIC, key: 'k', value: JSON.stringify({ correlationId: 'c-42' }) });
-    broker.publish({ topic: TOPIC, key: 'k', value: JSON.stringify({ other: 1 }) });
+    broker.publish({ topic: TOPIC, key: 'k', headers: {}, value: JSON.stringify({ correlationId: 'c-42' }) });
+    broker.publish({ topic: TOPIC, key: 'k', headers: {}, value: JSON.stringify({ other: 1 }) });
     await broker.drain();
     expect(seen).toEqual(['c-42', undefined]);
   });
