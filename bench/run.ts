@@ -1,10 +1,17 @@
 // `npm run bench -- <name>`: runs one benchmark from bench/ and writes its JSON under bench/results/.
 import * as backtest from './backtest';
 import * as gateway from './gateway';
+import * as log from './log';
 import * as profile from './profile';
 import * as risk from './risk';
 
-const BENCHES: Record<string, { main(args: string[]): Promise<void> }> = { backtest, gateway, profile, risk };
+const BENCHES: Record<string, { main(args: string[]): Promise<void> }> = {
+  backtest,
+  gateway,
+  log,
+  profile,
+  risk,
+};
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);

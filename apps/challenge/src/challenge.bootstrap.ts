@@ -6,7 +6,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { RuntimeEnv } from '@stepgate/config';
 import { REQUESTS } from '@stepgate/contracts';
 import { ConsumerHealth, messagingTransport, type MessagingOptions } from '@stepgate/kafka';
-import { createLogger, FrameworkErrorsFilter } from '@stepgate/observability';
+import { CorrelationInterceptor, createLogger, FrameworkErrorsFilter } from '@stepgate/observability';
 import { ChallengeModule } from './challenge.module';
 import { loadChallengeConfig, type ChallengeConfig } from './config';
 
@@ -35,6 +35,8 @@ export async function createChallengeApp(
     { logger: logger ?? createLogger('challenge', runtime.env), abortOnError: false },
   );
   app.useGlobalFilters(new FrameworkErrorsFilter());
+  // Requests come through the gateway, which sets the correlation id header.
+  app.useGlobalInterceptors(new CorrelationInterceptor('header'));
   const consumer = app.connectMicroservice(messagingTransport(messaging), { inheritAppConfig: true });
   app.get(ConsumerHealth).watch(consumer.status);
   try {

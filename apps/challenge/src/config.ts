@@ -244,8 +244,9 @@ const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
  */
 export function loadChallengeConfig(
   runtime: RuntimeEnv,
-  warn: (message: string) => void = (message) =>
-    createLogger('challenge', runtime.env).warn(message, 'ChallengeSecrets'),
+  warn: (message: string) => void = (message) => {
+    createLogger('challenge', runtime.env).warn(message, 'ChallengeSecrets');
+  },
 ): ChallengeConfig {
   const problems: string[] = [];
   let file: FileConfig | undefined;

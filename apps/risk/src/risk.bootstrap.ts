@@ -5,7 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { RuntimeEnv } from '@stepgate/config';
 import { ConsumerHealth, messagingTransport } from '@stepgate/kafka';
-import { createLogger, FrameworkErrorsFilter } from '@stepgate/observability';
+import { CorrelationInterceptor, createLogger, FrameworkErrorsFilter } from '@stepgate/observability';
 import { loadRiskConfig, type RiskConfig } from './config';
 import { riskMessagingOptions, RiskModule } from './risk.module';
 
@@ -24,6 +24,8 @@ export async function createRiskApp(
     },
   );
   app.useGlobalFilters(new FrameworkErrorsFilter());
+  // The gateway's direct assessments carry the request's correlation id in a header.
+  app.useGlobalInterceptors(new CorrelationInterceptor('header'));
   try {
     const consumer = app.connectMicroservice(messagingTransport(riskMessagingOptions(runtime, config)), {
       inheritAppConfig: true,

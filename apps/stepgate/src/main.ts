@@ -96,10 +96,12 @@ async function main(): Promise<void> {
   const issuerConfig = loadDevIssuerConfig(runtime);
   const issuer = await startDevIssuer(issuerConfig, await loadOrCreateDevIssuerKey(runtime.dataDir));
   const apps: INestApplication[] = [];
-  apps.push(await createRiskApp(runtime, createLogger('risk', env)));
-  apps.push(await createChallengeApp(runtime, createLogger('challenge', env)));
+  // One process, one log: Nest's logger is process-wide, so the services share it.
+  const logger = createLogger('stepgate', env);
+  apps.push(await createRiskApp(runtime, logger));
+  apps.push(await createChallengeApp(runtime, logger));
   const gatewayConfig = loadGatewayConfig(runtime);
-  apps.push(await createGatewayApp(runtime, createLogger('gateway', env), gatewayConfig));
+  apps.push(await createGatewayApp(runtime, logger, gatewayConfig));
 
   const url = `http://${gatewayConfig.gateway.listen.host}:${gatewayConfig.gateway.listen.port}`;
   const bus =

@@ -186,7 +186,6 @@ async function simulateCommand(args: string[]): Promise<number> {
       const checked = resolveCandidate(candidate, inForce.config, inForce.routes);
       if (!checked.ok) return invalidCandidate(checked.problems);
       await db?.destroy();
-      quietKafkajsTimers();
       report = await simulateFromKafka(brokers, runtime, inForce, request, say);
     }
     if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -221,7 +220,6 @@ async function policyInForce(
     if (resolved.ok && !resolved.head && !db && brokers) {
       // No risk database to read the versions from: the newest on the policy topic is what everyone runs.
       const { readNewestPolicy } = await loadKafkaReplay();
-      quietKafkajsTimers();
       const newest = await readNewestPolicy({ brokers, maxWaitMs: runtime.kafkaMaxWaitMs });
       if (newest) {
         resolved = resolveDocument(newest, newest.document, started);
@@ -244,19 +242,6 @@ async function policyInForce(
     for (const p of err.problems) console.error(`${runtime.configFile}: ${p}`);
     return { ok: false };
   }
-}
-
-/**
- * kafkajs 2.2.4 sets a timer to a negative delay on Node 24 and Node warns on stderr
- * (https://github.com/tulios/kafkajs/issues/1751): harmless (the timer fires at once, as intended), and
- * nothing the operator can act on. Every other warning is printed as before.
- */
-function quietKafkajsTimers(): void {
-  const printers = process.listeners('warning');
-  process.removeAllListeners('warning');
-  process.on('warning', (w) => {
-    if (w.name !== 'TimeoutNegativeWarning') for (const print of printers) print(w);
-  });
 }
 
 /**

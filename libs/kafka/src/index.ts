@@ -18,3 +18,4 @@ export * from './kafka.message-bus';
 export * from './kafka.options';
 export * from './kafka.server';
 export * from './messaging.module';
+export * from './kafkajs-request-queue';

@@ -1,5 +1,6 @@
 import type { KafkaOptions } from '@nestjs/microservices';
 import type { KafkaConfig, ProducerConfig } from 'kafkajs';
+import { skipEmptyRequestQueueChecks } from './kafkajs-request-queue';
 
 export interface KafkaSettings {
   brokers: string[];
@@ -18,6 +19,8 @@ export function producerConfig(settings: KafkaSettings): ProducerConfig {
 }
 
 export function kafkaClientConfig(settings: KafkaSettings, clientId: string): KafkaConfig {
+  // Every kafkajs client of ours is configured here: the place to keep its idle connections quiet.
+  skipEmptyRequestQueueChecks();
   return {
     clientId,
     brokers: settings.brokers,

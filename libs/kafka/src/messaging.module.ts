@@ -2,6 +2,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
+import { CorrelationInterceptor } from '@stepgate/observability';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BusMetrics } from './bus-metrics';
 import { ConsumerHealth } from './consumer-health';
@@ -42,6 +43,8 @@ export class MessagingModule {
         ConsumerHealth,
         { provide: APP_FILTER, useClass: DeadLetterFilter },
         { provide: APP_INTERCEPTOR, useClass: HandlerErrors },
+        // Every line a handler logs names the correlation id of the message it handles.
+        { provide: APP_INTERCEPTOR, useFactory: () => new CorrelationInterceptor('message') },
       ],
       exports: [MessageBus, MESSAGING_OPTIONS, DeadLetters, ConsumerHealth, BusMetrics],
     };

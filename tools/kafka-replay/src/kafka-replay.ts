@@ -19,7 +19,7 @@ import {
   type ChallengeOutcome,
   type PolicyVersion,
 } from '@stepgate/contracts';
-import { MAX_BATCH } from '@stepgate/kafka';
+import { MAX_BATCH, skipEmptyRequestQueueChecks } from '@stepgate/kafka';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import type { DataSource, EntityManager } from 'typeorm';
 import { AssessmentService } from '../../../apps/risk/src/assessments/assessment.service';
@@ -88,13 +88,15 @@ export async function readTopicHistory(options: ReadOptions): Promise<TopicHisto
   return history;
 }
 
-const clientOf = (options: ReadOptions) =>
-  new Kafka({
+const clientOf = (options: ReadOptions) => {
+  skipEmptyRequestQueueChecks();
+  return new Kafka({
     clientId: 'stepgate-policy-backtest',
     brokers: options.brokers,
     logLevel: logLevel.NOTHING,
     retry: { initialRetryTime: 100, retries: 5 },
   });
+};
 
 /**
  * The newest policy version on the compacted policy topic, what every gateway and risk instance runs: for a

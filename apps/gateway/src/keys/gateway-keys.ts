@@ -67,7 +67,7 @@ export async function loadGatewayKeys(
   }
   if (problems.length > 0) throw new ConfigError('environment', problems);
   announceDemoSecrets([session, signing], (message) => {
-    logger.warn(message, 'GatewayKeys');
+    logger.warn(message);
   });
 
   if (!sessionKey) {
@@ -81,7 +81,6 @@ export async function loadGatewayKeys(
     logger.warn(
       `STEPGATE_SESSION_KEY is not set: session cookies are encrypted with a development key stored in ${path}. ` +
         'Set STEPGATE_SESSION_KEY (base64 of 32 random bytes, the same on every gateway instance) outside development.',
-      'GatewayKeys',
     );
   }
   if (!signingJwk) {
@@ -92,7 +91,6 @@ export async function loadGatewayKeys(
     logger.warn(
       `STEPGATE_GATEWAY_SIGNING_KEY is not set: identity assertions are signed with a development key stored in ${path}. ` +
         'Set STEPGATE_GATEWAY_SIGNING_KEY (a private EC P-256 JWK, the same on every gateway instance) outside development.',
-      'GatewayKeys',
     );
   }
   const { d: _d, ...pub } = signingJwk;

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
+import { withCorrelationId } from '@stepgate/observability';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientAddress, TrustedProxies, unmapped } from '../auth/client-address';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
@@ -32,6 +33,11 @@ export class GatewayHandler {
 
   async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const ctx = this.context(req.raw);
+    // Every log line written on this request's behalf, in any stage, names it.
+    return withCorrelationId(ctx.correlationId, () => this.serve(ctx, reply));
+  }
+
+  private async serve(ctx: RequestContext, reply: FastifyReply): Promise<void> {
     void reply.header('x-correlation-id', ctx.correlationId);
     let judged = await this.pipeline.judge(ctx, false);
     let status = 500;
@@ -57,6 +63,11 @@ export class GatewayHandler {
   /** A WebSocket (or other) upgrade: judged like any request, then piped to the upstream. */
   async handleUpgrade(raw: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const ctx = this.context(raw);
+    return withCorrelationId(ctx.correlationId, () => this.serveUpgrade(ctx, socket, head));
+  }
+
+  private async serveUpgrade(ctx: RequestContext, socket: Duplex, head: Buffer): Promise<void> {
+    const raw = ctx.raw;
     socket.on('error', () => socket.destroy());
     const websocket = raw.method === 'GET' && String(raw.headers.upgrade).toLowerCase() === 'websocket';
     let judged: Judgement = websocket

@@ -116,7 +116,7 @@ export class DirectRiskClient implements RiskTransport, OnApplicationShutdown {
     if (this.failing && now - this.lastWarnedAt < WARN_EVERY_MS) return;
     this.failing = true;
     this.lastWarnedAt = now;
-    this.logger.warn(`direct risk request failed (${err.failure}): ${err.message}`, DirectRiskClient.name);
+    this.logger.warn(`direct risk request failed (${err.failure}): ${err.message}`);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -22,7 +22,6 @@ export function createSecretBox(
   logger.warn(
     `STEPGATE_FACTOR_KEY is not set: factor secrets are sealed with a development key stored in ${path}. ` +
       'Set STEPGATE_FACTOR_KEY (base64 of 32 random bytes) outside development.',
-    'FactorKeys',
   );
   return new SecretBox(key);
 }
