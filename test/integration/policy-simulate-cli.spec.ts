@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AssessmentService } from '../../apps/risk/src/assessments/assessment.service';
 import type { BacktestReport } from '../../apps/risk/src/backtest/backtest.engine';
 import { loadRiskConfig } from '../../apps/risk/src/config';
-import { PolicyVersionRecord } from '../../apps/risk/src/policy/policy-version.entity';
+import { PolicyVersionEntity } from '../../apps/risk/src/policy/policy-version.entity';
 import { riskDataSourceOptions } from '../../apps/risk/src/database/risk.data-source';
 import { RiskModule } from '../../apps/risk/src/risk.module';
 import { factories } from '../support/factories';
@@ -134,7 +134,7 @@ describe('npm run policy -- simulate', () => {
       logging: ['error'],
     });
     await db.initialize();
-    const versions = db.getRepository(PolicyVersionRecord);
+    const versions = db.getRepository(PolicyVersionEntity);
     try {
       const [head] = await versions.find({ order: { version: 'DESC' }, take: 1 });
       type Document = {

@@ -20,13 +20,13 @@ import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGatewayConfig } from '../../apps/gateway/src/config';
 import { GatewayMetrics } from '../../apps/gateway/src/health/gateway.metrics';
-import { GatewayPolicy } from '../../apps/gateway/src/policy/gateway-policy.service';
+import { GatewayPolicyService } from '../../apps/gateway/src/policy/gateway-policy.service';
 import type { StoredVersion } from '../../apps/risk/src/policy/policy-store.service';
 import { loadRiskConfig } from '../../apps/risk/src/config';
 import { AdminAssertions, ASSERTION_HTTP_STATUSES } from '../../apps/risk/src/admin/admin-assertion';
-import { PolicyStore, VersionConflict } from '../../apps/risk/src/policy/policy-store.service';
-import { PolicyVersions } from '../../apps/risk/src/policy/policy-versions.service';
-import { RiskPolicy } from '../../apps/risk/src/policy/risk-policy.service';
+import { PolicyStoreService, VersionConflict } from '../../apps/risk/src/policy/policy-store.service';
+import { PolicyVersionsService } from '../../apps/risk/src/policy/policy-versions.service';
+import { RiskPolicyService } from '../../apps/risk/src/policy/risk-policy.service';
 import { createRiskApp } from '../../apps/risk/src/risk.bootstrap';
 import { startOwnKafka, type KafkaForTests } from '../support/kafka-mock';
 import { kafkaClient, probeTopics, type Probe } from '../support/kafka-probe';
@@ -97,7 +97,7 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
   let baseA: string;
   let baseB: string;
   let gatewayBus: KafkaMessageBus;
-  let gateway: GatewayPolicy;
+  let gateway: GatewayPolicyService;
   let gatewayMetrics: GatewayMetrics;
   let probe: Probe;
   let producer: Producer;
@@ -147,7 +147,7 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
       },
       [],
     );
-    gateway = new GatewayPolicy(loadGatewayConfig(runtime), gatewayBus, gatewayMetrics);
+    gateway = new GatewayPolicyService(loadGatewayConfig(runtime), gatewayBus, gatewayMetrics);
     producer = kafkaClient(kafka.brokers).producer({ allowAutoTopicCreation: true });
     [a, b, probe] = await Promise.all([
       startRisk(),
@@ -199,7 +199,7 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     'x-stepgate-assertion': await issuer.sign({ sub: 'alice', acr }),
     'if-match': ifMatch,
   });
-  const riskVersion = (app: NestFastifyApplication) => app.get(RiskPolicy).current.policyVersion;
+  const riskVersion = (app: NestFastifyApplication) => app.get(RiskPolicyService).current.policyVersion;
   const everyoneAt = (version: number) =>
     until(
       () =>
@@ -391,8 +391,8 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
       published: true,
     });
     await everyoneAt(2);
-    expect(b.get(RiskPolicy).current.config.thresholds.medium).toBe(40);
-    expect(b.get(RiskPolicy).routes.find((r) => r.id === 'reports')?.decisions.low).toBe('deny');
+    expect(b.get(RiskPolicyService).current.config.thresholds.medium).toBe(40);
+    expect(b.get(RiskPolicyService).routes.find((r) => r.id === 'reports')?.decisions.low).toBe('deny');
     expect(gateway.current.routes.find((r) => r.policy.id === 'reports')?.policy.decisions.low).toBe('deny');
 
     const stored = (await (await fetch(`${baseB}/admin/policy/versions/2`)).json()) as StoredVersion;
@@ -429,13 +429,13 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     const winner = results.find((r) => r.status === 200)!;
     await everyoneAt(3);
     const medium = (winner.body.document as StoredVersion['document']).risk.thresholds.medium;
-    expect(a.get(RiskPolicy).current.config.thresholds.medium).toBe(medium);
-    expect(b.get(RiskPolicy).current.config.thresholds.medium).toBe(medium);
+    expect(a.get(RiskPolicyService).current.config.thresholds.medium).toBe(medium);
+    expect(b.get(RiskPolicyService).current.config.thresholds.medium).toBe(medium);
   });
 
   it('appends exactly one of two writers that read the same head (the primary key, not only the pre-check)', async () => {
-    const store = a.get(PolicyStore);
-    const other = b.get(PolicyStore);
+    const store = a.get(PolicyStoreService);
+    const other = b.get(PolicyStoreService);
     const head = (await store.head())!;
     const next = (medium: number) => ({
       document: {
@@ -454,7 +454,7 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     expect(lost.reason).toBeInstanceOf(VersionConflict);
     expect(lost.reason).toMatchObject({ expected: head.version, head: head.version + 1 });
     // Published like any change, so every instance moves on to it.
-    await a.get(PolicyVersions).publishHead();
+    await a.get(PolicyVersionsService).publishHead();
     await everyoneAt(head.version + 1);
   });
 
@@ -474,7 +474,7 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ version: 5, source: 'rollback', restores: 1, hash: first.hash });
     await everyoneAt(5);
-    expect(b.get(RiskPolicy).current.config.thresholds.medium).toBe(30);
+    expect(b.get(RiskPolicyService).current.config.thresholds.medium).toBe(30);
     expect(gateway.current.routes.find((r) => r.policy.id === 'reports')?.policy.decisions.low).toBe('allow');
   });
 
@@ -509,7 +509,7 @@ describe.each(databaseBackends())('versioned policy over Kafka on %s', (backend)
     expect(head.version).toBe(7);
     expect(await versions()).toHaveLength(7);
     await until(() => (riskVersion(b) === 7 ? true : undefined), 'the restarted instance at version 7');
-    expect(b.get(RiskPolicy).current.config.thresholds.medium).toBe(45);
+    expect(b.get(RiskPolicyService).current.config.thresholds.medium).toBe(45);
   });
 
   it('skips what does not validate on the topic: every follower keeps the version in force', async () => {

@@ -15,7 +15,7 @@ import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SubjectProfileView } from '../../apps/risk/src/admin/admin.service';
 import { AssessmentService } from '../../apps/risk/src/assessments/assessment.service';
-import { RiskPolicy } from '../../apps/risk/src/policy/risk-policy.service';
+import { RiskPolicyService } from '../../apps/risk/src/policy/risk-policy.service';
 import { RetentionService } from '../../apps/risk/src/profiles/retention.service';
 import { createRiskApp } from '../../apps/risk/src/risk.bootstrap';
 import { factories } from '../support/factories';
@@ -441,7 +441,7 @@ describe.each(databaseBackends())('risk signals over Kafka on %s', (backend) => 
 
   it('applies a policy change written to the config file while it runs, and refuses an invalid one', async () => {
     const subject = `live-${randomUUID()}`;
-    const policy = app.get(RiskPolicy);
+    const policy = app.get(RiskPolicyService);
     const before = await assess(subject);
     expect(before).toMatchObject({ score: 50, level: 'medium' });
     const edit = (from: RegExp, to: string) => {

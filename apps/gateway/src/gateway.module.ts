@@ -22,7 +22,7 @@ import { GATEWAY_CONFIG, type GatewayConfig } from './config';
 import { AccessEventPublisher, accessEventSettings } from './events/access-event.publisher';
 import { GatewayMetrics } from './health/gateway.metrics';
 import { HealthHttpController } from './health/health.http.controller';
-import { GatewayPolicy } from './policy/gateway-policy.service';
+import { GatewayPolicyService } from './policy/gateway-policy.service';
 import { AccessRecorder } from './proxy/access-recorder';
 import { GatewayHandler } from './proxy/gateway.handler';
 import { GatewayPipeline } from './proxy/gateway.pipeline';
@@ -170,9 +170,10 @@ export class GatewayModule {
         },
         GatewayMetrics,
         {
-          provide: GatewayPolicy,
+          provide: GatewayPolicyService,
           inject: [MessageBus, GatewayMetrics],
-          useFactory: (bus: MessageBus, metrics: GatewayMetrics) => new GatewayPolicy(config, bus, metrics),
+          useFactory: (bus: MessageBus, metrics: GatewayMetrics) =>
+            new GatewayPolicyService(config, bus, metrics),
         },
         {
           provide: RISK_TRANSPORT,

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { ConfigError, parseConfig } from '@stepgate/config';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { loadRoutesView, policyVersionOf, scoringPolicyOf } from '@stepgate/policy';
+import { loadRoutesView, policyVersionOf, scoringSettingsOf } from '@stepgate/policy';
 import { riskConfigSchema } from './config';
 
 const shipped = readFileSync(resolve(__dirname, '../../../config/stepgate.yaml'), 'utf8');
@@ -82,7 +82,7 @@ describe('risk config', () => {
     const monitored = parseWith((risk) => (risk.monitor = ['model_city'])).risk;
     expect(monitored.monitor).toEqual(['model_city']);
     expect(policyVersionOf(monitored)).not.toBe(policyVersionOf(base));
-    expect(scoringPolicyOf(monitored).monitor).toEqual(new Set(['model_city']));
+    expect(scoringSettingsOf(monitored).monitor).toEqual(new Set(['model_city']));
   });
 
   it('reads a loose view of the routes: what each asks for per level and what a step-up must prove', () => {

@@ -71,7 +71,7 @@ export const riskSectionSchema = riskSection;
 
 export type RiskConfig = z.infer<typeof riskSection>;
 
-/** DI token of the config risk started with (http, kafka); the live policy comes from RiskPolicy. */
+/** DI token of the config risk started with (http, kafka); the live policy comes from RiskPolicyService. */
 export const RISK_CONFIG = Symbol('RISK_CONFIG');
 
 /** Reads and validates the risk section; throws ConfigError listing every problem. */

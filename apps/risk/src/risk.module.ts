@@ -13,14 +13,14 @@ import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { PolicyModule } from './policy/policy.module';
 import { RISK_RUNTIME } from './policy/policy-versions.service';
-import { RiskPolicy } from './policy/risk-policy.service';
+import { RiskPolicyService } from './policy/risk-policy.service';
 import { RISK_DB, riskDataSourceOptions } from './database/risk.data-source';
 
 /**
  * How risk talks to the bus: one consumer group for every instance, and it must see every event. The producer
  * and the policy follower connect in the background, so starting waits for neither (a follower's fresh group
  * alone takes seconds to form): the HTTP port, with the gateway's direct assessments, opens as soon as the
- * database answers, on the newest policy version recorded there (PolicyVersions). The consumer still needs
+ * database answers, on the newest policy version recorded there (PolicyVersionsService). The consumer still needs
  * the broker to start (risk.bootstrap.ts).
  */
 export function riskMessagingOptions(runtime: RuntimeEnv, config: RiskConfig): MessagingOptions {
@@ -60,12 +60,12 @@ export class RiskModule {
         { provide: RISK_CONFIG, useValue: config },
         { provide: RISK_RUNTIME, useValue: runtime },
         {
-          provide: RiskPolicy,
+          provide: RiskPolicyService,
           inject: [MessageBus],
-          useFactory: (bus: MessageBus) => new RiskPolicy(config, runtime, bus),
+          useFactory: (bus: MessageBus) => new RiskPolicyService(config, runtime, bus),
         },
       ],
-      exports: [RISK_CONFIG, RISK_RUNTIME, RiskPolicy],
+      exports: [RISK_CONFIG, RISK_RUNTIME, RiskPolicyService],
     };
   }
 }

@@ -4,7 +4,7 @@
 // can be used by any app without importing risk. Pure zod, no Nest.
 import { createHash } from 'node:crypto';
 import { CidrList, parseCidr } from '@stepgate/net';
-import { FEATURES, SIGNAL_NAMES, type Feature, type ScoringPolicy } from '@stepgate/risk-scoring';
+import { FEATURES, SIGNAL_NAMES, type Feature, type ScoringSettings } from '@stepgate/risk-scoring';
 import { z } from 'zod';
 import { stableJson } from './stable-json';
 
@@ -104,7 +104,7 @@ export function tunablesOf<S extends RiskTunables>(section: S): RiskTunables {
   return Object.fromEntries(present.map((key) => [key, section[key as keyof RiskTunables]])) as RiskTunables;
 }
 
-export function scoringPolicyOf(tunables: RiskTunables): ScoringPolicy {
+export function scoringSettingsOf(tunables: RiskTunables): ScoringSettings {
   return {
     weights: tunables.weights,
     thresholds: tunables.thresholds,

@@ -17,12 +17,12 @@ import {
   historyOf,
   noFeatures,
 } from './scoring.fixtures';
-import type { ModelPolicy, Population } from './scoring.types';
+import type { ModelSettings, Population } from './scoring.types';
 
 const MODEL = DEFAULT_POLICY.model;
 const HOME = anObservation('81.2.69.142');
 const ABROAD = anObservation('1.1.1.1', FIREFOX_LINUX);
-const onlyCountry: ModelPolicy = {
+const onlyCountry: ModelSettings = {
   ...MODEL,
   features: {
     ...MODEL.features,

@@ -14,7 +14,7 @@ import {
   type RiskWeights,
   type Feature,
   type FeaturePopulation,
-  type ModelPolicy,
+  type ModelSettings,
   type Observation,
   type Population,
   type SubjectProfile,
@@ -51,7 +51,7 @@ export function weighFeatures(
   observation: Observation,
   profile: SubjectProfile,
   population: Population,
-  model: ModelPolicy,
+  model: ModelSettings,
 ): FeatureEvidence[] {
   return featureEvidence(observation, profile, population, model).filter(
     (e) => model.features[e.feature] !== 0,
@@ -66,7 +66,7 @@ export function featureEvidence(
   observation: Observation,
   profile: SubjectProfile,
   population: Population,
-  model: ModelPolicy,
+  model: ModelSettings,
 ): FeatureEvidence[] {
   const evidence: FeatureEvidence[] = [];
   for (const feature of FEATURES) {
@@ -88,7 +88,7 @@ export function featureEvidence(
 }
 
 /** 1 at no history, falling linearly to 0 at `coldStart.history` learned accesses. */
-export function coldStartWeight(historySize: number, model: ModelPolicy): number {
+export function coldStartWeight(historySize: number, model: ModelSettings): number {
   if (model.coldStart.history <= 0) return 0;
   return Math.max(0, 1 - historySize / model.coldStart.history);
 }
@@ -103,7 +103,7 @@ export function likelihoodObservations(
   observation: Observation,
   profile: SubjectProfile,
   population: Population,
-  model: ModelPolicy,
+  model: ModelSettings,
 ): ObservedSignal[] {
   const cold = coldStartWeight(profile.historySize, model);
   const observed: ObservedSignal[] = [
@@ -158,7 +158,7 @@ export function likelihoodSignals(
   observation: Observation,
   profile: SubjectProfile,
   population: Population,
-  model: ModelPolicy,
+  model: ModelSettings,
 ): RiskSignal[] {
   const observed = likelihoodObservations(observation, profile, population, model);
   return published(weigh(observed, { weights: NO_WEIGHTS, thresholds: ANY_THRESHOLDS, model }).signals);

@@ -11,7 +11,7 @@ import type {
   RiskWeights,
   Score,
   ScoringContext,
-  ScoringPolicy,
+  ScoringSettings,
   Signal,
   SignalInput,
   SubjectProfile,
@@ -23,7 +23,7 @@ export const MODEL_NAME = 'lr-2';
 
 export class RiskModel {
   constructor(
-    private readonly policy: ScoringPolicy,
+    private readonly policy: ScoringSettings,
     /** The model name and the config it runs with, e.g. `lr-2/cfg-3fa9c2d1`. */
     readonly version: string = MODEL_NAME,
     private readonly rules: readonly Signal[] = RULE_SIGNALS,

@@ -9,11 +9,11 @@ import {
   type Observation,
   type Population,
   type ScoringContext,
-  type ScoringPolicy,
+  type ScoringSettings,
   type SubjectProfile,
 } from './scoring.types';
 
-export const DEFAULT_POLICY: ScoringPolicy = {
+export const DEFAULT_POLICY: ScoringSettings = {
   weights: {
     newDevice: 50,
     unconfirmedDevice: 30,
@@ -152,7 +152,7 @@ export interface GeneratedCase {
   profile: SubjectProfile;
   observation: Observation;
   population: Population;
-  policy: ScoringPolicy;
+  policy: ScoringSettings;
 }
 
 /**
@@ -221,7 +221,7 @@ export function aGeneratedCase(random: () => number, monitorable: readonly strin
     FEATURES.map((f) => [f, { total, distinct: int(1, 200), count: int(0, Math.max(0, total / 10)) }]),
   ) as Population;
   const w = () => pick([0, int(1, 60)]);
-  const policy: ScoringPolicy = {
+  const policy: ScoringSettings = {
     ...DEFAULT_POLICY,
     weights: {
       newDevice: w(),

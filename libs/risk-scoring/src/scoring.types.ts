@@ -156,7 +156,7 @@ export interface RiskThresholds {
   critical: number;
 }
 
-export interface ModelPolicy {
+export interface ModelSettings {
   /** Score points per bit of log-likelihood ratio. */
   pointsPerBit: number;
   /** Additive smoothing: pseudo-accesses drawn from the global distribution added to the subject's history. */
@@ -180,10 +180,10 @@ export interface ModelPolicy {
   };
 }
 
-export interface ScoringPolicy {
+export interface ScoringSettings {
   weights: RiskWeights;
   thresholds: RiskThresholds;
-  model: ModelPolicy;
+  model: ModelSettings;
   failureWindowSeconds: number;
   travel: { maxSpeedKmh: number; minDistanceKm: number };
   velocity: {
@@ -208,7 +208,7 @@ export interface SignalInput {
   context: ScoringContext;
   profile: SubjectProfile;
   observation: Observation;
-  policy: ScoringPolicy;
+  policy: ScoringSettings;
 }
 
 /** A signal either fires, with its weight and a reason a human can read, or stays silent. */

@@ -24,7 +24,7 @@ import {
   velocityIps,
   velocityRequests,
 } from './signals';
-import type { ScoringPolicy, SignalInput } from './scoring.types';
+import type { ScoringSettings, SignalInput } from './scoring.types';
 
 const HOME = anObservation('81.2.69.142');
 
@@ -38,10 +38,10 @@ function input(overrides: Partial<SignalInput> = {}): SignalInput {
   };
 }
 
-function withPolicy(overrides: Partial<ScoringPolicy>): ScoringPolicy {
+function withPolicy(overrides: Partial<ScoringSettings>): ScoringSettings {
   return { ...DEFAULT_POLICY, ...overrides };
 }
-function withWeights(weights: Partial<ScoringPolicy['weights']>): ScoringPolicy {
+function withWeights(weights: Partial<ScoringSettings['weights']>): ScoringSettings {
   return withPolicy({ weights: { ...DEFAULT_POLICY.weights, ...weights } });
 }
 

@@ -11,7 +11,7 @@ import {
   weigh,
   type ObservedSignal,
   type ScoredSignal,
-  type WeighingPolicy,
+  type WeighingSettings,
 } from './weighing';
 
 const rule = (name: string, knob: ObservedSignal['knob'], units = 1): ObservedSignal => ({
@@ -22,7 +22,7 @@ const rule = (name: string, knob: ObservedSignal['knob'], units = 1): ObservedSi
 });
 
 describe(weigh.name, () => {
-  const policy: WeighingPolicy = DEFAULT_POLICY;
+  const policy: WeighingSettings = DEFAULT_POLICY;
 
   it('prices each knob from its units', () => {
     expect(pointsOf('newDevice', 1, policy)).toBe(50);

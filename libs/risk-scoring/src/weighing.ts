@@ -6,7 +6,7 @@ import type { RiskLevel, RiskSignal } from '@stepgate/contracts';
 import {
   FEATURES,
   type Feature,
-  type ModelPolicy,
+  type ModelSettings,
   type RiskThresholds,
   type RiskWeights,
 } from './scoring.types';
@@ -41,10 +41,10 @@ export interface ScoredSignal extends RiskSignal {
   monitored?: true;
 }
 
-export interface WeighingPolicy {
+export interface WeighingSettings {
   weights: RiskWeights;
   thresholds: RiskThresholds;
-  model: Pick<ModelPolicy, 'pointsPerBit' | 'features' | 'coldStart'>;
+  model: Pick<ModelSettings, 'pointsPerBit' | 'features' | 'coldStart'>;
   /** Signal names in monitor mode: computed and explained, not counted. */
   monitor?: ReadonlySet<string>;
 }
@@ -91,13 +91,13 @@ export const SIGNAL_NAMES: readonly string[] = [
 export function pointsOf(
   knob: SignalKnob,
   units: number,
-  policy: Omit<WeighingPolicy, 'thresholds'>,
+  policy: Omit<WeighingSettings, 'thresholds'>,
 ): number {
   // `+ 0` turns -0 (0 × a negative) into 0: stored as JSON, -0 would come back as 0.
   return priced(knob, units, policy) + 0;
 }
 
-function priced(knob: SignalKnob, units: number, policy: Omit<WeighingPolicy, 'thresholds'>): number {
+function priced(knob: SignalKnob, units: number, policy: Omit<WeighingSettings, 'thresholds'>): number {
   if (knob === 'none') return 0;
   if (knob === 'failedChallenge') {
     const { failedChallenge, failedChallengeMax } = policy.weights;
@@ -119,7 +119,7 @@ const isModel = (knob: SignalKnob) => knob.startsWith('model.') || knob.startsWi
  * never take the model below 0 (floorAtZero); monitored signals add nothing. The score is the sum, rounded
  * and clamped to 0-100.
  */
-export function weigh(observed: readonly ObservedSignal[], policy: WeighingPolicy): Weighed {
+export function weigh(observed: readonly ObservedSignal[], policy: WeighingSettings): Weighed {
   const points = observed.map((o) => pointsOf(o.knob, o.units, policy));
   const monitor = policy.monitor;
   const monitored = observed.map(
@@ -165,7 +165,7 @@ export function weigh(observed: readonly ObservedSignal[], policy: WeighingPolic
 /** Score, level and each signal's weight, without explanations: the backtest's hot path (same arithmetic). */
 export function tally(
   observed: readonly ObservedSignal[],
-  policy: WeighingPolicy,
+  policy: WeighingSettings,
 ): { score: number; level: RiskLevel; weights: number[]; sum: number } {
   const points = observed.map((o) => pointsOf(o.knob, o.units, policy));
   const monitor = policy.monitor;

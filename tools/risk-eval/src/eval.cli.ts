@@ -13,7 +13,7 @@ import { NestFactory } from '@nestjs/core';
 import { ConfigError, readRuntimeEnv } from '@stepgate/config';
 import { AssessmentService } from '../../../apps/risk/src/assessments/assessment.service';
 import { loadRiskConfig } from '../../../apps/risk/src/config';
-import { RiskPolicy } from '../../../apps/risk/src/policy/risk-policy.service';
+import { RiskPolicyService } from '../../../apps/risk/src/policy/risk-policy.service';
 import { RiskModule } from '../../../apps/risk/src/risk.module';
 import { InputError, parseAccessStream, type LabelledAccess } from './access-stream';
 import { caughtByDevice, counts, legitByCohort, pointAt, replay, thresholdFor } from './evaluation';
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     abortOnError: false,
   });
   try {
-    const policy = app.get(RiskPolicy).current;
+    const policy = app.get(RiskPolicyService).current;
     const thresholds = policy.config.thresholds;
     const route = policy.learning.routes.get(ROUTE);
     if (!route) throw new Error(`the policy in force has no route "${ROUTE}" to evaluate`);

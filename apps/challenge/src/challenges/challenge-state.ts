@@ -1,5 +1,5 @@
 // What a challenge is, as its caller sees it, from its row: pure, so the rule has one home.
-import type { Challenge, ChallengeStatus } from './challenge.entity';
+import type { ChallengeEntity, ChallengeStatus } from './challenge.entity';
 
 export type ChallengeState = 'open' | 'passed' | 'expired' | 'locked';
 
@@ -14,7 +14,7 @@ export const ENDED_BY_LOCKOUT: readonly ChallengeStatus[] = ['open', 'locked'];
  * the lockout has expired: the subject opens a fresh one.
  */
 export function challengeState(
-  challenge: Pick<Challenge, 'status' | 'expiresAt' | 'attemptsLeft'>,
+  challenge: Pick<ChallengeEntity, 'status' | 'expiresAt' | 'attemptsLeft'>,
   nowMs: number,
 ): ChallengeState {
   if (challenge.status === 'passed') return 'passed';

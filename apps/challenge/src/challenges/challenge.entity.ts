@@ -14,7 +14,7 @@ export interface RiskSnapshot {
 /** One step-up challenge the gateway opened: who, from where, for what, and how many tries are left. */
 @Entity({ name: 'challenge_challenges' })
 @Index('challenge_challenges_subject', ['subject', 'createdAt'])
-export class Challenge {
+export class ChallengeEntity {
   /** 192 random bits, base64url: unguessable, so holding the id is not what protects it. */
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;

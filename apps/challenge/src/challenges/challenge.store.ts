@@ -4,21 +4,21 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import type { DataSource, Repository } from 'typeorm';
 import { CHALLENGE_DB, updateReturning } from '../database/challenge-database';
-import { Challenge } from './challenge.entity';
+import { ChallengeEntity } from './challenge.entity';
 import { ENDED_BY_LOCKOUT } from './challenge-state';
 
 @Injectable()
 export class ChallengeStore {
   constructor(
-    @InjectRepository(Challenge, CHALLENGE_DB) private readonly challenges: Repository<Challenge>,
+    @InjectRepository(ChallengeEntity, CHALLENGE_DB) private readonly challenges: Repository<ChallengeEntity>,
     @InjectDataSource(CHALLENGE_DB) private readonly db: DataSource,
   ) {}
 
-  async create(challenge: Challenge): Promise<void> {
+  async create(challenge: ChallengeEntity): Promise<void> {
     await this.challenges.insert(challenge);
   }
 
-  find(id: string): Promise<Challenge | null> {
+  find(id: string): Promise<ChallengeEntity | null> {
     return this.challenges.findOneBy({ id });
   }
 
@@ -38,7 +38,7 @@ export class ChallengeStore {
   async recordFailure(id: string): Promise<void> {
     await this.db
       .createQueryBuilder()
-      .update(Challenge)
+      .update(ChallengeEntity)
       .set({
         failures: () => 'failures + 1',
         status: () => "CASE WHEN attempts_left = 0 AND status = 'open' THEN 'locked' ELSE status END",
@@ -54,7 +54,7 @@ export class ChallengeStore {
   async lockOut(subject: string): Promise<void> {
     await this.db
       .createQueryBuilder()
-      .update(Challenge)
+      .update(ChallengeEntity)
       .set({ status: 'locked_out' })
       .where('subject = :subject AND status IN (:...ended)', { subject, ended: ENDED_BY_LOCKOUT })
       .execute();
@@ -68,7 +68,7 @@ export class ChallengeStore {
   async markPassed(id: string, nowMs: number): Promise<boolean> {
     const result = await this.db
       .createQueryBuilder()
-      .update(Challenge)
+      .update(ChallengeEntity)
       .set({ status: 'passed', completedAt: nowMs })
       .where("id = :id AND status IN ('open', 'locked')", { id })
       .execute();

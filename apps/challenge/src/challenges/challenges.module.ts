@@ -5,16 +5,20 @@ import { FactorsModule } from '../factors/factors.module';
 import { BearerGuard } from '../http/bearer.guard';
 import { CsrfGuard } from '../http/csrf.guard';
 import { TokensModule } from '../tokens/tokens.module';
-import { Challenge } from './challenge.entity';
+import { ChallengeEntity } from './challenge.entity';
 import { ChallengeStore } from './challenge.store';
 import { ChallengesHttpController } from './challenges.http.controller';
 import { ChallengesMessageController } from './challenges.message.controller';
 import { ChallengesService } from './challenges.service';
-import { SubjectGuard } from './subject-guard.entity';
+import { SubjectGuardEntity } from './subject-guard.entity';
 import { SubjectGuardStore } from './subject-guard.store';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Challenge, SubjectGuard], CHALLENGE_DB), FactorsModule, TokensModule],
+  imports: [
+    TypeOrmModule.forFeature([ChallengeEntity, SubjectGuardEntity], CHALLENGE_DB),
+    FactorsModule,
+    TokensModule,
+  ],
   controllers: [ChallengesHttpController, ChallengesMessageController],
   providers: [ChallengeStore, SubjectGuardStore, ChallengesService, BearerGuard, CsrfGuard],
   exports: [ChallengesService],

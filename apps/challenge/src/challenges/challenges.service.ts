@@ -15,14 +15,14 @@ import { acrRank } from '@stepgate/policy';
 import { safeReturnTo } from '@stepgate/redirect';
 import { MessageBus } from '@stepgate/kafka';
 import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
-import { FactorAudit } from '../factors/factor-audit.service';
+import { FactorAuditService } from '../factors/factor-audit.service';
 import { FactorVerifiers } from '../factors/factor-verifiers';
 import type { UserVerification } from '../factors/webauthn/webauthn-ceremony.entity';
 import { ChallengeMetrics } from '../health/challenge.metrics';
 import type { Caller } from '../http/caller';
 import { newId } from '../ids';
 import { TokenIssuer, type IssuedToken } from '../tokens/token.issuer';
-import { Challenge } from './challenge.entity';
+import { ChallengeEntity } from './challenge.entity';
 import { challengeState, type ChallengeState } from './challenge-state';
 import {
   ChallengeCompleted,
@@ -49,7 +49,7 @@ export interface PassedChallenge extends IssuedToken {
 
 /** What a challenge page shows: the challenge as it stands for this caller. */
 export interface ChallengeView {
-  challenge: Challenge;
+  challenge: ChallengeEntity;
   state: ChallengeState;
   /** Seconds to wait before the subject may try again, when failures slowed it down. */
   retryAfterSeconds: number | null;
@@ -68,7 +68,7 @@ export class ChallengesService {
     private readonly store: ChallengeStore,
     private readonly guard: SubjectGuardStore,
     private readonly factors: FactorVerifiers,
-    private readonly audit: FactorAudit,
+    private readonly audit: FactorAuditService,
     private readonly tokens: TokenIssuer,
     private readonly bus: MessageBus,
     private readonly metrics: ChallengeMetrics,
@@ -104,7 +104,7 @@ export class ChallengesService {
     if (choice.status !== 'open') return choice;
     if (await this.guard.isLocked(request.subject, nowMs))
       return { status: 'denied', reason: ACCOUNT_LOCKED };
-    const challenge: Challenge = {
+    const challenge: ChallengeEntity = {
       id: newId(),
       subject: request.subject,
       sessionId: request.sessionId,
@@ -242,7 +242,7 @@ export class ChallengesService {
   }
 
   /** The acr a passed answer with this method attests for the challenge; null when it cannot attest enough. */
-  private attests(challenge: Challenge, method: ChallengeMethod, userVerified: boolean): string | null {
+  private attests(challenge: ChallengeEntity, method: ChallengeMethod, userVerified: boolean): string | null {
     return attestedAcr({
       method,
       userVerified,
@@ -255,7 +255,7 @@ export class ChallengesService {
 
   /** Checks and consumes the answer with its method; what it showed (`amr`, user verification), or null when wrong. */
   private async check(
-    challenge: Challenge,
+    challenge: ChallengeEntity,
     caller: Caller,
     body: VerifyChallengeBody,
     nowMs: number,
@@ -295,7 +295,7 @@ export class ChallengesService {
    * holding a stolen sheet of codes. Risk hears of it twice: the outcome (method recovery_code) and a
    * factor.changed `removed`; operators see an alert; the page tells the person how many codes are left.
    */
-  private async recoveryCodeSpent(challenge: Challenge, caller: Caller, codeId: string, nowMs: number) {
+  private async recoveryCodeSpent(challenge: ChallengeEntity, caller: Caller, codeId: string, nowMs: number) {
     this.metrics.alerts.inc({ reason: 'recovery_code_used' });
     this.logger.warn(`ALERT recovery code used by ${challenge.subject} on device ${challenge.deviceId}`);
     await this.audit.record(
@@ -313,14 +313,14 @@ export class ChallengesService {
   }
 
   /** User verification is required when the route asks for the level it guards (phishing-resistant). */
-  private userVerificationFor(challenge: Challenge): UserVerification {
+  private userVerificationFor(challenge: ChallengeEntity): UserVerification {
     const levels = this.config.acrLevels;
     const uvAt = acrRank(levels, this.config.challenge.webauthn.userVerificationAcr);
     return acrRank(levels, challenge.requiredAcr) >= uvAt ? 'required' : 'preferred';
   }
 
   /** Throws (after publishing the outcome) unless the challenge can still take attempts. */
-  private async refuseUnlessOpen(challenge: Challenge, attempt: Attempt, nowMs: number): Promise<void> {
+  private async refuseUnlessOpen(challenge: ChallengeEntity, attempt: Attempt, nowMs: number): Promise<void> {
     if (challenge.status === 'passed') throw new ChallengeCompleted();
     if (challenge.expiresAt <= nowMs) {
       await this.publish(attempt, 'expired', challenge.attemptsLeft);
@@ -369,7 +369,7 @@ export class ChallengesService {
 }
 
 interface Attempt {
-  challenge: Challenge;
+  challenge: ChallengeEntity;
   caller: Caller;
   method: ChallengeMethod;
   nowMs: number;
@@ -380,7 +380,7 @@ interface Attempt {
  * session is the binding of the token that met the step-up (its sid, else its jti, else a hash of it), which
  * the gateway computed with the same function.
  */
-function assertSameParty(challenge: Challenge, caller: Caller): void {
+function assertSameParty(challenge: ChallengeEntity, caller: Caller): void {
   if (caller.token.subject !== challenge.subject) {
     throw new ChallengeForbidden('subject_mismatch', 'this challenge belongs to another account');
   }

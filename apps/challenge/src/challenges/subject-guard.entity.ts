@@ -6,7 +6,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
  * compare-and-set on `version`, so concurrent attempts on any number of instances are counted exactly.
  */
 @Entity({ name: 'challenge_subject_guards' })
-export class SubjectGuard {
+export class SubjectGuardEntity {
   @PrimaryColumn({ type: 'varchar', length: 256 })
   subject!: string;
 

@@ -5,18 +5,19 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
 import { CHALLENGE_DB } from '../database/challenge-database';
-import { SubjectGuard } from './subject-guard.entity';
-import { admit, isLocked, type Admission, type LockoutPolicy } from './subject-limits';
+import { SubjectGuardEntity } from './subject-guard.entity';
+import { admit, isLocked, type Admission, type LockoutSettings } from './subject-limits';
 
 /** Bounds the retries of one admission under contention; losing this often fails closed. */
 const MAX_ROUNDS = 200;
 
 @Injectable()
 export class SubjectGuardStore {
-  private readonly policy: LockoutPolicy;
+  private readonly policy: LockoutSettings;
 
   constructor(
-    @InjectRepository(SubjectGuard, CHALLENGE_DB) private readonly guards: Repository<SubjectGuard>,
+    @InjectRepository(SubjectGuardEntity, CHALLENGE_DB)
+    private readonly guards: Repository<SubjectGuardEntity>,
     @Inject(CHALLENGE_CONFIG) config: ChallengeConfig,
   ) {
     this.policy = config.challenge.subjectLockout;
@@ -48,7 +49,7 @@ export class SubjectGuardStore {
       }
       const result = await this.guards
         .createQueryBuilder()
-        .update(SubjectGuard)
+        .update(SubjectGuardEntity)
         .set({ ...decision.next, version: row.version + 1 })
         .where('subject = :subject AND version = :version', { subject, version: row.version })
         .execute();
@@ -61,7 +62,7 @@ export class SubjectGuardStore {
   async refund(subject: string): Promise<void> {
     await this.guards
       .createQueryBuilder()
-      .update(SubjectGuard)
+      .update(SubjectGuardEntity)
       .set({ failures: () => 'failures - 1', version: () => 'version + 1' })
       .where('subject = :subject AND failures > 0', { subject })
       .execute();
@@ -71,7 +72,7 @@ export class SubjectGuardStore {
   async reset(subject: string): Promise<void> {
     await this.guards
       .createQueryBuilder()
-      .update(SubjectGuard)
+      .update(SubjectGuardEntity)
       .set({ failures: 0, blockedUntil: 0, version: () => 'version + 1' })
       .where('subject = :subject', { subject })
       .execute();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { admit, delayAfter, isLocked, type GuardState, type LockoutPolicy } from './subject-limits';
+import { admit, delayAfter, isLocked, type GuardState, type LockoutSettings } from './subject-limits';
 
-const policy: LockoutPolicy = {
+const policy: LockoutSettings = {
   maxFailures: 10,
   windowSeconds: 900,
   freeFailures: 3,

@@ -4,28 +4,28 @@ import type { RuntimeEnv } from '@stepgate/config';
 import { dataSourceOptions } from '@stepgate/database';
 import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { Challenge } from '../challenges/challenge.entity';
-import { SubjectGuard } from '../challenges/subject-guard.entity';
-import { FactorAuditEntry } from '../factors/factor-audit.entity';
-import { RecoveryCode } from '../factors/recovery/recovery-code.entity';
-import { TotpFactor } from '../factors/totp/totp-factor.entity';
-import { WebauthnCeremony } from '../factors/webauthn/webauthn-ceremony.entity';
-import { WebauthnCredential } from '../factors/webauthn/webauthn-credential.entity';
-import { SigningKeyRow } from '../tokens/signing-key.entity';
+import { ChallengeEntity } from '../challenges/challenge.entity';
+import { SubjectGuardEntity } from '../challenges/subject-guard.entity';
+import { FactorAuditEntity } from '../factors/factor-audit.entity';
+import { RecoveryCodeEntity } from '../factors/recovery/recovery-code.entity';
+import { TotpFactorEntity } from '../factors/totp/totp-factor.entity';
+import { WebauthnCeremonyEntity } from '../factors/webauthn/webauthn-ceremony.entity';
+import { WebauthnCredentialEntity } from '../factors/webauthn/webauthn-credential.entity';
+import { SigningKeyEntity } from '../tokens/signing-key.entity';
 import { CreateChallengeTables1764300000000 } from './migrations/1764300000000-create-challenge-tables';
 import { PasskeysRecoveryCodesLimits1764400000000 } from './migrations/1764400000000-passkeys-recovery-codes-limits';
 
 export const CHALLENGE_DB = 'challenge';
 
 export const CHALLENGE_ENTITIES = [
-  Challenge,
-  SubjectGuard,
-  TotpFactor,
-  WebauthnCredential,
-  WebauthnCeremony,
-  RecoveryCode,
-  FactorAuditEntry,
-  SigningKeyRow,
+  ChallengeEntity,
+  SubjectGuardEntity,
+  TotpFactorEntity,
+  WebauthnCredentialEntity,
+  WebauthnCeremonyEntity,
+  RecoveryCodeEntity,
+  FactorAuditEntity,
+  SigningKeyEntity,
 ];
 export const CHALLENGE_MIGRATIONS = [
   CreateChallengeTables1764300000000,

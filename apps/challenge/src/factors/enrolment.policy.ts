@@ -4,7 +4,7 @@ import type { VerifiedToken } from '@stepgate/identity';
 import { acrRank } from '@stepgate/policy';
 import type { ChallengeSection } from '../config';
 
-export type FirstFactorPolicy = ChallengeSection['firstFactorEnrolment'];
+export type FirstFactorEnrolmentSettings = ChallengeSection['firstFactorEnrolment'];
 
 export interface StepUpRequirement {
   acrLevels: readonly string[];
@@ -23,11 +23,12 @@ export type EnrolmentDecision =
   | { outcome: 'closed' };
 
 export const STEP_UP_AUTHORISATION = 'step_up';
-export const firstFactorAuthorisation = (policy: FirstFactorPolicy): string => `first_factor:${policy}`;
+export const firstFactorAuthorisation = (policy: FirstFactorEnrolmentSettings): string =>
+  `first_factor:${policy}`;
 
 export function decideEnrolment(input: {
   hasActiveFactor: boolean;
-  policy: FirstFactorPolicy;
+  policy: FirstFactorEnrolmentSettings;
   token: VerifiedToken;
   deviceId: string;
   requirement: StepUpRequirement;

@@ -16,18 +16,18 @@ import {
   STEP_UP_AUTHORISATION,
   type StepUpRequirement,
 } from './enrolment.policy';
-import { FactorAudit } from './factor-audit.service';
+import { FactorAuditService } from './factor-audit.service';
 import type { FactorChange } from './factor-audit.entity';
 import { EnrolmentNotAllowed, FactorRequired, StepUpRequired } from './factor.errors';
 import { FactorVerifiers } from './factor-verifiers';
 import type { RecoveryCodeBatch } from './recovery/recovery-codes.service';
 import type { TotpEnrolment } from './totp/totp.service';
-import type { TotpFactor } from './totp/totp-factor.entity';
-import type { WebauthnCredential } from './webauthn/webauthn-credential.entity';
+import type { TotpFactorEntity } from './totp/totp-factor.entity';
+import type { WebauthnCredentialEntity } from './webauthn/webauthn-credential.entity';
 
 export interface FactorSummary {
-  totp: TotpFactor[];
-  passkeys: WebauthnCredential[];
+  totp: TotpFactorEntity[];
+  passkeys: WebauthnCredentialEntity[];
   recoveryCodesLeft: number;
 }
 
@@ -37,7 +37,7 @@ export class EnrolmentService {
 
   constructor(
     private readonly factors: FactorVerifiers,
-    private readonly audit: FactorAudit,
+    private readonly audit: FactorAuditService,
     private readonly risk: RiskClient,
     @Inject(CHALLENGE_CONFIG) private readonly config: ChallengeConfig,
   ) {
@@ -80,7 +80,12 @@ export class EnrolmentService {
     return enrolment;
   }
 
-  async activateTotp(caller: Caller, factorId: string, code: string, nowMs: number): Promise<TotpFactor> {
+  async activateTotp(
+    caller: Caller,
+    factorId: string,
+    code: string,
+    nowMs: number,
+  ): Promise<TotpFactorEntity> {
     const subject = caller.token.subject;
     const pending = await this.factors.totp.pendingFactor(subject, factorId, caller.deviceId, nowMs);
     const authorisation = await this.recheck(caller, pending.enrolmentAuthorisation, nowMs);
@@ -98,7 +103,7 @@ export class EnrolmentService {
     caller: Caller,
     body: RegisterPasskeyBody,
     nowMs: number,
-  ): Promise<WebauthnCredential> {
+  ): Promise<WebauthnCredentialEntity> {
     const { credential, authorisation } = await this.factors.webauthn.register(
       partyOf(caller),
       body.response,

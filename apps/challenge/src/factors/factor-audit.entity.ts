@@ -6,7 +6,7 @@ export type FactorChange = 'enrolled' | 'activated' | 'removed';
 /** Append-only record of factor changes; the factor.changed event mirrors it for other services. */
 @Entity({ name: 'challenge_factor_audit' })
 @Index('challenge_factor_audit_subject', ['subject', 'time'])
-export class FactorAuditEntry {
+export class FactorAuditEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
 

@@ -8,7 +8,7 @@ import type { Repository } from 'typeorm';
 import { CHALLENGE_DB } from '../database/challenge-database';
 import { ChallengeMetrics } from '../health/challenge.metrics';
 import { newId } from '../ids';
-import { FactorAuditEntry, type FactorChange } from './factor-audit.entity';
+import { FactorAuditEntity, type FactorChange } from './factor-audit.entity';
 
 export interface FactorChangeRecord {
   change: FactorChange;
@@ -22,13 +22,13 @@ export interface FactorChangeRecord {
 }
 
 @Injectable()
-export class FactorAudit {
-  private readonly logger = new Logger(FactorAudit.name);
+export class FactorAuditService {
+  private readonly logger = new Logger(FactorAuditService.name);
 
   constructor(
     private readonly bus: MessageBus,
     private readonly metrics: ChallengeMetrics,
-    @InjectRepository(FactorAuditEntry, CHALLENGE_DB) private readonly audit: Repository<FactorAuditEntry>,
+    @InjectRepository(FactorAuditEntity, CHALLENGE_DB) private readonly audit: Repository<FactorAuditEntity>,
   ) {}
 
   async record(r: FactorChangeRecord, nowMs: number): Promise<void> {

@@ -5,22 +5,28 @@ import { BearerGuard } from '../http/bearer.guard';
 import { CsrfGuard } from '../http/csrf.guard';
 import { TokensModule } from '../tokens/tokens.module';
 import { EnrolmentService } from './enrolment.service';
-import { FactorAuditEntry } from './factor-audit.entity';
-import { FactorAudit } from './factor-audit.service';
+import { FactorAuditEntity } from './factor-audit.entity';
+import { FactorAuditService } from './factor-audit.service';
 import { FactorVerifiers } from './factor-verifiers';
 import { FactorsHttpController } from './factors.http.controller';
-import { RecoveryCode } from './recovery/recovery-code.entity';
+import { RecoveryCodeEntity } from './recovery/recovery-code.entity';
 import { RecoveryCodesService } from './recovery/recovery-codes.service';
-import { TotpFactor } from './totp/totp-factor.entity';
+import { TotpFactorEntity } from './totp/totp-factor.entity';
 import { TotpService } from './totp/totp.service';
-import { WebauthnCeremony } from './webauthn/webauthn-ceremony.entity';
-import { WebauthnCredential } from './webauthn/webauthn-credential.entity';
+import { WebauthnCeremonyEntity } from './webauthn/webauthn-ceremony.entity';
+import { WebauthnCredentialEntity } from './webauthn/webauthn-credential.entity';
 import { WebauthnService } from './webauthn/webauthn.service';
 
 @Module({
   imports: [
     TypeOrmModule.forFeature(
-      [TotpFactor, FactorAuditEntry, WebauthnCredential, WebauthnCeremony, RecoveryCode],
+      [
+        TotpFactorEntity,
+        FactorAuditEntity,
+        WebauthnCredentialEntity,
+        WebauthnCeremonyEntity,
+        RecoveryCodeEntity,
+      ],
       CHALLENGE_DB,
     ),
     TokensModule,
@@ -31,11 +37,11 @@ import { WebauthnService } from './webauthn/webauthn.service';
     WebauthnService,
     RecoveryCodesService,
     FactorVerifiers,
-    FactorAudit,
+    FactorAuditService,
     EnrolmentService,
     BearerGuard,
     CsrfGuard,
   ],
-  exports: [FactorVerifiers, FactorAudit, EnrolmentService],
+  exports: [FactorVerifiers, FactorAuditService, EnrolmentService],
 })
 export class FactorsModule {}

@@ -4,7 +4,7 @@ import { Column, Entity, PrimaryColumn, Unique } from 'typeorm';
 /** The stepped-up token signing key, shared by every instance; the private half is sealed. */
 @Entity({ name: 'challenge_signing_keys' })
 @Unique('challenge_signing_keys_slot', ['slot'])
-export class SigningKeyRow {
+export class SigningKeyEntity {
   @PrimaryColumn({ type: 'varchar', length: 128 })
   kid!: string;
 

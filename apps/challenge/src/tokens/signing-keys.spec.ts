@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SigningJwk } from '../config';
 import { CHALLENGE_ENTITIES, CHALLENGE_MIGRATIONS } from '../database/challenge-database';
 import { SecretBox } from '../factors/crypto/secret-box';
-import { SigningKeyRow } from './signing-key.entity';
+import { SigningKeyEntity } from './signing-key.entity';
 import { loadSigningKeys } from './signing-keys';
 
 const box = new SecretBox({ id: 'k1', key: randomBytes(32) });
@@ -27,7 +27,7 @@ describe(loadSigningKeys.name, () => {
   afterEach(() => db.destroy());
 
   it('generates one key for all instances, even when they start together', async () => {
-    const rows = db.getRepository(SigningKeyRow);
+    const rows = db.getRepository(SigningKeyEntity);
     const loaded = await Promise.all([1, 2, 3].map(() => loadSigningKeys(null, rows, box, quiet)));
     expect(new Set(loaded.map((k) => k.kid)).size).toBe(1);
     expect(await rows.count()).toBe(1);
@@ -37,7 +37,7 @@ describe(loadSigningKeys.name, () => {
   });
 
   it('keeps using the stored key', async () => {
-    const rows = db.getRepository(SigningKeyRow);
+    const rows = db.getRepository(SigningKeyEntity);
     const first = await loadSigningKeys(null, rows, box, quiet);
     expect((await loadSigningKeys(null, rows, box, quiet)).jwks()).toEqual(first.jwks());
   });
@@ -45,7 +45,7 @@ describe(loadSigningKeys.name, () => {
   it('uses the configured key when there is one, and publishes only its public half', async () => {
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
     const jwk = (await exportJWK(privateKey)) as SigningJwk;
-    const rows = db.getRepository(SigningKeyRow);
+    const rows = db.getRepository(SigningKeyEntity);
     const keys = await loadSigningKeys({ ...jwk, kid: 'prod-1' }, rows, box, quiet);
     expect(keys.kid).toBe('prod-1');
     const [published] = keys.jwks().keys;

@@ -14,7 +14,7 @@ import {
 import type { Repository } from 'typeorm';
 import type { SigningJwk } from '../config';
 import type { SecretBox } from '../factors/crypto/secret-box';
-import type { SigningKeyRow } from './signing-key.entity';
+import type { SigningKeyEntity } from './signing-key.entity';
 
 export const SIGNING_ALGORITHM = 'ES256';
 const CURRENT = 'current';
@@ -34,7 +34,7 @@ export class SigningKeys {
 
 export async function loadSigningKeys(
   configured: SigningJwk | null,
-  rows: Repository<SigningKeyRow>,
+  rows: Repository<SigningKeyEntity>,
   box: SecretBox,
   logger: Pick<LoggerService, 'log'>,
 ): Promise<SigningKeys> {
@@ -51,10 +51,10 @@ export async function loadSigningKeys(
 }
 
 async function createShared(
-  rows: Repository<SigningKeyRow>,
+  rows: Repository<SigningKeyEntity>,
   box: SecretBox,
   logger: Pick<LoggerService, 'log'>,
-): Promise<SigningKeyRow> {
+): Promise<SigningKeyEntity> {
   const { privateKey, publicKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
@@ -84,4 +84,7 @@ function importPrivate(jwk: JWK_EC_Private): Promise<CryptoKey> {
 }
 
 const contextOf = (kid: string): string => `signing-key:${kid}`;
-const sealedOf = (row: SigningKeyRow) => ({ keyId: row.privateKeyId, ciphertext: row.privateJwkCiphertext });
+const sealedOf = (row: SigningKeyEntity) => ({
+  keyId: row.privateKeyId,
+  ciphertext: row.privateJwkCiphertext,
+});

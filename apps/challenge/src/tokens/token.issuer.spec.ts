@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { challengeConfigSchema, loadChallengeConfig, type ChallengeConfig } from '../config';
 import { CHALLENGE_ENTITIES, CHALLENGE_MIGRATIONS } from '../database/challenge-database';
 import { SecretBox } from '../factors/crypto/secret-box';
-import { SigningKeyRow } from './signing-key.entity';
+import { SigningKeyEntity } from './signing-key.entity';
 import { loadSigningKeys, type SigningKeys } from './signing-keys';
 import { carriedClaims } from '../challenges/challenges.service';
 import { TokenIssuer, type StepUpGrant } from './token.issuer';
@@ -37,7 +37,7 @@ describe(TokenIssuer.name, () => {
   beforeAll(async () => {
     config = loadChallengeConfig(readRuntimeEnv({}));
     db = await memoryDatabase();
-    keys = await loadSigningKeys(null, db.getRepository(SigningKeyRow), box, quiet);
+    keys = await loadSigningKeys(null, db.getRepository(SigningKeyEntity), box, quiet);
     sut = new TokenIssuer(keys, config);
     const { issuer, audience } = config.challenge.tokens;
     verifier = new TokenVerifier([], { issuer, audience, jwks: () => keys.jwks() }, 30);

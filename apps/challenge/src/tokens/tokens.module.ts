@@ -8,18 +8,18 @@ import { CHALLENGE_CONFIG, type ChallengeConfig } from '../config';
 import { CHALLENGE_DB } from '../database/challenge-database';
 import { SecretBox } from '../factors/crypto/secret-box';
 import { JwksHttpController } from './jwks.http.controller';
-import { SigningKeyRow } from './signing-key.entity';
+import { SigningKeyEntity } from './signing-key.entity';
 import { loadSigningKeys, SigningKeys } from './signing-keys';
 import { TokenIssuer } from './token.issuer';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([SigningKeyRow], CHALLENGE_DB)],
+  imports: [TypeOrmModule.forFeature([SigningKeyEntity], CHALLENGE_DB)],
   controllers: [JwksHttpController],
   providers: [
     {
       provide: SigningKeys,
-      inject: [CHALLENGE_CONFIG, getRepositoryToken(SigningKeyRow, CHALLENGE_DB), SecretBox],
-      useFactory: (config: ChallengeConfig, rows: Repository<SigningKeyRow>, box: SecretBox) =>
+      inject: [CHALLENGE_CONFIG, getRepositoryToken(SigningKeyEntity, CHALLENGE_DB), SecretBox],
+      useFactory: (config: ChallengeConfig, rows: Repository<SigningKeyEntity>, box: SecretBox) =>
         loadSigningKeys(config.secrets.signingJwk, rows, box, new Logger('SigningKeys')),
     },
     {

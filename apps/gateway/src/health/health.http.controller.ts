@@ -15,7 +15,7 @@ import type { FastifyReply } from 'fastify';
 import { SessionRevocations } from '../auth/session-revocations';
 import { AccessEventPublisher } from '../events/access-event.publisher';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
-import { GatewayPolicy } from '../policy/gateway-policy.service';
+import { GatewayPolicyService } from '../policy/gateway-policy.service';
 import { GatewayMetrics } from './gateway.metrics';
 
 /** Liveness, readiness, metrics and the key set upstreams verify identity assertions with. */
@@ -29,7 +29,7 @@ export class HealthHttpController {
     private readonly verifier: TokenVerifier,
     private readonly assertions: IdentityAssertionSigner,
     private readonly consumer: ConsumerHealth,
-    private readonly policy: GatewayPolicy,
+    private readonly policy: GatewayPolicyService,
     private readonly events: AccessEventPublisher,
     private readonly revocations: SessionRevocations,
     bus: BusMetrics,

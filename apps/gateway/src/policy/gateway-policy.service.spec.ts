@@ -6,12 +6,12 @@ import type { MessageBus } from '@stepgate/kafka';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadGatewayConfig, type GatewayConfig } from '../config';
 import { GatewayMetrics } from '../health/gateway.metrics';
-import { GatewayPolicy } from './gateway-policy.service';
+import { GatewayPolicyService } from './gateway-policy.service';
 
-describe(GatewayPolicy.name, () => {
+describe(GatewayPolicyService.name, () => {
   let config: GatewayConfig;
   let metrics: GatewayMetrics;
-  let sut: GatewayPolicy;
+  let sut: GatewayPolicyService;
   const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
 
@@ -41,7 +41,7 @@ describe(GatewayPolicy.name, () => {
       readRuntimeEnv({ STEPGATE_CONFIG: resolve(__dirname, '../../../../config/stepgate.yaml') }),
     );
     metrics = new GatewayMetrics();
-    sut = new GatewayPolicy(config, {} as MessageBus, metrics);
+    sut = new GatewayPolicyService(config, {} as MessageBus, metrics);
     errors.mockClear();
   });
 

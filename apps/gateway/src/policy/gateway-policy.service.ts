@@ -37,7 +37,7 @@ export function activeRoutesOf(policy: RoutePolicySection, version: number | nul
   };
 }
 
-export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
+export class GatewayPolicyService implements OnModuleInit, OnModuleDestroy {
   private readonly follower: PolicyFollower<ActiveRoutes>;
 
   constructor(
@@ -49,7 +49,7 @@ export class GatewayPolicy implements OnModuleInit, OnModuleDestroy {
       initial: activeRoutesOf(started.policy),
       adopt: (published) => this.adopt(published),
       describe: (routes) => routes.hash,
-      logger: new Logger(GatewayPolicy.name),
+      logger: new Logger(GatewayPolicyService.name),
       onRejected: () => this.metrics.policyReloads.inc({ result: 'rejected' }),
     });
     this.follower.onChange(() => {

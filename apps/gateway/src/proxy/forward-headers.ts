@@ -304,7 +304,7 @@ export const ALWAYS_FORWARDED = [
 const alwaysForwarded = headerMatcher(ALWAYS_FORWARDED);
 
 /** One upstream's rules for client headers, on top of the default table. */
-export interface HeaderPolicy {
+export interface UpstreamHeaderRules {
   /** The client's `Authorization` (and its `DPoP` proof) go on. */
   passAuthorization: boolean;
   /** More names and prefixes to remove. */
@@ -313,13 +313,13 @@ export interface HeaderPolicy {
   allow?: readonly string[];
 }
 
-export interface CompiledHeaderPolicy {
+export interface CompiledHeaderRules {
   passAuthorization: boolean;
   strip: HeaderMatcher | null;
   allow: HeaderMatcher | null;
 }
 
-export function compileHeaderPolicy(p: HeaderPolicy): CompiledHeaderPolicy {
+export function compileHeaderPolicy(p: UpstreamHeaderRules): CompiledHeaderRules {
   return {
     passAuthorization: p.passAuthorization,
     strip: p.strip && p.strip.length > 0 ? headerMatcher(p.strip) : null,
@@ -365,7 +365,7 @@ function withoutStepgateCookies(cookie: string | string[]): string | undefined {
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
   ctx: ForwardContext,
-  policy: CompiledHeaderPolicy,
+  policy: CompiledHeaderRules,
 ): Record<string, string | string[]> {
   const listed = connectionListed(incoming);
   // A DPoP proof travels with its token: both stay here unless the upstream asked for the credentials

@@ -14,7 +14,7 @@ import {
 import { InvalidDeviceId } from '../auth/request-identity';
 import { GATEWAY_CONFIG, type GatewayConfig, type RoutePolicy } from '../config';
 import type { Decision } from '../policy/decide';
-import { GatewayPolicy } from '../policy/gateway-policy.service';
+import { GatewayPolicyService } from '../policy/gateway-policy.service';
 import { matchRoute } from '../policy/route-matcher';
 import { policyMethod } from './canonical-request';
 import { DecisionStage } from './stages/decision.stage';
@@ -42,7 +42,7 @@ export class GatewayPipeline {
 
   constructor(
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-    private readonly policy: GatewayPolicy,
+    private readonly policy: GatewayPolicyService,
     private readonly identity: IdentityStage,
     private readonly decisions: DecisionStage,
     private readonly stepUps: StepUpStage,

@@ -17,7 +17,7 @@ import {
   downstreamResponseHeaders,
   isStepGateCookie,
   upstreamRequestHeaders,
-  type CompiledHeaderPolicy,
+  type CompiledHeaderRules,
   type ForwardContext,
 } from './forward-headers';
 
@@ -28,7 +28,7 @@ interface Upstream {
   pool: Pool;
   basePath: string;
   timeoutMs: number;
-  headers: CompiledHeaderPolicy;
+  headers: CompiledHeaderRules;
 }
 
 export class BodyTooLarge extends Error {

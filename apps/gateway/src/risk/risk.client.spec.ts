@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { GatewayConfig } from '../config';
 import { GatewayMetrics } from '../health/gateway.metrics';
-import type { GatewayPolicy } from '../policy/gateway-policy.service';
+import type { GatewayPolicyService } from '../policy/gateway-policy.service';
 import { RiskClient, UnassessableContext, type RiskContext } from './risk.client';
 import { RiskRequestError, type RiskTransport } from './risk.transport';
 
@@ -65,7 +65,7 @@ function setup(negativeCacheMs = 1000) {
   const transport = new ScriptedTransport();
   const metrics = new GatewayMetrics();
   const listeners: (() => void)[] = [];
-  const policy = { onChange: (l: () => void) => listeners.push(l) } as unknown as GatewayPolicy;
+  const policy = { onChange: (l: () => void) => listeners.push(l) } as unknown as GatewayPolicyService;
   const config = {
     gateway: { risk: { timeoutMs: 500, cacheTtlSeconds: 60, negativeCacheMs } },
   } as unknown as GatewayConfig;

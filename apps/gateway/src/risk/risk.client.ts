@@ -8,7 +8,7 @@ import { assessRiskRequest, type RiskAssessment } from '@stepgate/contracts';
 import { LRUCache } from 'lru-cache';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config';
 import { GatewayMetrics } from '../health/gateway.metrics';
-import { GatewayPolicy } from '../policy/gateway-policy.service';
+import { GatewayPolicyService } from '../policy/gateway-policy.service';
 import { RiskDecisionCache, type ScoredInputs } from './risk-decision.cache';
 import { RiskPathMetrics } from './risk.metrics';
 import { checkedAnswer, RISK_TRANSPORT, RiskRequestError, type RiskTransport } from './risk.transport';
@@ -38,7 +38,7 @@ export class RiskClient {
     @Inject(RISK_TRANSPORT) private readonly transport: RiskTransport,
     private readonly metrics: GatewayMetrics,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-    policy: GatewayPolicy,
+    policy: GatewayPolicyService,
   ) {
     const { cacheTtlSeconds, negativeCacheMs } = config.gateway.risk;
     this.cache = new RiskDecisionCache(cacheTtlSeconds * 1000);

@@ -3,7 +3,7 @@ import { Controller, Get, Param, Query, UseFilters } from '@nestjs/common';
 import { subject as subjectSchema } from '@stepgate/contracts';
 import { HttpErrorsFilter, HttpStatuses, InvalidRequest } from '@stepgate/observability';
 import { z } from 'zod';
-import { RiskPolicy } from '../policy/risk-policy.service';
+import { RiskPolicyService } from '../policy/risk-policy.service';
 import { ADMIN_HTTP_STATUSES, AdminService, type SubjectProfileView } from './admin.service';
 
 const DEFAULT_ASSESSMENTS = 20;
@@ -13,7 +13,7 @@ const DEFAULT_ASSESSMENTS = 20;
 export class AdminHttpController {
   constructor(
     private readonly admin: AdminService,
-    private readonly policy: RiskPolicy,
+    private readonly policy: RiskPolicyService,
   ) {}
 
   @Get('subjects/:subject')

@@ -4,11 +4,11 @@ import type { AccessDecision, DeviceStatus, RiskAssessment } from '@stepgate/con
 import { DomainError, type HttpStatusList } from '@stepgate/observability';
 import { toRiskAssessment } from '../assessments/assessment.mapping';
 import type { AssessmentSource } from '../profiles/assessment.entity';
-import { AssessmentLog } from '../profiles/assessment-log.service';
-import type { Device } from '../profiles/device.entity';
-import { RiskPolicy } from '../policy/risk-policy.service';
+import { AssessmentLogService } from '../profiles/assessment-log.service';
+import type { DeviceEntity } from '../profiles/device.entity';
+import { RiskPolicyService } from '../policy/risk-policy.service';
 import { ProfileReader } from '../profiles/profile.reader';
-import type { Sighting } from '../profiles/sighting.entity';
+import type { SightingEntity } from '../profiles/sighting.entity';
 import { FEATURES, type Feature } from '@stepgate/risk-scoring';
 
 const RECENT_CHALLENGES = 20;
@@ -77,8 +77,8 @@ export const ADMIN_HTTP_STATUSES: HttpStatusList = [[SubjectNotFound, 404]];
 export class AdminService {
   constructor(
     private readonly profiles: ProfileReader,
-    private readonly log: AssessmentLog,
-    private readonly policy: RiskPolicy,
+    private readonly log: AssessmentLogService,
+    private readonly policy: RiskPolicyService,
   ) {}
 
   async subjectProfile(subject: string, assessmentLimit: number): Promise<SubjectProfileView> {
@@ -96,9 +96,9 @@ export class AdminService {
     const population = await this.profiles.populationOf(
       sightings.map((s) => ({ feature: s.kind, value: s.value })),
     );
-    const subjectsUsing = (s: Sighting) =>
+    const subjectsUsing = (s: SightingEntity) =>
       population.find((p) => p.feature === s.kind && p.value === s.value)?.subjects ?? 0;
-    const sightingsOf = (kind: Sighting['kind']) =>
+    const sightingsOf = (kind: SightingEntity['kind']) =>
       sightings.filter((s) => s.kind === kind).map((s) => sightingView(s, subjectsUsing(s)));
     const located = state && state.locatedAt !== null && state.lat !== null && state.lon !== null;
     return {
@@ -146,7 +146,7 @@ export class AdminService {
   }
 }
 
-function deviceView(d: Device): SubjectProfileView['devices'][number] {
+function deviceView(d: DeviceEntity): SubjectProfileView['devices'][number] {
   return {
     deviceId: d.deviceId,
     status: d.confirmedAt === null ? 'seen' : 'confirmed',
@@ -162,7 +162,7 @@ function deviceView(d: Device): SubjectProfileView['devices'][number] {
   };
 }
 
-function sightingView(s: Sighting, subjects: number): SightingView {
+function sightingView(s: SightingEntity, subjects: number): SightingView {
   return {
     value: s.value,
     seenCount: s.seenCount,

@@ -27,8 +27,12 @@ import {
 } from '@stepgate/observability';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { PolicyStore, VersionConflict, type StoredVersion } from '../policy/policy-store.service';
-import { InvalidPolicy, PolicyVersions, type RecordedChange } from '../policy/policy-versions.service';
+import { PolicyStoreService, VersionConflict, type StoredVersion } from '../policy/policy-store.service';
+import {
+  InvalidPolicyCandidate,
+  PolicyVersionsService,
+  type RecordedChange,
+} from '../policy/policy-versions.service';
 import { summaryOf, type VersionSummary } from '../policy/version-summary';
 import { AdminAssertions, ASSERTION_HTTP_STATUSES } from './admin-assertion';
 
@@ -58,7 +62,7 @@ class StaleVersion extends DomainError {
 }
 
 class PolicyRejected extends DomainError {
-  constructor(invalid: InvalidPolicy) {
+  constructor(invalid: InvalidPolicyCandidate) {
     super('invalid_policy', invalid.message, { problems: invalid.problems });
   }
 }
@@ -83,8 +87,8 @@ const POLICY_HTTP_STATUSES: HttpStatusList = [
 @UseFilters(new HttpErrorsFilter(new HttpStatuses(ASSERTION_HTTP_STATUSES, POLICY_HTTP_STATUSES)))
 export class PolicyHttpController {
   constructor(
-    private readonly store: PolicyStore,
-    private readonly versions: PolicyVersions,
+    private readonly store: PolicyStoreService,
+    private readonly versions: PolicyVersionsService,
     private readonly assertions: AdminAssertions,
   ) {}
 
@@ -168,7 +172,7 @@ export class PolicyHttpController {
       return stored;
     } catch (err) {
       if (err instanceof VersionConflict) throw new StaleVersion(err);
-      if (err instanceof InvalidPolicy) throw new PolicyRejected(err);
+      if (err instanceof InvalidPolicyCandidate) throw new PolicyRejected(err);
       throw err;
     }
   }

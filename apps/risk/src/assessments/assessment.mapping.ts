@@ -1,8 +1,8 @@
 import type { RiskAssessment } from '@stepgate/contracts';
-import type { AssessmentRecord } from '../profiles/assessment.entity';
+import type { AssessmentEntity } from '../profiles/assessment.entity';
 import { published, type ScoredSignal } from '@stepgate/risk-scoring';
 
-export type NewAssessmentRecord = Omit<AssessmentRecord, 'seq'>;
+export type NewAssessmentRecord = Omit<AssessmentEntity, 'seq'>;
 
 /** The stored assessment as the contract publishes it. */
 export function toRiskAssessment(r: NewAssessmentRecord): RiskAssessment {

@@ -14,10 +14,10 @@ import {
 import { MessageBus } from '@stepgate/kafka';
 import type { EntityManager } from 'typeorm';
 import { RiskMetrics } from '../health/risk.metrics';
-import { RiskPolicy, type ActivePolicy } from '../policy/risk-policy.service';
-import { AssessmentLog } from '../profiles/assessment-log.service';
+import { RiskPolicyService, type RiskPolicyInForce } from '../policy/risk-policy.service';
+import { AssessmentLogService } from '../profiles/assessment-log.service';
 import type { AssessmentSource } from '../profiles/assessment.entity';
-import { Inbox, type MessageKey } from '../profiles/inbox.service';
+import { InboxService, type MessageKey } from '../profiles/inbox.service';
 import { ProfileReader } from '../profiles/profile.reader';
 import { ProfileWriter } from '../profiles/profile.writer';
 import type { AccessRecord } from '../profiles/working-set';
@@ -49,11 +49,11 @@ interface Provenance {
 export class AssessmentService {
   constructor(
     @Inject(GEO_LOOKUP) private readonly geo: GeoLookup,
-    private readonly policy: RiskPolicy,
+    private readonly policy: RiskPolicyService,
     private readonly profiles: ProfileReader,
     private readonly learned: ProfileWriter,
-    private readonly log: AssessmentLog,
-    private readonly inbox: Inbox,
+    private readonly log: AssessmentLogService,
+    private readonly inbox: InboxService,
     private readonly transactions: Transactions,
     private readonly bus: MessageBus,
     private readonly metrics: RiskMetrics,
@@ -154,7 +154,7 @@ export class AssessmentService {
 
   private async applyAccesses(
     em: EntityManager,
-    active: ActivePolicy,
+    active: RiskPolicyInForce,
     items: readonly { event: AccessEvent; assessmentId: string | null }[],
   ): Promise<NewAssessmentRecord[]> {
     const work = items.flatMap(({ event, assessmentId }) => {
@@ -259,7 +259,7 @@ export class AssessmentService {
 
   private async scoreAndLog(
     em: EntityManager,
-    active: ActivePolicy,
+    active: RiskPolicyInForce,
     assessmentId: string,
     context: ScoringContext,
     observation: Observation,

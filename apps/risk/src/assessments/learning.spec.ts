@@ -1,7 +1,7 @@
 import type { RiskLevel } from '@stepgate/contracts';
 import { describe, expect, it } from 'vitest';
 import type { RouteView } from '@stepgate/policy';
-import { learns, sighted, type LearningPolicy } from './learning';
+import { learns, sighted, type LearningPolicyView } from './learning';
 
 const MFA = 'urn:stepgate:acr:mfa';
 const PHR = 'urn:stepgate:acr:phr';
@@ -19,7 +19,7 @@ const reports: RouteView = {
   onRiskUnavailable: 'allow',
   mode: 'enforce',
 };
-const POLICY: LearningPolicy = {
+const POLICY: LearningPolicyView = {
   routes: new Map([payments, reports].map((r) => [r.id, r])),
   acrLevels: ['urn:stepgate:acr:basic', MFA, PHR],
 };

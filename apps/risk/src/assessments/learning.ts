@@ -6,7 +6,7 @@ import { acrRank, requiredAcr } from '@stepgate/policy';
 import type { RouteView } from '@stepgate/policy';
 
 /** The parts of the policy in force that learning reads: the routes by id and the ordered acr levels. */
-export interface LearningPolicy {
+export interface LearningPolicyView {
   routes: ReadonlyMap<string, RouteView>;
   /** policy.acr.levels, weakest first; empty when unknown (then no step-up teaches). */
   acrLevels: readonly string[];
@@ -32,7 +32,7 @@ export type LearnedFields = Pick<AccessEvent, 'decision' | 'route' | 'monitored'
 export function learns(
   event: LearnedFields,
   level: RiskLevel,
-  policy: LearningPolicy,
+  policy: LearningPolicyView,
   history: number,
 ): boolean {
   if (event.decision !== 'allow' || event.monitored || event.route === null) return false;
@@ -57,7 +57,7 @@ export function learns(
  * routes, and that route allows it at risk's own level (a lenient route at medium, never a cached allow
  * where risk's own level steps up).
  */
-export function sighted(event: LearnedFields, level: RiskLevel, policy: LearningPolicy): boolean {
+export function sighted(event: LearnedFields, level: RiskLevel, policy: LearningPolicyView): boolean {
   if (event.decision !== 'allow' || event.monitored || event.route === null) return false;
   return policy.routes.get(event.route)?.decisions[level] === 'allow';
 }

@@ -6,7 +6,7 @@ import type { RouteView } from '@stepgate/policy';
 import { riskConfigSchema, type RiskConfig } from '../config';
 import { weigh, type ObservedSignal } from '@stepgate/risk-scoring';
 import { backtest, type RecordedDecision } from './backtest.engine';
-import { resolveCandidate, sidePolicyOf } from './candidate';
+import { resolveCandidate, backtestSidePolicyOf } from './candidate';
 
 const shipped = parseConfig(
   riskConfigSchema,
@@ -55,7 +55,7 @@ function recorded(
   config: RiskConfig = shipped,
   clientIp = '81.2.69.142',
 ): RecordedDecision {
-  const side = sidePolicyOf(config, ROUTES, 'lr-1/cfg-test');
+  const side = backtestSidePolicyOf(config, ROUTES, 'lr-1/cfg-test');
   const w = weigh(observed, side.scoring);
   return {
     time: T0 + i * 1000,
@@ -74,10 +74,10 @@ function recorded(
 function candidate(input: unknown) {
   const result = resolveCandidate(input, shipped, ROUTES);
   if (!result.ok) throw new Error(result.problems.join('; '));
-  return { side: sidePolicyOf(result.config, result.routes, 'candidate'), warnings: result.warnings };
+  return { side: backtestSidePolicyOf(result.config, result.routes, 'candidate'), warnings: result.warnings };
 }
 
-const inForce = sidePolicyOf(shipped, ROUTES, 'lr-1/cfg-test');
+const inForce = backtestSidePolicyOf(shipped, ROUTES, 'lr-1/cfg-test');
 
 // unconfirmed device: 30 points (medium at 30); model_country 2 bits x 2 = 4.
 const stream = (): RecordedDecision[] => [

@@ -19,9 +19,9 @@ import {
   weigh,
   type ObservedSignal,
   type ScoredSignal,
-  type WeighingPolicy,
+  type WeighingSettings,
 } from '@stepgate/risk-scoring';
-import type { SidePolicy } from './candidate';
+import type { BacktestSidePolicy } from './candidate';
 
 /** One recorded access assessment (a risk_assessments row with source `access`). */
 export interface RecordedDecision {
@@ -164,9 +164,9 @@ const CANDIDATE_CHALLENGED = 2;
 
 /** One side's policy, prepared for the hot path. */
 class Side {
-  readonly weighing: WeighingPolicy;
+  readonly weighing: WeighingSettings;
 
-  constructor(readonly policy: SidePolicy) {
+  constructor(readonly policy: BacktestSidePolicy) {
     const { weights, thresholds, model, monitor } = policy.scoring;
     this.weighing = { weights, thresholds, model, monitor };
   }
@@ -240,8 +240,8 @@ interface Evaluated {
 
 export async function backtest(
   recorded: AsyncIterable<RecordedDecision> | Iterable<RecordedDecision>,
-  inForce: SidePolicy,
-  candidate: SidePolicy,
+  inForce: BacktestSidePolicy,
+  candidate: BacktestSidePolicy,
   options: BacktestOptions = {},
 ): Promise<BacktestReport> {
   const sampleSize = options.sample ?? 20;

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DomainError, type HttpStatusList } from '@stepgate/observability';
 import type { DataSource } from 'typeorm';
-import { RiskPolicy } from '../policy/risk-policy.service';
+import { RiskPolicyService } from '../policy/risk-policy.service';
 import { RISK_DB } from '../database/risk.data-source';
 import type { BacktestReport } from './backtest.engine';
 import { InvalidCandidate, simulate, type SimulationRequest } from './simulation';
@@ -32,7 +32,7 @@ export class BacktestService {
 
   constructor(
     @InjectDataSource(RISK_DB) private readonly db: DataSource,
-    private readonly policy: RiskPolicy,
+    private readonly policy: RiskPolicyService,
   ) {}
 
   async simulate(request: SimulationRequest): Promise<BacktestReport> {

@@ -3,21 +3,30 @@
 // signals cannot replay (observation windows, smoothing, cold-start rules, retention) is accepted but named
 // in warnings, never silently ignored.
 import { z } from 'zod';
-import { routeViewSchema, routeViewOf, scoringPolicyOf, type RouteView } from '@stepgate/policy';
+import { routeViewSchema, routeViewOf, scoringSettingsOf, type RouteView } from '@stepgate/policy';
 import { riskSectionSchema, type RiskConfig } from '../config';
-import type { ScoringPolicy } from '@stepgate/risk-scoring';
+import type { ScoringSettings } from '@stepgate/risk-scoring';
 
 /** The policy one side of a backtest runs with. */
-export interface SidePolicy {
+export interface BacktestSidePolicy {
   /** `cfg-<hash>` of the risk section, or a label. */
   version: string;
   config: RiskConfig;
-  scoring: ScoringPolicy;
+  scoring: ScoringSettings;
   routes: ReadonlyMap<string, RouteView>;
 }
 
-export function sidePolicyOf(config: RiskConfig, routes: readonly RouteView[], version: string): SidePolicy {
-  return { version, config, scoring: scoringPolicyOf(config), routes: new Map(routes.map((r) => [r.id, r])) };
+export function backtestSidePolicyOf(
+  config: RiskConfig,
+  routes: readonly RouteView[],
+  version: string,
+): BacktestSidePolicy {
+  return {
+    version,
+    config,
+    scoring: scoringSettingsOf(config),
+    routes: new Map(routes.map((r) => [r.id, r])),
+  };
 }
 
 /** A route in a candidate: its id and what to change (a whole route from the config file passes too). */

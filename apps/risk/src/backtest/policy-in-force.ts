@@ -1,10 +1,10 @@
 // The policy in force for an offline backtest (the CLI): the newest version in risk's policy store, as every
 // risk instance applies it, and the config file's only when no version was ever recorded. The running
-// service has its own answer (RiskPolicy.current); this is for a process that only has the database.
+// service has its own answer (RiskPolicyService.current); this is for a process that only has the database.
 import type { EntityManager } from 'typeorm';
 import { riskViewOf, type RouteView } from '@stepgate/policy';
 import type { RiskConfig } from '../config';
-import { PolicyVersionRecord } from '../policy/policy-version.entity';
+import { PolicyVersionEntity } from '../policy/policy-version.entity';
 import type { PolicyInForce } from './simulation';
 
 export interface HeadVersion {
@@ -19,7 +19,7 @@ export type PolicyResolution =
   | { ok: false; head: HeadVersion; problems: string[] };
 
 /**
- * The newest recorded version, validated as RiskPolicy validates a published one (the start-only parts,
+ * The newest recorded version, validated as RiskPolicyService validates a published one (the start-only parts,
  * http, admin, kafka and reload, from `started`); `fromFile` when the store has no version, or no table (a
  * database from before versioned policies). Read only.
  */
@@ -44,20 +44,20 @@ export async function resolvePolicyInForce(
   return resolveDocument(head, document, started);
 }
 
-/** A version's document as the policy in force, validated as RiskPolicy validates a published one. */
+/** A version's document as the policy in force, validated as RiskPolicyService validates a published one. */
 export function resolveDocument(head: HeadVersion, document: unknown, started: RiskConfig): PolicyResolution {
   const view = riskViewOf(document, started);
   if (!view.ok) return { ok: false, head, problems: view.problems };
   return { ok: true, inForce: { config: view.config, routes: view.routes }, head };
 }
 
-async function headRow(em: EntityManager): Promise<PolicyVersionRecord | null> {
+async function headRow(em: EntityManager): Promise<PolicyVersionEntity | null> {
   const runner = em.connection.createQueryRunner();
   try {
     if (!(await runner.hasTable('risk_policy_versions'))) return null;
   } finally {
     await runner.release();
   }
-  const [row] = await em.getRepository(PolicyVersionRecord).find({ order: { version: 'DESC' }, take: 1 });
+  const [row] = await em.getRepository(PolicyVersionEntity).find({ order: { version: 'DESC' }, take: 1 });
   return row ?? null;
 }

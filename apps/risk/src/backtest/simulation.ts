@@ -5,7 +5,7 @@ import { policyVersionOf, type RouteView } from '@stepgate/policy';
 import type { RiskConfig } from '../config';
 import { MODEL_NAME } from '@stepgate/risk-scoring';
 import { backtest, type BacktestReport } from './backtest.engine';
-import { resolveCandidate, sidePolicyOf } from './candidate';
+import { resolveCandidate, backtestSidePolicyOf } from './candidate';
 import { recordedDecisions } from './recorded-decisions';
 
 export interface SimulationRequest {
@@ -44,8 +44,8 @@ export async function simulate(
   const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   return backtest(
     recordedDecisions(em, { from: request.from, to: request.to, signal: request.signal }),
-    sidePolicyOf(inForce.config, inForce.routes, versionOf(inForce.config)),
-    sidePolicyOf(resolved.config, resolved.routes, versionOf(resolved.config)),
+    backtestSidePolicyOf(inForce.config, inForce.routes, versionOf(inForce.config)),
+    backtestSidePolicyOf(resolved.config, resolved.routes, versionOf(resolved.config)),
     {
       sample: request.sample,
       window: { from: iso(request.from), to: iso(request.to) },

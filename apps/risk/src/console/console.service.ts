@@ -5,10 +5,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository, SelectQueryBuilder } from 'typeorm';
-import { PolicyStore } from '../policy/policy-store.service';
-import { RiskPolicy } from '../policy/risk-policy.service';
+import { PolicyStoreService } from '../policy/policy-store.service';
+import { RiskPolicyService } from '../policy/risk-policy.service';
 import { summaryOf } from '../policy/version-summary';
-import { AssessmentRecord } from '../profiles/assessment.entity';
+import { AssessmentEntity } from '../profiles/assessment.entity';
 import { RISK_DB } from '../database/risk.data-source';
 import { num, Sql } from '../database/sql';
 import {
@@ -39,9 +39,9 @@ export interface ConsoleQuery {
 @Injectable()
 export class ConsoleService {
   constructor(
-    @InjectRepository(AssessmentRecord, RISK_DB) private readonly records: Repository<AssessmentRecord>,
-    private readonly policy: RiskPolicy,
-    private readonly store: PolicyStore,
+    @InjectRepository(AssessmentEntity, RISK_DB) private readonly records: Repository<AssessmentEntity>,
+    private readonly policy: RiskPolicyService,
+    private readonly store: PolicyStoreService,
   ) {}
 
   async view(query: ConsoleQuery): Promise<ConsoleData> {
@@ -98,7 +98,7 @@ export class ConsoleService {
     };
   }
 
-  private inWindow(query: ConsoleQuery, route = query.route): SelectQueryBuilder<AssessmentRecord> {
+  private inWindow(query: ConsoleQuery, route = query.route): SelectQueryBuilder<AssessmentEntity> {
     const qb = this.records
       .createQueryBuilder('a')
       .where("a.source = 'access'")

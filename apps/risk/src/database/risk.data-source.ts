@@ -2,33 +2,33 @@
 import type { RuntimeEnv } from '@stepgate/config';
 import { dataSourceOptions } from '@stepgate/database';
 import type { DataSourceOptions } from 'typeorm';
-import { AssessmentRecord } from '../profiles/assessment.entity';
-import { ChallengeAttempt } from '../profiles/challenge-attempt.entity';
-import { Device } from '../profiles/device.entity';
-import { FeatureStat, FeatureTotal } from '../profiles/feature-stat.entity';
+import { AssessmentEntity } from '../profiles/assessment.entity';
+import { ChallengeAttemptEntity } from '../profiles/challenge-attempt.entity';
+import { DeviceEntity } from '../profiles/device.entity';
+import { FeatureStatEntity, FeatureTotalEntity } from '../profiles/feature-stat.entity';
 import { RiskInitial1764300000000 } from './migrations/1764300000000-risk-initial';
 import { RiskSignals1764900000000 } from './migrations/1764900000000-risk-signals';
 import { PolicyVersions1765600000000 } from './migrations/1765600000000-policy-versions';
-import { PolicyVersionRecord } from '../policy/policy-version.entity';
-import { ProcessedMessage } from '../profiles/processed-message.entity';
-import { RecentAccessRow } from '../profiles/recent-access.entity';
-import { Sighting } from '../profiles/sighting.entity';
-import { SubjectState } from '../profiles/subject-state.entity';
+import { PolicyVersionEntity } from '../policy/policy-version.entity';
+import { ProcessedMessageEntity } from '../profiles/processed-message.entity';
+import { RecentAccessEntity } from '../profiles/recent-access.entity';
+import { SightingEntity } from '../profiles/sighting.entity';
+import { SubjectStateEntity } from '../profiles/subject-state.entity';
 
 /** Nest's name for risk's DataSource, so it never collides with another service's in the embedded mode. */
 export const RISK_DB = 'risk';
 
 export const RISK_ENTITIES = [
-  Device,
-  Sighting,
-  ChallengeAttempt,
-  AssessmentRecord,
-  ProcessedMessage,
-  SubjectState,
-  FeatureStat,
-  FeatureTotal,
-  RecentAccessRow,
-  PolicyVersionRecord,
+  DeviceEntity,
+  SightingEntity,
+  ChallengeAttemptEntity,
+  AssessmentEntity,
+  ProcessedMessageEntity,
+  SubjectStateEntity,
+  FeatureStatEntity,
+  FeatureTotalEntity,
+  RecentAccessEntity,
+  PolicyVersionEntity,
 ];
 
 export function riskDataSourceOptions(

@@ -9,7 +9,7 @@ import { diffPolicy, documentHash, type PolicyChange, type PolicyDocument } from
 import { LessThan, type Repository } from 'typeorm';
 import { RISK_DB } from '../database/risk.data-source';
 import { Transactions } from '../database/transactions';
-import { PolicyVersionRecord } from './policy-version.entity';
+import { PolicyVersionEntity } from './policy-version.entity';
 
 export interface NewVersion {
   document: PolicyDocument;
@@ -39,9 +39,9 @@ export class VersionConflict extends Error {
 }
 
 @Injectable()
-export class PolicyStore {
+export class PolicyStoreService {
   constructor(
-    @InjectRepository(PolicyVersionRecord, RISK_DB) private readonly rows: Repository<PolicyVersionRecord>,
+    @InjectRepository(PolicyVersionEntity, RISK_DB) private readonly rows: Repository<PolicyVersionEntity>,
     private readonly transactions: Transactions,
   ) {}
 
@@ -92,7 +92,7 @@ export class PolicyStore {
   async append(next: NewVersion): Promise<StoredVersion> {
     try {
       return await this.transactions.run(async (em) => {
-        const repo = em.getRepository(PolicyVersionRecord);
+        const repo = em.getRepository(PolicyVersionEntity);
         const [head] = await repo.find({ order: { version: 'DESC' }, take: 1 });
         const current = head?.version ?? 0;
         if (current !== next.expected) throw new VersionConflict(next.expected, current);
@@ -131,7 +131,7 @@ export class PolicyStore {
   }
 }
 
-function storedOf(row: PolicyVersionRecord): StoredVersion {
+function storedOf(row: PolicyVersionEntity): StoredVersion {
   return {
     version: row.version,
     hash: row.hash,

@@ -4,7 +4,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /** One version of the policy: the whole document, who made it and what changed. Append-only: the audit log. */
 @Entity('risk_policy_versions')
-export class PolicyVersionRecord {
+export class PolicyVersionEntity {
   /** 1, 2, 3, ...: the next is always the head plus one, so two writers of the same next version conflict. */
   @PrimaryColumn({ type: 'integer' })
   version!: number;

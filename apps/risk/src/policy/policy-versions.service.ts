@@ -2,7 +2,7 @@
 // document as a new version), or the config file: at start and on each edit, the file's document becomes a
 // version when it differs from the last one recorded from the file, so restarting with an unchanged file
 // never undoes an admin change. The head is published on the compacted topic after every write and at
-// start; every gateway and risk instance (this one included, through RiskPolicy) follows that topic.
+// start; every gateway and risk instance (this one included, through RiskPolicyService) follows that topic.
 import {
   Inject,
   Injectable,
@@ -23,8 +23,8 @@ import {
 import { basename } from 'node:path';
 import { RISK_CONFIG, riskSectionSchema, type RiskConfig } from '../config';
 import { RiskMetrics } from '../health/risk.metrics';
-import { PolicyStore, VersionConflict, type StoredVersion } from './policy-store.service';
-import { RiskPolicy } from './risk-policy.service';
+import { PolicyStoreService, VersionConflict, type StoredVersion } from './policy-store.service';
+import { RiskPolicyService } from './risk-policy.service';
 
 export const RISK_RUNTIME = Symbol('RISK_RUNTIME');
 
@@ -49,15 +49,15 @@ export interface RecordedChange extends StoredVersion {
 }
 
 /** A candidate that does not validate: every problem, with its path. */
-export class InvalidPolicy extends Error {
+export class InvalidPolicyCandidate extends Error {
   constructor(readonly problems: string[]) {
     super(`the policy does not validate: ${problems.join('; ')}`);
   }
 }
 
 @Injectable()
-export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly logger = new Logger(PolicyVersions.name);
+export class PolicyVersionsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(PolicyVersionsService.name);
   private upstreams: readonly string[] | null = null;
   private watch: ConfigWatch | null = null;
   private retry: NodeJS.Timeout | null = null;
@@ -67,9 +67,9 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
   private fileTail: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly store: PolicyStore,
+    private readonly store: PolicyStoreService,
     private readonly bus: MessageBus,
-    private readonly policy: RiskPolicy,
+    private readonly policy: RiskPolicyService,
     private readonly metrics: RiskMetrics,
     @Inject(RISK_RUNTIME) private readonly runtime: Pick<RuntimeEnv, 'configFile' | 'env'>,
     @Inject(RISK_CONFIG) private readonly started: RiskConfig,
@@ -125,7 +125,7 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
-  /** Records an admin's whole new document as the next version; InvalidPolicy or VersionConflict otherwise. */
+  /** Records an admin's whole new document as the next version; InvalidPolicyCandidate or VersionConflict otherwise. */
   change(request: PolicyChangeRequest): Promise<RecordedChange> {
     return this.record(request.document, request, null);
   }
@@ -145,7 +145,7 @@ export class PolicyVersions implements OnApplicationBootstrap, OnModuleDestroy {
     restores: number | null,
   ): Promise<RecordedChange> {
     const checked = this.check(document);
-    if (!checked.ok) throw new InvalidPolicy(checked.problems);
+    if (!checked.ok) throw new InvalidPolicyCandidate(checked.problems);
     const stored = await this.store.append({
       document: checked.document,
       author: request.author,

@@ -6,13 +6,13 @@ import type { PolicyVersion } from '@stepgate/contracts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { documentHash, loadFileDocument, type PolicyDocument } from '@stepgate/policy';
 import { loadRiskConfig, riskSectionSchema } from '../config';
-import { RiskPolicy } from './risk-policy.service';
+import { RiskPolicyService } from './risk-policy.service';
 
 const shipped = readFileSync(resolve(__dirname, '../../../../config/stepgate.yaml'), 'utf8');
 
-describe(RiskPolicy.name, () => {
+describe(RiskPolicyService.name, () => {
   let dir: string;
-  let sut: RiskPolicy;
+  let sut: RiskPolicyService;
   let base: PolicyDocument;
   const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
   vi.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
@@ -39,7 +39,7 @@ describe(RiskPolicy.name, () => {
     const file = join(dir, 'stepgate.yaml');
     writeFileSync(file, shipped);
     const runtime = { configFile: file, env: { STEPGATE_RISK_PORT: '0' } };
-    sut = new RiskPolicy(loadRiskConfig(runtime), runtime, null);
+    sut = new RiskPolicyService(loadRiskConfig(runtime), runtime, null);
     base = loadFileDocument(runtime, riskSectionSchema).document;
     errors.mockClear();
   });

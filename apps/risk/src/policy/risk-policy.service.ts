@@ -1,6 +1,6 @@
 // The policy in force: weights, model, thresholds, windows, lists and retention, and the routes' decisions
 // (for backtesting). Risk starts on the config file's and then follows the policy versions on the compacted
-// stepgate.policy.v1 topic (PolicyVersions records and publishes them) with the PolicyFollower the gateway
+// stepgate.policy.v1 topic (PolicyVersionsService records and publishes them) with the PolicyFollower the gateway
 // uses too, swapping each newer valid one in atomically. A version that does not validate is logged and
 // ignored: the old policy stays. http, admin, kafka and reload are read at start only.
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
@@ -12,44 +12,44 @@ import {
   PolicyFollower,
   policyVersionOf,
   riskViewOf,
-  scoringPolicyOf,
+  scoringSettingsOf,
   type Adoption,
   type RouteView,
   type RoutesView,
 } from '@stepgate/policy';
-import type { LearningPolicy } from '../assessments/learning';
+import type { LearningPolicyView } from '../assessments/learning';
 import type { RiskConfig } from '../config';
 import { MODEL_NAME, RiskModel } from '@stepgate/risk-scoring';
-import type { ScoringPolicy } from '@stepgate/risk-scoring';
+import type { ScoringSettings } from '@stepgate/risk-scoring';
 
-export interface ActivePolicy {
+export interface RiskPolicyInForce {
   readonly config: RiskConfig;
-  readonly scoring: ScoringPolicy;
+  readonly scoring: ScoringSettings;
   readonly model: RiskModel;
   /** `lr-2/cfg-<hash>`: the model and the config it scores with; stamped on every assessment. */
   readonly version: string;
   /** The published policy version in force; null while risk runs on the config file's at start. */
   readonly policyVersion: number | null;
   /** The routes and acr levels of the same version: what an access teaches depends on them. */
-  readonly learning: LearningPolicy;
+  readonly learning: LearningPolicyView;
 }
 
 const NO_ROUTES: RoutesView = { routes: [], acrLevels: [] };
 
-export function activePolicyOf(
+export function policyInForceOf(
   config: RiskConfig,
   routes: RoutesView = NO_ROUTES,
   policyVersion: number | null = null,
-): ActivePolicy {
-  const scoring = scoringPolicyOf(config);
+): RiskPolicyInForce {
+  const scoring = scoringSettingsOf(config);
   const version = `${MODEL_NAME}/cfg-${policyVersionOf(config)}`;
   const learning = { routes: new Map(routes.routes.map((r) => [r.id, r])), acrLevels: routes.acrLevels };
   return { config, scoring, model: new RiskModel(scoring, version), version, policyVersion, learning };
 }
 
-export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
-  private readonly logger = new Logger(RiskPolicy.name);
-  private readonly follower: PolicyFollower<ActivePolicy>;
+export class RiskPolicyService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(RiskPolicyService.name);
+  private readonly follower: PolicyFollower<RiskPolicyInForce>;
 
   constructor(
     private readonly started: RiskConfig,
@@ -65,7 +65,7 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
       this.logger.warn(`policy.routes unreadable until a version arrives, nothing is learned: ${problems}`);
     }
     this.follower = new PolicyFollower({
-      initial: activePolicyOf(started, routes),
+      initial: policyInForceOf(started, routes),
       adopt: (published) => this.adopt(published),
       describe: (policy) => policy.version,
       logger: this.logger,
@@ -78,11 +78,11 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
   }
 
   /** The policy to use now. Read it once per unit of work, so one assessment never mixes two policies. */
-  get current(): ActivePolicy {
+  get current(): RiskPolicyInForce {
     return this.follower.current;
   }
 
-  onChange(listener: (policy: ActivePolicy) => void): () => void {
+  onChange(listener: (policy: RiskPolicyInForce) => void): () => void {
     return this.follower.onChange(listener);
   }
 
@@ -99,9 +99,9 @@ export class RiskPolicy implements OnModuleInit, OnModuleDestroy {
     return this.follower.apply(published);
   }
 
-  private adopt(published: PolicyVersion): Adoption<ActivePolicy> {
+  private adopt(published: PolicyVersion): Adoption<RiskPolicyInForce> {
     const view = riskViewOf(published.document, this.started);
     if (!view.ok) return { ok: false, problems: view.problems.join('; ') };
-    return { ok: true, active: activePolicyOf(view.config, view, published.version) };
+    return { ok: true, active: policyInForceOf(view.config, view, published.version) };
   }
 }

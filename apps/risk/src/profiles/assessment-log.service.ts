@@ -3,18 +3,18 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
 import { In, Repository } from 'typeorm';
-import { AssessmentRecord } from './assessment.entity';
+import { AssessmentEntity } from './assessment.entity';
 import { RISK_DB } from '../database/risk.data-source';
 import { chunks, insertChunks, run, Sql, type ColumnType } from '../database/sql';
 
-export type NewAssessmentRecord = Omit<AssessmentRecord, 'seq'>;
+export type NewAssessmentRecord = Omit<AssessmentEntity, 'seq'>;
 
 @Injectable()
-export class AssessmentLog {
+export class AssessmentLogService {
   private readonly touched = new Set<string>();
 
   constructor(
-    @InjectRepository(AssessmentRecord, RISK_DB) private readonly records: Repository<AssessmentRecord>,
+    @InjectRepository(AssessmentEntity, RISK_DB) private readonly records: Repository<AssessmentEntity>,
   ) {}
 
   /**
@@ -86,15 +86,15 @@ export class AssessmentLog {
     return deleted;
   }
 
-  byIds(assessmentIds: readonly string[]): Promise<AssessmentRecord[]> {
+  byIds(assessmentIds: readonly string[]): Promise<AssessmentEntity[]> {
     return this.records.findBy({ assessmentId: In([...assessmentIds]) });
   }
 
-  byId(assessmentId: string): Promise<AssessmentRecord | null> {
+  byId(assessmentId: string): Promise<AssessmentEntity | null> {
     return this.records.findOneBy({ assessmentId });
   }
 
-  recent(subject: string, limit: number): Promise<AssessmentRecord[]> {
+  recent(subject: string, limit: number): Promise<AssessmentEntity[]> {
     return this.records.find({ where: { subject }, order: { seq: 'DESC' }, take: limit });
   }
 }

@@ -8,7 +8,7 @@ export type AssessmentSource = 'access' | 'challenge_outcome';
 @Entity('risk_assessments')
 @Index('idx_risk_assessments_subject_seq', ['subject', 'seq'])
 @Index('idx_risk_assessments_time', ['time'])
-export class AssessmentRecord {
+export class AssessmentEntity {
   /** Insertion order: retention keeps the newest N per subject by it. */
   @PrimaryGeneratedColumn({ type: 'integer' })
   seq!: number;

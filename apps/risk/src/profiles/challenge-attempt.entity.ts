@@ -6,7 +6,7 @@ import type { ChallengeResult } from '@stepgate/risk-scoring';
 /** A verification attempt reported by challenge (expired ones are not kept): failure streaks and passes. */
 @Entity('risk_challenge_attempts')
 @Index('idx_risk_challenge_attempts_subject_time', ['subject', 'occurredAt'])
-export class ChallengeAttempt {
+export class ChallengeAttemptEntity {
   // The key an outcome is deduplicated by: a challenge reports each result at most once per instant.
   @PrimaryColumn({ name: 'challenge_id', type: 'varchar', length: 128 })
   challengeId!: string;

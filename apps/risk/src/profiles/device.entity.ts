@@ -3,7 +3,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /** A device of a subject: seen on allowed accesses, confirmed by passed challenges. */
 @Entity('risk_devices')
-export class Device {
+export class DeviceEntity {
   @PrimaryColumn({ type: 'varchar', length: 256 })
   subject!: string;
 

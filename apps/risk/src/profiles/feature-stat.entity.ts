@@ -3,7 +3,7 @@ import type { Feature } from '@stepgate/risk-scoring';
 
 /** How many subjects have used a feature value: the global distribution the model compares against. */
 @Entity('risk_feature_stats')
-export class FeatureStat {
+export class FeatureStatEntity {
   @PrimaryColumn({ type: 'varchar', length: 16 })
   feature!: Feature;
 
@@ -14,9 +14,9 @@ export class FeatureStat {
   subjects!: number;
 }
 
-/** Per feature: the sum of FeatureStat.subjects and the number of distinct values (the distribution's normaliser). */
+/** Per feature: the sum of FeatureStatEntity.subjects and the number of distinct values (the distribution's normaliser). */
 @Entity('risk_feature_totals')
-export class FeatureTotal {
+export class FeatureTotalEntity {
   @PrimaryColumn({ type: 'varchar', length: 16 })
   feature!: Feature;
 

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager } from 'typeorm';
 import { In, LessThan, Repository } from 'typeorm';
-import { ProcessedMessage } from './processed-message.entity';
+import { ProcessedMessageEntity } from './processed-message.entity';
 import { RISK_DB } from '../database/risk.data-source';
 import { insertChunks, run, Sql } from '../database/sql';
 
@@ -13,12 +13,13 @@ export interface MessageKey {
 }
 
 @Injectable()
-export class Inbox {
+export class InboxService {
   constructor(
-    @InjectRepository(ProcessedMessage, RISK_DB) private readonly messages: Repository<ProcessedMessage>,
+    @InjectRepository(ProcessedMessageEntity, RISK_DB)
+    private readonly messages: Repository<ProcessedMessageEntity>,
   ) {}
 
-  find(key: MessageKey): Promise<ProcessedMessage | null> {
+  find(key: MessageKey): Promise<ProcessedMessageEntity | null> {
     return this.messages.findOneBy({ topic: key.topic, messageId: key.messageId });
   }
 
@@ -37,7 +38,7 @@ export class Inbox {
     const [sql, parameters] = em
       .createQueryBuilder()
       .insert()
-      .into(ProcessedMessage)
+      .into(ProcessedMessageEntity)
       .values({ ...key, processedAt: now, assessmentId })
       .orIgnore()
       .getQueryAndParameters();
@@ -74,7 +75,7 @@ export class Inbox {
     return claimed;
   }
 
-  findMany(topic: string, messageIds: readonly string[]): Promise<ProcessedMessage[]> {
+  findMany(topic: string, messageIds: readonly string[]): Promise<ProcessedMessageEntity[]> {
     return this.messages.findBy({ topic, messageId: In([...messageIds]) });
   }
 

@@ -6,7 +6,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
  * same transaction as its effects, so a redelivered message changes nothing.
  */
 @Entity('risk_processed_messages')
-export class ProcessedMessage {
+export class ProcessedMessageEntity {
   @PrimaryColumn({ type: 'varchar', length: 249 })
   topic!: string;
 

@@ -11,19 +11,19 @@ import {
   type Observation,
   type Population,
   type ScoringContext,
-  type ScoringPolicy,
+  type ScoringSettings,
   type SubjectProfile,
 } from '@stepgate/risk-scoring';
 import type { EntityManager } from 'typeorm';
 import { In, Repository } from 'typeorm';
 import { RISK_DB } from '../database/risk.data-source';
 import { chunks, columns, num, numOrNull, run, Sql, type DbNumber } from '../database/sql';
-import { ChallengeAttempt } from './challenge-attempt.entity';
-import { Device } from './device.entity';
-import { FeatureStat, FeatureTotal } from './feature-stat.entity';
-import { RecentAccessRow } from './recent-access.entity';
-import { Sighting } from './sighting.entity';
-import { SubjectState } from './subject-state.entity';
+import { ChallengeAttemptEntity } from './challenge-attempt.entity';
+import { DeviceEntity } from './device.entity';
+import { FeatureStatEntity, FeatureTotalEntity } from './feature-stat.entity';
+import { RecentAccessEntity } from './recent-access.entity';
+import { SightingEntity } from './sighting.entity';
+import { SubjectStateEntity } from './subject-state.entity';
 import {
   PopulationTally,
   WorkingProfile,
@@ -150,20 +150,21 @@ const POPULATION_COLUMNS = columns<PopulationRow>({ feature: true, value: true, 
 @Injectable()
 export class ProfileReader {
   constructor(
-    @InjectRepository(Device, RISK_DB) private readonly devices: Repository<Device>,
-    @InjectRepository(Sighting, RISK_DB) private readonly sightings: Repository<Sighting>,
-    @InjectRepository(ChallengeAttempt, RISK_DB) private readonly attempts: Repository<ChallengeAttempt>,
-    @InjectRepository(SubjectState, RISK_DB) private readonly subjects: Repository<SubjectState>,
-    @InjectRepository(FeatureStat, RISK_DB) private readonly stats: Repository<FeatureStat>,
-    @InjectRepository(FeatureTotal, RISK_DB) private readonly totals: Repository<FeatureTotal>,
-    @InjectRepository(RecentAccessRow, RISK_DB) private readonly recent: Repository<RecentAccessRow>,
+    @InjectRepository(DeviceEntity, RISK_DB) private readonly devices: Repository<DeviceEntity>,
+    @InjectRepository(SightingEntity, RISK_DB) private readonly sightings: Repository<SightingEntity>,
+    @InjectRepository(ChallengeAttemptEntity, RISK_DB)
+    private readonly attempts: Repository<ChallengeAttemptEntity>,
+    @InjectRepository(SubjectStateEntity, RISK_DB) private readonly subjects: Repository<SubjectStateEntity>,
+    @InjectRepository(FeatureStatEntity, RISK_DB) private readonly stats: Repository<FeatureStatEntity>,
+    @InjectRepository(FeatureTotalEntity, RISK_DB) private readonly totals: Repository<FeatureTotalEntity>,
+    @InjectRepository(RecentAccessEntity, RISK_DB) private readonly recent: Repository<RecentAccessEntity>,
   ) {}
 
   /** The profile and population view scoring needs for one context: a working set of one, changing nothing. */
   async load(
     context: Pick<ScoringContext, 'subject' | 'deviceId' | 'time'>,
     observation: Observation,
-    policy: ScoringPolicy,
+    policy: ScoringSettings,
     em: EntityManager = this.devices.manager,
   ): Promise<ProfileSnapshot> {
     const set = await this.loadWorkingSet(em, [{ access: context, observation }], policy);
@@ -173,7 +174,7 @@ export class ProfileReader {
     };
   }
 
-  device(subject: string, deviceId: string, em?: EntityManager): Promise<Device | null> {
+  device(subject: string, deviceId: string, em?: EntityManager): Promise<DeviceEntity | null> {
     return (em ? em.withRepository(this.devices) : this.devices).findOneBy({ subject, deviceId });
   }
 
@@ -188,7 +189,7 @@ export class ProfileReader {
       access: Pick<AccessRecord, 'subject' | 'deviceId' | 'time'>;
       observation: Observation;
     }[],
-    policy: ScoringPolicy,
+    policy: ScoringSettings,
   ): Promise<WorkingSet> {
     const earliest = new Map<string, number>();
     const devicePairs = new Map<string, [string, string]>();
@@ -330,36 +331,36 @@ export class ProfileReader {
     return { profiles, population: new PopulationTally(counts, totals) };
   }
 
-  devicesOf(subject: string): Promise<Device[]> {
+  devicesOf(subject: string): Promise<DeviceEntity[]> {
     return this.devices.find({ where: { subject }, order: { createdAt: 'ASC', deviceId: 'ASC' } });
   }
 
-  sightingsOf(subject: string): Promise<Sighting[]> {
+  sightingsOf(subject: string): Promise<SightingEntity[]> {
     return this.sightings.find({
       where: { subject },
       order: { kind: 'ASC', seenCount: 'DESC', firstSeenAt: 'ASC' },
     });
   }
 
-  subjectState(subject: string): Promise<SubjectState | null> {
+  subjectState(subject: string): Promise<SubjectStateEntity | null> {
     return this.subjects.findOneBy({ subject });
   }
 
-  recentAccessesOf(subject: string): Promise<RecentAccessRow[]> {
+  recentAccessesOf(subject: string): Promise<RecentAccessEntity[]> {
     return this.recent.find({ where: { subject }, order: { time: 'DESC' } });
   }
 
-  recentChallenges(subject: string, limit: number): Promise<ChallengeAttempt[]> {
+  recentChallenges(subject: string, limit: number): Promise<ChallengeAttemptEntity[]> {
     return this.attempts.find({ where: { subject }, order: { occurredAt: 'DESC' }, take: limit });
   }
 
   /** How common values are across subjects, for the admin view. */
-  populationOf(pairs: { feature: Feature; value: string }[]): Promise<FeatureStat[]> {
+  populationOf(pairs: { feature: Feature; value: string }[]): Promise<FeatureStatEntity[]> {
     if (pairs.length === 0) return Promise.resolve([]);
     return this.stats.find({ where: pairs });
   }
 
-  totalsOf(): Promise<FeatureTotal[]> {
+  totalsOf(): Promise<FeatureTotalEntity[]> {
     return this.totals.find({ where: { feature: In([...FEATURES]) } });
   }
 }

@@ -9,14 +9,14 @@ import {
   longestVelocityWindowMs,
   type ChallengeResult,
   type Feature,
-  type ScoringPolicy,
+  type ScoringSettings,
 } from '@stepgate/risk-scoring';
 import type { EntityManager } from 'typeorm';
 import { LessThanOrEqual, Repository } from 'typeorm';
 import { RISK_DB } from '../database/risk.data-source';
 import { chunks, insertChunks, num, run, Sql, type ColumnType, type DbNumber } from '../database/sql';
-import { ChallengeAttempt } from './challenge-attempt.entity';
-import { Device } from './device.entity';
+import { ChallengeAttemptEntity } from './challenge-attempt.entity';
+import { DeviceEntity } from './device.entity';
 import type { WorkingProfile, WorkingSet } from './working-set';
 
 export interface ChallengeAttemptInput {
@@ -43,14 +43,15 @@ const latest = (column: string) =>
 @Injectable()
 export class ProfileWriter {
   constructor(
-    @InjectRepository(ChallengeAttempt, RISK_DB) private readonly attempts: Repository<ChallengeAttempt>,
+    @InjectRepository(ChallengeAttemptEntity, RISK_DB)
+    private readonly attempts: Repository<ChallengeAttemptEntity>,
   ) {}
 
   /**
    * Writes back what a batch changed, as merges that compose with concurrent writers: counts as increments,
    * first and last times as min and max, a device's last context and the subject's place only if newer.
    */
-  async saveWorkingSet(em: EntityManager, set: WorkingSet, policy: ScoringPolicy): Promise<void> {
+  async saveWorkingSet(em: EntityManager, set: WorkingSet, policy: ScoringSettings): Promise<void> {
     const profiles = [...set.profiles.values()];
     await this.saveSubjects(em, profiles);
     await this.saveDevices(em, profiles);
@@ -199,7 +200,7 @@ export class ProfileWriter {
   private async saveRecentAccesses(
     em: EntityManager,
     profiles: WorkingProfile[],
-    policy: ScoringPolicy,
+    policy: ScoringSettings,
   ): Promise<void> {
     for (const p of profiles) p.trimVelocity(policy.velocity);
     const forgotten = profiles.flatMap((p) => p.forgotten.map((id) => [p.subject, id]));
@@ -297,7 +298,7 @@ export class ProfileWriter {
     await em
       .createQueryBuilder()
       .insert()
-      .into(ChallengeAttempt)
+      .into(ChallengeAttemptEntity)
       .values({
         challengeId: attempt.challengeId,
         result: attempt.result,
@@ -315,7 +316,7 @@ export class ProfileWriter {
     await this.ensureDevice(em, attempt.subject, attempt.deviceId, attempt.time);
     await em
       .createQueryBuilder()
-      .update(Device)
+      .update(DeviceEntity)
       .set({ confirmedAt: () => latest('confirmed_at') })
       .where('subject = :subject AND device_id = :deviceId', {
         subject: attempt.subject,
@@ -340,7 +341,7 @@ export class ProfileWriter {
     await em
       .createQueryBuilder()
       .insert()
-      .into(Device)
+      .into(DeviceEntity)
       .values({
         subject,
         deviceId,

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AssessmentLog } from './assessment-log.service';
-import { Inbox } from './inbox.service';
+import { AssessmentLogService } from './assessment-log.service';
+import { InboxService } from './inbox.service';
 import { ProfileReader } from './profile.reader';
 import { ProfileWriter } from './profile.writer';
 import { RetentionService } from './retention.service';
@@ -10,7 +10,14 @@ import { Transactions } from '../database/transactions';
 
 @Module({
   imports: [TypeOrmModule.forFeature(RISK_ENTITIES, RISK_DB)],
-  providers: [ProfileReader, ProfileWriter, AssessmentLog, Inbox, Transactions, RetentionService],
-  exports: [ProfileReader, ProfileWriter, AssessmentLog, Inbox, Transactions, RetentionService],
+  providers: [
+    ProfileReader,
+    ProfileWriter,
+    AssessmentLogService,
+    InboxService,
+    Transactions,
+    RetentionService,
+  ],
+  exports: [ProfileReader, ProfileWriter, AssessmentLogService, InboxService, Transactions, RetentionService],
 })
 export class ProfilesModule {}

@@ -4,7 +4,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 /** Every access of a subject (allowed or not) within the longest velocity window; older ones are pruned. */
 @Entity('risk_recent_accesses')
 @Index('idx_risk_recent_accesses_subject_time', ['subject', 'time'])
-export class RecentAccessRow {
+export class RecentAccessEntity {
   @PrimaryColumn({ type: 'varchar', length: 256 })
   subject!: string;
 

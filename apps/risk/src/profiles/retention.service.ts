@@ -2,9 +2,9 @@
 // results, swept every few minutes; the assessments of the subjects that got new ones, trimmed to the limit
 // every few seconds (off the batch's path). Sightings and the velocity window are bounded as they are written.
 import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { RiskPolicy } from '../policy/risk-policy.service';
-import { AssessmentLog } from './assessment-log.service';
-import { Inbox } from './inbox.service';
+import { RiskPolicyService } from '../policy/risk-policy.service';
+import { AssessmentLogService } from './assessment-log.service';
+import { InboxService } from './inbox.service';
 import { ProfileWriter } from './profile.writer';
 import { Transactions } from '../database/transactions';
 
@@ -19,11 +19,11 @@ export class RetentionService implements OnModuleInit, OnModuleDestroy {
   private running: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly inbox: Inbox,
+    private readonly inbox: InboxService,
     private readonly profiles: ProfileWriter,
-    private readonly log: AssessmentLog,
+    private readonly log: AssessmentLogService,
     private readonly transactions: Transactions,
-    private readonly policy: RiskPolicy,
+    private readonly policy: RiskPolicyService,
   ) {}
 
   onModuleInit(): void {

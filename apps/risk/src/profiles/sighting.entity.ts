@@ -9,7 +9,7 @@ import type { Feature } from '@stepgate/risk-scoring';
 export type SightingKind = Feature;
 
 @Entity('risk_sightings')
-export class Sighting {
+export class SightingEntity {
   @PrimaryColumn({ type: 'varchar', length: 256 })
   subject!: string;
 

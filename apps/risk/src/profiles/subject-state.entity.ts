@@ -3,7 +3,7 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /** Per-subject totals: the history size the model weighs, and the last trusted place for impossible travel. */
 @Entity('risk_subjects')
-export class SubjectState {
+export class SubjectStateEntity {
   @PrimaryColumn({ type: 'varchar', length: 256 })
   subject!: string;
 

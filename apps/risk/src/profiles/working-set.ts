@@ -13,7 +13,7 @@ import {
   type Observation,
   type Population,
   type RecentAccess,
-  type ScoringPolicy,
+  type ScoringSettings,
   type SubjectProfile,
   type TrustedPlace,
 } from '@stepgate/risk-scoring';
@@ -44,7 +44,7 @@ export interface StoredAccess extends RecentAccess {
  */
 export function velocityEvidence<T extends RecentAccess>(
   recent: readonly T[],
-  velocity: ScoringPolicy['velocity'],
+  velocity: ScoringSettings['velocity'],
 ): T[] {
   const newest = [...recent].sort((a, b) => b.time - a.time);
   const keep = new Set<T>(newest.slice(0, velocity.requests.max + 1));
@@ -157,7 +157,7 @@ export class WorkingProfile {
   }
 
   /** Every access counts for velocity, allowed or not; what velocity no longer needs is let go. */
-  recordAccess(access: AccessRecord, velocity: ScoringPolicy['velocity']): void {
+  recordAccess(access: AccessRecord, velocity: ScoringSettings['velocity']): void {
     this.recent.push({
       eventId: access.eventId,
       time: access.time,
@@ -170,7 +170,7 @@ export class WorkingProfile {
   }
 
   /** Keeps only the velocity evidence: dropped stored rows are forgotten, dropped new ones never stored. */
-  trimVelocity(velocity: ScoringPolicy['velocity']): void {
+  trimVelocity(velocity: ScoringSettings['velocity']): void {
     const kept = velocityEvidence(this.recent, velocity);
     const keptIds = new Set(kept.map((a) => a.eventId));
     for (const a of this.recent) {

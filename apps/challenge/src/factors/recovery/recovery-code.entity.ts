@@ -5,7 +5,7 @@ import { Column, Entity, Index, PrimaryColumn, Unique } from 'typeorm';
 @Entity({ name: 'challenge_recovery_codes' })
 @Index('challenge_recovery_codes_subject', ['subject', 'usedAt'])
 @Unique('challenge_recovery_codes_hash', ['codeHash'])
-export class RecoveryCode {
+export class RecoveryCodeEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
 

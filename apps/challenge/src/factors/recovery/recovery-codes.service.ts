@@ -8,7 +8,7 @@ import { CHALLENGE_DB, updateReturning } from '../../database/challenge-database
 import { newId } from '../../ids';
 import { SecretBox } from '../crypto/secret-box';
 import type { FactorVerifier } from '../factor.verifier';
-import { RecoveryCode } from './recovery-code.entity';
+import { RecoveryCodeEntity } from './recovery-code.entity';
 import { hashRecoveryCode, newRecoveryCode, normaliseRecoveryCode } from './recovery-codes';
 
 export interface RecoveryCodeBatch {
@@ -23,7 +23,8 @@ export class RecoveryCodesService implements FactorVerifier {
   private readonly count: number;
 
   constructor(
-    @InjectRepository(RecoveryCode, CHALLENGE_DB) private readonly codes: Repository<RecoveryCode>,
+    @InjectRepository(RecoveryCodeEntity, CHALLENGE_DB)
+    private readonly codes: Repository<RecoveryCodeEntity>,
     @InjectDataSource(CHALLENGE_DB) private readonly db: DataSource,
     box: SecretBox,
     @Inject(CHALLENGE_CONFIG) config: ChallengeConfig,
@@ -46,9 +47,9 @@ export class RecoveryCodesService implements FactorVerifier {
     const codes = Array.from({ length: this.count }, newRecoveryCode);
     const key = this.keys.current;
     await this.db.transaction(async (tx) => {
-      await tx.delete(RecoveryCode, { subject });
+      await tx.delete(RecoveryCodeEntity, { subject });
       await tx.insert(
-        RecoveryCode,
+        RecoveryCodeEntity,
         codes.map((code) => ({
           id: newId(),
           subject,

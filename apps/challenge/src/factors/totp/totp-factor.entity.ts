@@ -6,7 +6,7 @@ export type TotpFactorStatus = 'pending' | 'active';
 /** A TOTP authenticator of one subject. The seed is sealed (AES-256-GCM); `lastUsedStep` stops replays. */
 @Entity({ name: 'challenge_totp_factors' })
 @Index('challenge_totp_factors_subject', ['subject', 'status'])
-export class TotpFactor {
+export class TotpFactorEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
 

@@ -8,7 +8,7 @@ import { CHALLENGE_ENTITIES, CHALLENGE_MIGRATIONS } from '../../database/challen
 import { SecretBox } from '../crypto/secret-box';
 import { InvalidActivationCode } from '../factor.errors';
 import { codeAt, type TotpSettings } from './totp';
-import { TotpFactor } from './totp-factor.entity';
+import { TotpFactorEntity } from './totp-factor.entity';
 import { TotpService } from './totp.service';
 
 const config = loadChallengeConfig(readRuntimeEnv({}));
@@ -18,7 +18,7 @@ const t0 = 1_764_300_015_000;
 
 describe(TotpService.name, () => {
   let db: DataSource;
-  let factors: Repository<TotpFactor>;
+  let factors: Repository<TotpFactorEntity>;
   let sut: TotpService;
 
   beforeEach(async () => {
@@ -29,7 +29,7 @@ describe(TotpService.name, () => {
       migrations: CHALLENGE_MIGRATIONS,
       migrationsRun: true,
     }).initialize();
-    factors = db.getRepository(TotpFactor);
+    factors = db.getRepository(TotpFactorEntity);
     sut = new TotpService(factors, new SecretBox({ id: 'k1', key: randomBytes(32) }), config);
   });
 

@@ -23,13 +23,13 @@ import {
   provisioningUri,
   type TotpSettings,
 } from './totp';
-import { TotpFactor } from './totp-factor.entity';
+import { TotpFactorEntity } from './totp-factor.entity';
 
 /** Bounds the work of one verification, which tries each active factor of the subject. */
 export const MAX_TOTP_FACTORS = 5;
 
 export interface TotpEnrolment {
-  factor: TotpFactor;
+  factor: TotpFactorEntity;
   secret: string;
   otpauthUri: string;
 }
@@ -41,7 +41,7 @@ export class TotpService implements FactorVerifier {
   private readonly pendingTtlMs: number;
 
   constructor(
-    @InjectRepository(TotpFactor, CHALLENGE_DB) private readonly factors: Repository<TotpFactor>,
+    @InjectRepository(TotpFactorEntity, CHALLENGE_DB) private readonly factors: Repository<TotpFactorEntity>,
     private readonly box: SecretBox,
     @Inject(CHALLENGE_CONFIG) config: ChallengeConfig,
   ) {
@@ -53,7 +53,7 @@ export class TotpService implements FactorVerifier {
     return (await this.factors.countBy({ subject, status: 'active' })) > 0;
   }
 
-  listActive(subject: string): Promise<TotpFactor[]> {
+  listActive(subject: string): Promise<TotpFactorEntity[]> {
     return this.factors.find({
       where: { subject, status: 'active' },
       order: { activatedAt: 'ASC' },
@@ -62,7 +62,7 @@ export class TotpService implements FactorVerifier {
   }
 
   /** Removes a factor of the subject (pending or active); another subject's is reported as missing. */
-  async remove(subject: string, id: string): Promise<TotpFactor> {
+  async remove(subject: string, id: string): Promise<TotpFactorEntity> {
     const factor = await this.factors.findOneBy({ id, subject });
     if (!factor) throw new FactorNotFound();
     await this.factors.delete({ id, subject });
@@ -105,7 +105,7 @@ export class TotpService implements FactorVerifier {
     factorId: string,
     deviceId: string,
     nowMs: number,
-  ): Promise<TotpFactor> {
+  ): Promise<TotpFactorEntity> {
     // Another subject's factor is reported as missing: ids of other accounts' factors are none of the caller's business.
     const factor = await this.factors.findOneBy({ id: factorId, subject });
     if (!factor) throw new FactorNotFound();
@@ -116,12 +116,12 @@ export class TotpService implements FactorVerifier {
   }
 
   /** Activates a pending factor with a code from it; the code's step counts as used. */
-  async activate(factor: TotpFactor, code: string, nowMs: number): Promise<TotpFactor> {
+  async activate(factor: TotpFactorEntity, code: string, nowMs: number): Promise<TotpFactorEntity> {
     const step = matchStep(this.secretOf(factor), code, nowMs, this.totp);
     if (step === null) throw new InvalidActivationCode();
     const result = await this.factors
       .createQueryBuilder()
-      .update(TotpFactor)
+      .update(TotpFactorEntity)
       .set({ status: 'active', activatedAt: nowMs, lastUsedStep: step })
       .where("id = :id AND status = 'pending' AND (last_used_step IS NULL OR last_used_step < :step)", {
         id: factor.id,
@@ -154,7 +154,7 @@ export class TotpService implements FactorVerifier {
   private async claimStep(factorId: string, step: number): Promise<boolean> {
     const result = await this.factors
       .createQueryBuilder()
-      .update(TotpFactor)
+      .update(TotpFactorEntity)
       .set({ lastUsedStep: step })
       .where("id = :id AND status = 'active' AND (last_used_step IS NULL OR last_used_step < :step)", {
         id: factorId,
@@ -164,7 +164,7 @@ export class TotpService implements FactorVerifier {
     return result.affected === 1;
   }
 
-  private secretOf(factor: TotpFactor): Buffer {
+  private secretOf(factor: TotpFactorEntity): Buffer {
     return this.box.open(
       { keyId: factor.secretKeyId, ciphertext: factor.secretCiphertext },
       contextOf(factor.id),

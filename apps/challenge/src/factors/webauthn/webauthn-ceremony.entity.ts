@@ -9,7 +9,7 @@ export type UserVerification = 'required' | 'preferred';
  * device, session, and for authentication the step-up challenge) and can be consumed exactly once.
  */
 @Entity({ name: 'challenge_webauthn_ceremonies' })
-export class WebauthnCeremony {
+export class WebauthnCeremonyEntity {
   /** The base64url challenge the authenticator signs. */
   @PrimaryColumn({ type: 'varchar', length: 128 })
   id!: string;

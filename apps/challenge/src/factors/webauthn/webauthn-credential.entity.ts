@@ -5,7 +5,7 @@ import { Column, Entity, Index, PrimaryColumn, Unique } from 'typeorm';
 @Entity({ name: 'challenge_webauthn_credentials' })
 @Index('challenge_webauthn_credentials_subject', ['subject'])
 @Unique('challenge_webauthn_credentials_credential', ['credentialId'])
-export class WebauthnCredential {
+export class WebauthnCredentialEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
 

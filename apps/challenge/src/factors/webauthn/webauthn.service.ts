@@ -26,8 +26,12 @@ import {
   TooManyFactors,
 } from '../factor.errors';
 import type { FactorVerifier } from '../factor.verifier';
-import { WebauthnCeremony, type CeremonyPurpose, type UserVerification } from './webauthn-ceremony.entity';
-import { WebauthnCredential } from './webauthn-credential.entity';
+import {
+  WebauthnCeremonyEntity,
+  type CeremonyPurpose,
+  type UserVerification,
+} from './webauthn-ceremony.entity';
+import { WebauthnCredentialEntity } from './webauthn-credential.entity';
 
 export const MAX_PASSKEYS = 10;
 
@@ -39,7 +43,7 @@ export interface CeremonyParty {
 }
 
 export interface PasskeyAssertion {
-  credential: WebauthnCredential;
+  credential: WebauthnCredentialEntity;
   userVerified: boolean;
 }
 
@@ -50,10 +54,10 @@ export class WebauthnService implements FactorVerifier {
   private readonly userHandleKey: Buffer;
 
   constructor(
-    @InjectRepository(WebauthnCredential, CHALLENGE_DB)
-    private readonly credentials: Repository<WebauthnCredential>,
-    @InjectRepository(WebauthnCeremony, CHALLENGE_DB)
-    private readonly ceremonies: Repository<WebauthnCeremony>,
+    @InjectRepository(WebauthnCredentialEntity, CHALLENGE_DB)
+    private readonly credentials: Repository<WebauthnCredentialEntity>,
+    @InjectRepository(WebauthnCeremonyEntity, CHALLENGE_DB)
+    private readonly ceremonies: Repository<WebauthnCeremonyEntity>,
     @InjectDataSource(CHALLENGE_DB) private readonly db: DataSource,
     box: SecretBox,
     @Inject(CHALLENGE_CONFIG) config: ChallengeConfig,
@@ -66,7 +70,7 @@ export class WebauthnService implements FactorVerifier {
     return (await this.credentials.countBy({ subject })) > 0;
   }
 
-  list(subject: string): Promise<WebauthnCredential[]> {
+  list(subject: string): Promise<WebauthnCredentialEntity[]> {
     return this.credentials.find({ where: { subject }, order: { createdAt: 'ASC' }, take: MAX_PASSKEYS });
   }
 
@@ -110,7 +114,7 @@ export class WebauthnService implements FactorVerifier {
     nowMs: number,
     /** Decides, once the response verified and before anything is stored, how the addition is authorised. */
     authorise: (enrolledAs: string) => Promise<string>,
-  ): Promise<{ credential: WebauthnCredential; authorisation: string }> {
+  ): Promise<{ credential: WebauthnCredentialEntity; authorisation: string }> {
     const ceremony = await this.consume(response.response.clientDataJSON, 'registration', party, null, nowMs);
     if (!ceremony) {
       throw new InvalidWebauthnResponse('unknown, expired or already used registration; start again');
@@ -239,7 +243,7 @@ export class WebauthnService implements FactorVerifier {
   }
 
   /** Removes a passkey of the subject; another subject's is reported as missing. */
-  async remove(subject: string, id: string): Promise<WebauthnCredential> {
+  async remove(subject: string, id: string): Promise<WebauthnCredentialEntity> {
     const credential = await this.credentials.findOneBy({ id, subject });
     if (!credential) throw new FactorNotFound();
     await this.credentials.delete({ id, subject });
@@ -251,7 +255,7 @@ export class WebauthnService implements FactorVerifier {
    * after, as synced passkeys do). A cloned authenticator shows up as a counter that did not grow.
    */
   private async advanceCounter(
-    credential: WebauthnCredential,
+    credential: WebauthnCredentialEntity,
     next: number,
     nowMs: number,
   ): Promise<boolean> {
@@ -259,7 +263,7 @@ export class WebauthnService implements FactorVerifier {
     if (!(next > old || (next === 0 && old === 0))) return false;
     const result = await this.credentials
       .createQueryBuilder()
-      .update(WebauthnCredential)
+      .update(WebauthnCredentialEntity)
       .set({ counter: next, lastUsedAt: nowMs })
       .where('id = :id AND counter = :old', { id: credential.id, old })
       .execute();
@@ -298,7 +302,7 @@ export class WebauthnService implements FactorVerifier {
     party: CeremonyParty,
     challengeId: string | null,
     nowMs: number,
-  ): Promise<WebauthnCeremony | null> {
+  ): Promise<WebauthnCeremonyEntity | null> {
     const id = signedChallengeOf(clientDataJSON);
     if (!id) return null;
     const conditions = [
